@@ -1,0 +1,36 @@
+"""API keys as the API and the CLI show them (never the secret, except once)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import Meta
+
+from feedback_svc.lib.structs import Wire
+
+Scope = Literal["crm", "agent", "admin"]
+SCOPES: tuple[Scope, ...] = ("crm", "agent", "admin")
+
+
+class ApiKeyCreate(Wire):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    scopes: Annotated[list[Scope], Meta(min_length=1)]
+    expires_at: datetime | None = None
+
+
+class ApiKey(Wire):
+    id: UUID
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(Wire):
+    """The only response that ever carries the key itself."""
+
+    key: Annotated[str, Meta(description="Send as `Authorization: Bearer <key>`. Shown once.")]
+    api_key: ApiKey

@@ -1,0 +1,69 @@
+"""create_app(settings): wiring only. No import-time side effects, no global pools."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import asyncpg
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+
+from feedback_svc.apikeys.service import ApiKeyVerifier
+from feedback_svc.customers.routes import CustomersController
+from feedback_svc.db import migrate
+from feedback_svc.db.pool import create_pool
+from feedback_svc.health.routes import HealthController
+from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
+from feedback_svc.lib.openapi import openapi_config
+from feedback_svc.lib.problems import EXCEPTION_HANDLERS
+from feedback_svc.lib.request_context import RequestContext
+from feedback_svc.settings import Settings
+
+MAX_BODY_BYTES = 1_048_576
+
+
+def service_version() -> str:
+    try:
+        return version("feedback-svc")
+    except PackageNotFoundError:
+        return "0.0.0+checkout"
+
+
+def _pool(state: State) -> asyncpg.Pool:
+    return state.pool
+
+
+def create_app(settings: Settings) -> Litestar:
+    if settings.database_url is None:
+        raise ValueError("create_app needs settings.database_url (serve starts the embedded one first)")
+    database_url = settings.database_url
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings, database_url)
+        app.state.pool = pool
+        app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = Litestar(
+        route_handlers=[HealthController, CustomersController],
+        dependencies={"pool": Provide(_pool, sync_to_thread=False)},
+        middleware=[
+            DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[database],
+        state=State({"settings": settings, "head_revision": migrate.head_revision()}),
+        openapi_config=openapi_config(service_version()),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+        logging_config=None,  # configure_logging owns the root logger
+    )
+    # outermost: ids and access logs for every request, 404s included
+    app.asgi_handler = RequestContext(app.asgi_handler)
+    return app

@@ -1,0 +1,265 @@
+"""feedback-svc serve | migrate | downgrade | create-key | list-keys | revoke-key | openapi."""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from uuid import UUID
+
+import msgspec
+import structlog
+
+from feedback_svc.settings import Settings, SettingsError, describe_settings
+
+log = structlog.get_logger("feedback_svc.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as error:
+        raise SystemExit(f"feedback-svc: configuration error: {error}") from None
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or the embedded server's."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    from feedback_svc.db.embedded import embedded_database
+
+    with embedded_database(settings.data_dir) as url:
+        yield msgspec.structs.replace(settings, database_url=url).with_secret()
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from feedback_svc.app import create_app
+    from feedback_svc.db import migrate
+
+    settings = _settings()
+    if args.host:
+        settings = msgspec.structs.replace(settings, host=args.host)
+    if args.port:
+        settings = msgspec.structs.replace(settings, port=args.port)
+    with database(settings) as settings, _stop_signals_end_serving():
+        assert settings.database_url is not None
+        if settings.migrate_on_start:
+            migrate.upgrade(settings.database_url)
+            log.info("migrated", revision=migrate.head_revision())
+        _banner(settings)
+        common = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_config": None,
+            "timeout_graceful_shutdown": 20,
+            "access_log": False,
+            "proxy_headers": True,
+        }
+        if settings.workers > 1:
+            os.environ["DATABASE_URL"] = settings.database_url
+            os.environ["FEEDBACK_SECRET_KEY"] = settings.secret_key or ""
+            uvicorn.run("feedback_svc.asgi:app_from_env", factory=True, workers=settings.workers, **common)
+        else:
+            uvicorn.run(create_app(settings), **common)
+    log.info("stopped")
+
+
+@contextmanager
+def _stop_signals_end_serving() -> Iterator[None]:
+    """Let SIGTERM/SIGINT end `serve` normally, so the embedded database is stopped.
+
+    uvicorn shuts down gracefully on a signal and then raises it again with the
+    handlers it found installed. With Python's defaults that kills the process
+    before our clean-up runs (and leaves PostgreSQL running); with these no-op
+    handlers `uvicorn.run` simply returns and the `with` blocks unwind.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _banner(settings: Settings) -> None:
+    where = (
+        f"embedded PostgreSQL, data in {settings.data_dir / 'pgdata'}"
+        if os.environ.get("DATABASE_URL") is None
+        else "DATABASE_URL"
+    )
+    print(
+        f"\nfeedback-svc is starting at {settings.base_url}\n"
+        f"  database:  {where}\n"
+        f"  API docs:  {settings.base_url}/schema\n"
+        f"  ready:     {settings.base_url}/health/ready\n"
+        "  API key:   feedback-svc create-key --name my-crm --scope crm   (in another terminal)\n",
+        flush=True,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url, args.revision)
+        print(f"migrated to {args.revision}")
+
+
+def cmd_downgrade(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.downgrade(settings.database_url, args.revision)
+        print(f"downgraded to {args.revision}")
+
+
+def cmd_create_key(args: argparse.Namespace) -> None:
+    from feedback_svc.apikeys.service import create_api_key
+    from feedback_svc.db.pool import connect
+    from feedback_svc.lib.errors import AppError
+
+    async def run(url: str) -> None:
+        conn = await connect(url)
+        try:
+            created = await create_api_key(conn, name=args.name, scopes=args.scope)
+        except AppError as error:
+            raise SystemExit(f"feedback-svc: {error.detail}") from None
+        finally:
+            await conn.close()
+        print(created.key)
+        print(
+            f"# API key {created.api_key.name!r} ({created.api_key.id}), scopes: "
+            f"{', '.join(created.api_key.scopes)}. It is shown only now; only its hash is stored.",
+            file=sys.stderr,
+        )
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        asyncio.run(run(settings.database_url))
+
+
+def cmd_list_keys(_: argparse.Namespace) -> None:
+    from feedback_svc.apikeys.queries import list_api_keys
+    from feedback_svc.db.pool import connect
+
+    async def run(url: str) -> None:
+        conn = await connect(url)
+        try:
+            for key in await list_api_keys(conn):
+                state = "revoked" if key.revoked_at else "active"
+                print(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):16}  {key.name}")
+        finally:
+            await conn.close()
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        asyncio.run(run(settings.database_url))
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> None:
+    from feedback_svc.apikeys.service import revoke_api_key
+    from feedback_svc.db.pool import connect
+    from feedback_svc.lib.errors import AppError
+
+    async def run(url: str) -> None:
+        conn = await connect(url)
+        try:
+            key = await revoke_api_key(conn, args.key_id)
+        except AppError as error:
+            raise SystemExit(f"feedback-svc: {error.detail}") from None
+        finally:
+            await conn.close()
+        print(f"revoked {key.id} ({key.name})")
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        asyncio.run(run(settings.database_url))
+
+
+def cmd_openapi(args: argparse.Namespace) -> None:
+    from feedback_svc.lib.openapi_file import render_openapi
+
+    text = render_openapi()
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != text:
+            raise SystemExit(f"{args.output} is out of date: run `feedback-svc openapi`")
+        print(f"{args.output} is up to date")
+        return
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(
+        f"  {name:32} {kind:28} {default}" for name, kind, default in describe_settings()
+    )
+    parser = argparse.ArgumentParser(
+        prog="feedback-svc",
+        description="Customer-feedback surveys, churn scoring and a recovery queue.",
+        epilog="Settings (environment variables, type, default):\n" + settings_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)"
+    )
+    serve.add_argument("--host", help="listen address (FEEDBACK_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (FEEDBACK_PORT)")
+    serve.set_defaults(run=cmd_serve)
+
+    up = commands.add_parser("migrate", help="apply database migrations")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(run=cmd_migrate)
+
+    down = commands.add_parser("downgrade", help="revert database migrations (e.g. to 'base')")
+    down.add_argument("revision")
+    down.set_defaults(run=cmd_downgrade)
+
+    key = commands.add_parser("create-key", help="create an API key and print it once")
+    key.add_argument("--name", required=True)
+    key.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=["crm", "agent", "admin"],
+        help="repeat for several scopes",
+    )
+    key.set_defaults(run=cmd_create_key)
+
+    commands.add_parser("list-keys", help="list API keys (never their secrets)").set_defaults(
+        run=cmd_list_keys
+    )
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by id")
+    revoke.add_argument("key_id", type=UUID)
+    revoke.set_defaults(run=cmd_revoke_key)
+
+    spec = commands.add_parser("openapi", help="write openapi/openapi.json from the app")
+    spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
+    spec.add_argument("--check", action="store_true", help="fail if the file differs from the app")
+    spec.set_defaults(run=cmd_openapi)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    from feedback_svc.lib.logging import configure_logging
+
+    configure_logging(_settings() if args.command == "serve" else Settings(log_format="console"))
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Typed wrappers over customers/queries.sql."""
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from feedback_svc.customers.schemas import Customer
+from feedback_svc.db.sql import load_queries
+
+Q = load_queries(Path(__file__).with_name("queries.sql"))
+
+_CUSTOMER_FIELDS = frozenset(Customer.__struct_fields__)
+
+
+def _customer(row: asyncpg.Record) -> Customer:
+    return msgspec.convert({k: v for k, v in row.items() if k in _CUSTOMER_FIELDS}, Customer)
+
+
+async def upsert_customer(
+    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str, fields: dict[str, Any]
+) -> tuple[Customer, bool]:
+    """Returns the stored customer and whether it was created."""
+    row = await conn.fetchrow(Q["upsert_customer"], external_id, fields)
+    return _customer(row), row["inserted"]
+
+
+async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | None:
+    row = await conn.fetchrow(Q["get_customer"], customer_id)
+    return _customer(row) if row else None

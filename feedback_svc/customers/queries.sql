@@ -1,0 +1,33 @@
+-- name: upsert_customer
+-- One statement for create-or-update by the CRM's id. $2 holds only the fields
+-- the CRM sent, so omitted ones keep their stored value; attributes merge and a
+-- null removes a key. xmax = 0 tells a fresh insert from an update.
+INSERT INTO customers AS c
+       (external_id, email, phone, name, time_zone, locale, value, segment, attributes)
+VALUES ($1,
+        $2::jsonb->>'email',
+        $2::jsonb->>'phone',
+        $2::jsonb->>'name',
+        coalesce($2::jsonb->>'time_zone', 'UTC'),
+        coalesce($2::jsonb->>'locale', 'en'),
+        coalesce(($2::jsonb->>'value')::double precision, 0),
+        $2::jsonb->>'segment',
+        jsonb_strip_nulls(coalesce($2::jsonb->'attributes', '{}'::jsonb)))
+ON CONFLICT (external_id) DO UPDATE SET
+       email      = CASE WHEN $2::jsonb ? 'email'     THEN excluded.email     ELSE c.email END,
+       phone      = CASE WHEN $2::jsonb ? 'phone'     THEN excluded.phone     ELSE c.phone END,
+       name       = CASE WHEN $2::jsonb ? 'name'      THEN excluded.name      ELSE c.name END,
+       time_zone  = CASE WHEN $2::jsonb ? 'time_zone' THEN excluded.time_zone ELSE c.time_zone END,
+       locale     = CASE WHEN $2::jsonb ? 'locale'    THEN excluded.locale    ELSE c.locale END,
+       value      = CASE WHEN $2::jsonb ? 'value'     THEN excluded.value     ELSE c.value END,
+       segment    = CASE WHEN $2::jsonb ? 'segment'   THEN excluded.segment   ELSE c.segment END,
+       attributes = jsonb_strip_nulls(c.attributes || coalesce($2::jsonb->'attributes', '{}'::jsonb)),
+       updated_at = now()
+RETURNING id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
+          created_at, updated_at, (xmax = 0) AS inserted;
+
+-- name: get_customer
+SELECT id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
+       created_at, updated_at
+  FROM customers
+ WHERE id = $1;

@@ -1,0 +1,61 @@
+"""Customers on the wire. The CRM owns `external_id`; we own `id` and the timestamps."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from msgspec import UNSET, Meta, UnsetType
+
+from feedback_svc.lib.structs import Wire
+
+ExternalId = Annotated[str, Meta(min_length=1, max_length=200, description="The CRM's id for the customer.")]
+# numbers are floats: one JSON-schema type, no oneOf overlap between integer and number
+AttributeValue = str | float | bool | None
+Attributes = Annotated[
+    dict[Annotated[str, Meta(min_length=1, max_length=64)], AttributeValue],
+    Meta(
+        max_length=100,
+        description="The CRM's own fields (plan, tenure, open tickets...). Numeric ones become model "
+        "features. On update they are merged into the stored ones; a null value removes a key.",
+    ),
+]
+
+
+class CustomerUpsert(Wire):
+    """Create or update by `external_id`. Omitted fields keep their stored value."""
+
+    external_id: ExternalId
+    email: Annotated[str, Meta(max_length=320)] | UnsetType | None = UNSET
+    phone: (
+        Annotated[str, Meta(max_length=32, description="International format, e.g. +4915112345678.")]
+        | UnsetType
+        | None
+    ) = UNSET
+    name: Annotated[str, Meta(max_length=200)] | UnsetType | None = UNSET
+    time_zone: (
+        Annotated[str, Meta(max_length=64, description="IANA name, e.g. Europe/Berlin.")] | UnsetType
+    ) = UNSET
+    locale: (
+        Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", description="e.g. en, de, pt-BR.")]
+        | UnsetType
+    ) = UNSET
+    value: (
+        Annotated[float, Meta(ge=0, le=1e12, description="Customer value, e.g. lifetime value.")] | UnsetType
+    ) = UNSET
+    segment: Annotated[str, Meta(max_length=100)] | UnsetType | None = UNSET
+    attributes: Attributes | UnsetType = UNSET
+
+
+class Customer(Wire):
+    id: UUID
+    external_id: str
+    email: str | None
+    phone: str | None
+    name: str | None
+    time_zone: str
+    locale: str
+    value: float
+    segment: str | None
+    attributes: dict[str, AttributeValue]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,54 @@
+"""Liveness (the process answers) and readiness (the database answers, migrated)."""
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from litestar import Controller, get
+from litestar.datastructures import State
+
+from feedback_svc.db.sql import load_queries
+from feedback_svc.lib.errors import ServiceUnavailable
+from feedback_svc.lib.openapi import problem_responses
+from feedback_svc.lib.structs import Wire
+
+Q = load_queries(Path(__file__).with_name("queries.sql"))
+READY_TIMEOUT_SECONDS = 2.0
+
+
+class Live(Wire):
+    status: str
+
+
+class Ready(Wire):
+    status: str
+    migration: str
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+    opt = {"public": True}
+
+    @get("/live", summary="The process is up", cache_control=None)
+    async def live(self) -> Live:
+        return Live(status="ok")
+
+    @get("/ready", summary="The database is reachable and migrated", responses=problem_responses(503))
+    async def ready(self, state: State) -> Ready:
+        pool: asyncpg.Pool = state.pool
+        expected: str = state.head_revision
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                revision = await pool.fetchval(Q["current_revision"])
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise ServiceUnavailable(
+                f"The database is not reachable: {type(error).__name__}.", headers={"Retry-After": "5"}
+            ) from error
+        if revision != expected:
+            raise ServiceUnavailable(
+                f"The database is at migration {revision!r}; this version needs {expected!r}. "
+                "Run `feedback-svc migrate`.",
+                headers={"Retry-After": "30"},
+            )
+        return Ready(status="ready", migration=revision)

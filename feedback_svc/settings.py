@@ -1,0 +1,161 @@
+"""Typed, frozen settings read from a mapping (normally `os.environ`).
+
+Tests build `Settings(...)` directly; only `Settings.from_env` reads variables.
+A missing or malformed value stops start-up with the variable's name in the message.
+"""
+
+import secrets
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import platformdirs
+from msgspec import Meta
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Database: with no URL an embedded PostgreSQL is started in data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(platformdirs.user_data_dir("feedback-svc"))
+    migrate_on_start: bool = True
+    db_pool_min: Annotated[int, Meta(ge=0)] = 2
+    db_pool_max: PositiveInt = 10
+    db_connect_timeout: NonNegativeFloat = 10.0
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: PositiveInt = 1
+    public_base_url: str | None = None
+
+    # Secrets: signs tokens and sessions. Required when DATABASE_URL is set (a
+    # deployment); generated once and kept in data_dir for the embedded default.
+    secret_key: str | None = None
+    api_key_cache_seconds: NonNegativeFloat = 5.0
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # Email over SMTP
+    smtp_host: str | None = None
+    smtp_port: Port = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    mail_from: str = "feedback@localhost"
+
+    # SMS through a provider API shaped like Twilio's Messages API
+    sms_base_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The URL customers and the CRM reach this service at."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "::", "127.0.0.1") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Build settings from environment variables (see ENV_NAMES)."""
+        values: dict[str, Any] = {}
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for field, env_name in ENV_NAMES.items():
+            raw = environ.get(env_name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[field] = msgspec.convert(raw, hints[field], strict=False, dec_hook=_decode_extra)
+            except msgspec.ValidationError as error:
+                reason = str(error).split(" - at ")[0]
+                raise SettingsError(f"{env_name}={raw!r} is not valid: {reason}") from None
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules that a single type cannot express."""
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise SettingsError("DATABASE_URL must start with postgresql:// (PostgreSQL 15 or newer)")
+        if self.database_url is not None and not self.secret_key:
+            raise SettingsError(
+                "FEEDBACK_SECRET_KEY is required when DATABASE_URL is set: every replica must sign "
+                "with the same key (generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise SettingsError("FEEDBACK_SECRET_KEY must be at least 32 characters long")
+        if self.db_pool_min > self.db_pool_max:
+            raise SettingsError("FEEDBACK_DB_POOL_MIN must not exceed FEEDBACK_DB_POOL_MAX")
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise SettingsError("FEEDBACK_PUBLIC_BASE_URL must start with http:// or https://")
+
+    def with_secret(self) -> "Settings":
+        """Settings whose secret_key is set, generating one in data_dir if needed."""
+        if self.secret_key:
+            return self
+        return msgspec.structs.replace(self, secret_key=_local_secret(self.data_dir))
+
+
+def _local_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key, encoding="utf-8")
+    return key
+
+
+def _decode_extra(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value).expanduser()
+    raise NotImplementedError(f"cannot read a {kind} from the environment")
+
+
+def _env_name(field: str) -> str:
+    return "DATABASE_URL" if field == "database_url" else f"FEEDBACK_{field.upper()}"
+
+
+ENV_NAMES: dict[str, str] = {field: _env_name(field) for field in Settings.__struct_fields__}
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, type, default) for every setting, for the README and `--help`."""
+    rows = []
+    defaults = Settings()
+    hints = typing.get_type_hints(Settings)
+    for field, env_name in ENV_NAMES.items():
+        default = getattr(defaults, field)
+        rows.append((env_name, _type_name(hints[field]), "" if default is None else str(default)))
+    return rows
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return " | ".join(str(arg) for arg in typing.get_args(hint))
+    if isinstance(hint, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in typing.get_args(hint) if arg is not type(None))
+    return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,1 @@
+"""Features, simulator, training, evaluation and persistence of the churn and loyalty models."""

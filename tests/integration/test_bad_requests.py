@@ -1,0 +1,134 @@
+"""Every malformed request gets the right 4xx problem+json and writes nothing."""
+
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import KeyFactory
+
+Client = AsyncTestClient[Litestar]
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"].startswith("https://")
+    assert problem["title"]
+    assert problem["detail"]
+    assert "Traceback" not in response.text
+    return problem
+
+
+async def count_customers(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM customers")
+
+
+async def test_invalid_json(client: Client, crm: dict[str, str], conn: asyncpg.Connection) -> None:
+    response = await client.post(
+        "/v1/customers", content=b'{"external_id": "x",', headers={**crm, "Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400)
+    assert "JSON" in problem["detail"]
+    assert await count_customers(conn) == 0
+
+
+async def test_unknown_field(client: Client, crm: dict[str, str], conn: asyncpg.Connection) -> None:
+    response = await client.post("/v1/customers", json={"external_id": "x", "colour": "blue"}, headers=crm)
+    problem = assert_problem(response, 422)
+    assert "colour" in problem["detail"]
+    assert await count_customers(conn) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"external_id": 5}, "external_id"),
+        ({"external_id": "x", "value": "lots"}, "value"),
+        ({"external_id": "x", "value": "5"}, "value"),  # strict: no silent coercion
+        ({"external_id": "x", "attributes": {"a": [1]}}, "attributes"),
+        ({"external_id": "x", "value": -1}, "value"),
+        ({"external_id": "x", "locale": "english"}, "locale"),
+        ({"external_id": ""}, "external_id"),
+        ({"email": "a@b.example"}, "external_id"),
+    ],
+)
+async def test_wrong_types_and_limits(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, body: dict[str, Any], field: str
+) -> None:
+    problem = assert_problem(await client.post("/v1/customers", json=body, headers=crm), 422)
+    assert field in problem["detail"]
+    assert any(str(error.get("field", "")).startswith(field) for error in problem["errors"])
+    assert await count_customers(conn) == 0
+
+
+async def test_missing_key(client: Client, conn: asyncpg.Connection) -> None:
+    response = await client.post("/v1/customers", json={"external_id": "x"})
+    problem = assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "Authorization" in problem["detail"]
+    assert await count_customers(conn) == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer fsk_000000000000_wrongwrongwrong", "Bearer nonsense", "Basic dXNlcjpwYXNz", "Bearer "],
+)
+async def test_wrong_key(client: Client, conn: asyncpg.Connection, header: str) -> None:
+    response = await client.post(
+        "/v1/customers", json={"external_id": "x"}, headers={"Authorization": header}
+    )
+    assert_problem(response, 401)
+    assert await count_customers(conn) == 0
+
+
+async def test_tampered_secret_of_a_real_key(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    real = crm["Authorization"]
+    tampered = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
+    response = await client.post(
+        "/v1/customers", json={"external_id": "x"}, headers={"Authorization": tampered}
+    )
+    assert_problem(response, 401)
+    assert await count_customers(conn) == 0
+
+
+async def test_key_without_the_scope(client: Client, make_key: KeyFactory, conn: asyncpg.Connection) -> None:
+    agent = await make_key("agent", name="console")
+    response = await client.post("/v1/customers", json={"external_id": "x"}, headers=agent)
+    problem = assert_problem(response, 403)
+    assert "'crm'" in problem["detail"]
+    assert await count_customers(conn) == 0
+
+
+async def test_admin_key_passes_every_scope(client: Client, make_key: KeyFactory) -> None:
+    admin = await make_key("admin", name="ops")
+    response = await client.post("/v1/customers", json={"external_id": "x"}, headers=admin)
+    assert response.status_code == 201
+
+
+async def test_revoked_key_is_refused(client: Client, crm: dict[str, str], conn: asyncpg.Connection) -> None:
+    assert (await client.post("/v1/customers", json={"external_id": "x"}, headers=crm)).status_code == 201
+    await conn.execute("UPDATE api_keys SET revoked_at = now()")
+    problem = assert_problem(await client.post("/v1/customers", json={"external_id": "y"}, headers=crm), 401)
+    assert "revoked" in problem["detail"]
+    assert await count_customers(conn) == 1
+
+
+async def test_unknown_route_and_method(client: Client, crm: dict[str, str]) -> None:
+    assert_problem(await client.get("/v1/nothing-here", headers=crm), 404)
+    assert_problem(await client.delete("/health/live"), 405)
+
+
+async def test_body_too_large(client: Client, crm: dict[str, str], conn: asyncpg.Connection) -> None:
+    body = b'{"external_id": "' + b"x" * 2_000_000 + b'"}'
+    response = await client.post(
+        "/v1/customers", content=body, headers={**crm, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+    assert await count_customers(conn) == 0
