@@ -1,0 +1,1 @@
+"""Channels that reach customers: email over SMTP, SMS through a provider API."""
