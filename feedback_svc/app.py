@@ -20,6 +20,7 @@ from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.routes import SurveysController
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[HealthController, CustomersController],
+        route_handlers=[HealthController, CustomersController, SurveysController],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])

@@ -104,7 +104,8 @@ CREATE TABLE invitations (
     survey_id          uuid NOT NULL REFERENCES surveys (id),
     customer_id        uuid NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
     interaction_id     uuid REFERENCES interactions (id) ON DELETE SET NULL,
-    channel            text NOT NULL CHECK (channel IN ('email','sms','web')),
+    -- NULL when suppressed before a channel was chosen
+    channel            text CHECK (channel IN ('email','sms','web')),
     -- sha256 of the token; the token itself exists only in the message sent.
     -- NULL once the invitation is spent by erasure.
     token_hash         bytea UNIQUE,

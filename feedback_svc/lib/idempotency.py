@@ -1,0 +1,90 @@
+"""Idempotency-Key for mutating CRM requests, kept in the same transaction as the work.
+
+Because the key, the work and the stored response commit together, a crash can
+never leave work done without its replayable response, or the reverse. A replay
+returns the first response byte for byte; the same key with another body is 422;
+a replay while the first request is still running is 409.
+"""
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.db.sql import load_queries
+from feedback_svc.lib.errors import Conflict, InvalidInput
+
+Q = load_queries(Path(__file__).with_name("idempotency.sql"))
+
+HEADER = "Idempotency-Key"
+KEEP_FOR = timedelta(hours=24)
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# how long a replay waits for the first request before answering 409
+IN_FLIGHT_WAIT = "200ms"
+
+Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise InvalidInput(
+            f"The {HEADER} header must be 1-255 visible ASCII characters (a UUID is a good choice).",
+            errors=[{"field": HEADER, "message": "1-255 visible ASCII characters", "source": "header"}],
+        )
+    return key
+
+
+def request_hash(method: str, path: str, body: bytes) -> bytes:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).digest()
+
+
+async def run_idempotent(
+    pool: asyncpg.Pool,
+    *,
+    principal: Principal,
+    key: str | None,
+    method: str,
+    path: str,
+    body: bytes,
+    work: Work,
+) -> tuple[int, bytes, bool]:
+    """Run `work` in a transaction once per key; returns (status, body, replayed)."""
+    async with pool.acquire() as conn:
+        if key is None:
+            async with conn.transaction():
+                status, content = await work(conn)
+            return status, content, False
+        digest = request_hash(method, path, body)
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL lock_timeout = '{IN_FLIGHT_WAIT}'")
+                claimed = await conn.fetchval(
+                    Q["claim_idempotency_key"], principal.key_id, key, method, path, digest, KEEP_FOR
+                )
+                await conn.execute("SET LOCAL lock_timeout = DEFAULT")
+                if claimed:
+                    status, content = await work(conn)
+                    await conn.execute(Q["store_idempotent_response"], principal.key_id, key, status, content)
+                    return status, content, False
+        except asyncpg.LockNotAvailableError:
+            raise Conflict(
+                f"A request with this {HEADER} is still being processed; retry in a moment.",
+                headers={"Retry-After": "1"},
+            ) from None
+        stored = await conn.fetchrow(Q["stored_idempotent_response"], principal.key_id, key)
+    if stored is None or stored["response_status"] is None:
+        raise Conflict(
+            f"A request with this {HEADER} is still being processed; retry in a moment.",
+            headers={"Retry-After": "1"},
+        )
+    if stored["request_hash"] != digest:
+        raise InvalidInput(
+            f"This {HEADER} was used for a different request ({stored['method']} {stored['path']} with "
+            "another body); use a new key for a new request.",
+            errors=[{"field": HEADER, "message": "reused with a different request", "source": "header"}],
+        )
+    return stored["response_status"], stored["response_body"], True

@@ -1,0 +1,190 @@
+"""Typed wrappers over surveys/queries.sql."""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from feedback_svc.db.sql import load_queries
+
+Q = load_queries(Path(__file__).with_name("queries.sql"))
+
+Row = dict[str, Any]
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+def _row(record: asyncpg.Record | None) -> Row | None:
+    return dict(record) if record is not None else None
+
+
+async def lock_customer(conn: Conn, customer_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["lock_customer"], customer_id))
+
+
+async def customer_id_by_external_id(conn: Conn, external_id: str) -> UUID | None:
+    return await conn.fetchval(Q["customer_id_by_external_id"], external_id)
+
+
+async def last_invited_at(conn: Conn, customer_id: UUID) -> datetime | None:
+    return await conn.fetchval(Q["last_invited_at"], customer_id)
+
+
+async def opted_out_channels(conn: Conn, *, email: str | None, phone: str | None) -> frozenset[str]:
+    rows = await conn.fetch(Q["opted_out_channels"], email, phone)
+    return frozenset(row["channel"] for row in rows)
+
+
+async def get_survey(conn: Conn, key: str) -> Row | None:
+    return _row(await conn.fetchrow(Q["get_survey"], key))
+
+
+async def list_surveys(conn: Conn) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["list_surveys"])]
+
+
+async def get_touchpoint(conn: Conn, key: str) -> Row | None:
+    return _row(await conn.fetchrow(Q["get_touchpoint"], key))
+
+
+async def insert_interaction(
+    conn: Conn,
+    *,
+    customer_id: UUID,
+    external_id: str | None,
+    touchpoint: str,
+    critical: bool,
+    occurred_at: datetime,
+    channel_preference: str | None,
+    agent: str | None,
+    attributes: dict[str, Any],
+) -> Row:
+    row = await conn.fetchrow(
+        Q["insert_interaction"],
+        customer_id,
+        external_id,
+        touchpoint,
+        critical,
+        occurred_at,
+        channel_preference,
+        agent,
+        attributes,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def invitation_for_interaction(conn: Conn, interaction_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["invitation_for_interaction"], interaction_id))
+
+
+async def insert_invitation(
+    conn: Conn,
+    *,
+    survey_id: UUID,
+    customer_id: UUID,
+    interaction_id: UUID | None,
+    channel: str | None,
+    token_hash: bytes | None,
+    status: str,
+    reason: str,
+    locale: str,
+    send_at: datetime | None,
+    sent_at: datetime | None,
+    expires_at: datetime,
+) -> Row:
+    row = await conn.fetchrow(
+        Q["insert_invitation"],
+        survey_id,
+        customer_id,
+        interaction_id,
+        channel,
+        token_hash,
+        status,
+        reason,
+        locale,
+        send_at,
+        sent_at,
+        expires_at,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def get_interaction(conn: Conn, interaction_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["get_interaction"], interaction_id))
+
+
+async def invitation_by_token(conn: Conn, token_hash: bytes) -> Row | None:
+    return _row(await conn.fetchrow(Q["invitation_by_token"], token_hash))
+
+
+async def invitation_by_id(conn: Conn, invitation_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["invitation_by_id"], invitation_id))
+
+
+async def upsert_invited_response(
+    conn: Conn,
+    *,
+    invitation: Row,
+    score: int,
+    comment: str | None,
+    contact_requested: bool,
+    channel: str,
+    answered_at: datetime,
+) -> Row | None:
+    return _row(
+        await conn.fetchrow(
+            Q["upsert_invited_response"],
+            invitation["id"],
+            invitation["customer_id"],
+            invitation["survey_id"],
+            invitation["interaction_id"],
+            invitation["kind"],
+            score,
+            comment,
+            contact_requested,
+            channel,
+            invitation["touchpoint"],
+            answered_at,
+            invitation["answer_window"],
+        )
+    )
+
+
+async def insert_response(
+    conn: Conn,
+    *,
+    customer_id: UUID,
+    survey: Row,
+    score: int,
+    comment: str | None,
+    contact_requested: bool,
+    answered_at: datetime,
+) -> Row:
+    row = await conn.fetchrow(
+        Q["insert_response"],
+        customer_id,
+        survey["id"],
+        survey["kind"],
+        score,
+        comment,
+        contact_requested,
+        answered_at,
+        survey["answer_window"],
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def mark_invitation_answered(conn: Conn, invitation_id: UUID) -> None:
+    await conn.execute(Q["mark_invitation_answered"], invitation_id)
+
+
+async def response_by_invitation(conn: Conn, invitation_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["response_by_invitation"], invitation_id))
+
+
+def days(interval: timedelta) -> float:
+    return interval.total_seconds() / 86400

@@ -1,0 +1,141 @@
+"""HTTP for the CRM's survey endpoints; the rules live in service.py."""
+
+from typing import Annotated
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, JSONBody
+
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.idempotency import HEADER, check_key, run_idempotent
+from feedback_svc.lib.openapi import BEARER, problem_responses
+from feedback_svc.surveys import service
+from feedback_svc.surveys.schemas import (
+    InteractionCreate,
+    InteractionRecorded,
+    Invitation,
+    InvitationCreate,
+    ResponseCreate,
+    Survey,
+    SurveyResponse,
+)
+
+_encoder = msgspec.json.Encoder()
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name=HEADER,
+        required=False,
+        description="Makes a retry safe: the first response is replayed for 24 h; the same key with "
+        "another body is refused with 422, and 409 while the first request is still running.",
+    ),
+]
+MUTATION_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+
+
+def _reply(status: int, body: bytes, replayed: bool) -> Response[bytes]:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+
+
+class SurveysController(Controller):
+    path = "/v1"
+    tags = ["surveys"]
+    guards = [requires_scope("crm")]
+    security = BEARER
+
+    @get("/surveys", summary="List survey definitions", responses=problem_responses(401, 403))
+    async def list_surveys(self, pool: NamedDependency[asyncpg.Pool]) -> list[Survey]:
+        return await service.list_surveys(pool)
+
+    @post(
+        "/interactions",
+        summary="Record an interaction; invites per the touchpoint's rule",
+        description="The answer says whether an invitation was queued, scheduled or suppressed, and why. "
+        "Resending an interaction with the same external_id returns the first result.",
+        dto=StrictBody[InteractionCreate],
+        return_dto=None,
+        status_code=201,
+        responses=MUTATION_ERRORS,
+    )
+    async def record_interaction(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[InteractionCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> InteractionRecorded:
+        base_url = request.app.state.settings.base_url
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            recorded = await service.record_interaction(conn, data, base_url=base_url)
+            return (200 if recorded.replayed else 201), _encoder.encode(recorded)
+
+        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+
+    @post(
+        "/invitations",
+        summary="Invite a customer to a survey directly",
+        description="Contact rules apply (cooldown, opt-outs, SMS quiet hours); the answer gives the "
+        "decision and its reason. For channel=web the survey link is returned once, in `survey_url`.",
+        dto=StrictBody[InvitationCreate],
+        return_dto=None,
+        status_code=201,
+        responses=MUTATION_ERRORS,
+    )
+    async def create_invitation(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[InvitationCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Invitation:
+        base_url = request.app.state.settings.base_url
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 201, _encoder.encode(await service.create_invitation(conn, data, base_url=base_url))
+
+        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+
+    @post(
+        "/responses",
+        summary="Record an answer collected elsewhere (in-app)",
+        dto=StrictBody[ResponseCreate],
+        return_dto=None,
+        status_code=201,
+        responses=MUTATION_ERRORS,
+    )
+    async def record_response(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[ResponseCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> SurveyResponse:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 201, _encoder.encode(await service.record_api_response(conn, data))
+
+        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+
+    async def _idempotent(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: asyncpg.Pool,
+        key: str | None,
+        work: service.Work,
+    ) -> Response[bytes]:
+        status, body, replayed = await run_idempotent(
+            pool,
+            principal=request.user,
+            key=check_key(key) if key is not None else None,
+            method=request.method,
+            path=request.url.path,
+            body=await request.body(),
+            work=work,
+        )
+        return _reply(status, body, replayed)

@@ -1,0 +1,346 @@
+"""The rules of surveys: who is invited when, and how an answer is stored exactly once."""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.outbox.queries import enqueue
+from feedback_svc.surveys import queries
+from feedback_svc.surveys.rules import Contact, decide
+from feedback_svc.surveys.schemas import (
+    CustomerRef,
+    Interaction,
+    InteractionCreate,
+    InteractionRecorded,
+    Invitation,
+    InvitationCreate,
+    ResponseCreate,
+    Survey,
+    SurveyResponse,
+)
+from feedback_svc.surveys.texts import SCALES
+from feedback_svc.surveys.tokens import hash_token, new_token
+
+# when a touchpoint has no rule of its own
+DEFAULT_SURVEY = "nps"
+DEFAULT_DELAY = timedelta(hours=1)
+SEND_TOPIC = "invitation.send"
+EVENT_TOPIC = "event"
+
+Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+async def resolve_customer_id(conn: queries.Conn, ref: CustomerRef) -> UUID:
+    has_id = ref.customer_id is not msgspec.UNSET
+    has_external = ref.customer_external_id is not msgspec.UNSET
+    if has_id == has_external:
+        raise InvalidInput(
+            "Give exactly one of customer_id and customer_external_id.",
+            errors=[{"field": "customer_id", "message": "exactly one of customer_id, customer_external_id"}],
+        )
+    if has_id:
+        return ref.customer_id  # type: ignore[return-value]
+    customer_id = await queries.customer_id_by_external_id(conn, ref.customer_external_id)  # type: ignore[arg-type]
+    if customer_id is None:
+        raise NotFound(
+            f"No customer with external_id {ref.customer_external_id!r}; "
+            "create it with POST /v1/customers first."
+        )
+    return customer_id
+
+
+def check_score(kind: str, score: int) -> None:
+    low, high = SCALES[kind]
+    if not low <= score <= high:
+        raise InvalidInput(
+            f"A {kind.upper()} score is between {low} and {high}; got {score}.",
+            errors=[{"field": "score", "message": f"must be between {low} and {high} for {kind}"}],
+        )
+
+
+def clean_comment(comment: str | None) -> str | None:
+    """Plain text: control characters other than newlines and tabs are dropped."""
+    if comment is None:
+        return None
+    text = "".join(ch for ch in comment if ch in "\n\t" or ch.isprintable()).strip()
+    if len(text) > 5000:
+        raise InvalidInput(
+            f"The comment is {len(text)} characters long; the limit is 5000.",
+            errors=[{"field": "comment", "message": "at most 5000 characters"}],
+        )
+    return text or None
+
+
+def _invitation(row: dict[str, Any], *, survey: str, kind: str, survey_url: str | None = None) -> Invitation:
+    return Invitation(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        survey=survey,
+        kind=kind,  # type: ignore[arg-type]
+        channel=row["channel"],
+        status=row["status"],
+        reason=row["reason"],
+        send_at=row["send_at"],
+        sent_at=row["sent_at"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        survey_url=survey_url,
+    )
+
+
+async def invite(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: UUID,
+    survey_key: str,
+    preference: str | None,
+    interaction_id: UUID | None,
+    earliest: datetime,
+    base_url: str,
+    now: datetime,
+) -> Invitation:
+    """Decide and record one invitation (call inside a transaction)."""
+    customer = await queries.lock_customer(conn, customer_id)
+    if customer is None:
+        raise NotFound(f"No customer with id {customer_id}.")
+    survey = await queries.get_survey(conn, survey_key)
+    if survey is None or not survey["active"]:
+        raise InvalidInput(
+            f"No active survey {survey_key!r}; GET /v1/surveys lists them.",
+            errors=[{"field": "survey", "message": "unknown or inactive survey"}],
+        )
+    decision = decide(
+        contact=Contact(
+            email=customer["email"],
+            phone=customer["phone"],
+            time_zone=customer["time_zone"],
+            erased=customer["erased"],
+        ),
+        preference=preference,  # type: ignore[arg-type]
+        opted_out=await queries.opted_out_channels(conn, email=customer["email"], phone=customer["phone"]),
+        last_invited_at=await queries.last_invited_at(conn, customer_id),
+        cooldown=survey["cooldown"],
+        earliest=earliest,
+        now=now,
+    )
+    # web links are handed to the CRM now; email and SMS tokens are made when sent,
+    # so no usable token is ever stored anywhere
+    token = new_token() if decision.channel == "web" else None
+    row = await queries.insert_invitation(
+        conn,
+        survey_id=survey["id"],
+        customer_id=customer_id,
+        interaction_id=interaction_id,
+        channel=decision.channel,
+        token_hash=hash_token(token) if token else None,
+        status=decision.status,
+        reason=decision.reason,
+        locale=customer["locale"],
+        send_at=decision.send_at,
+        sent_at=now if decision.status == "sent" else None,
+        expires_at=(decision.send_at or now) + survey["token_ttl"],
+    )
+    if decision.status in ("queued", "scheduled"):
+        await enqueue(
+            conn,
+            topic=SEND_TOPIC,
+            payload={"invitation_id": str(row["id"])},
+            ordering_key=str(customer_id),
+            dedupe_key=f"{SEND_TOPIC}:{row['id']}",
+            run_after=decision.send_at,
+        )
+    url = f"{base_url}/s/{token}" if token else None
+    return _invitation(row, survey=survey["key"], kind=survey["kind"], survey_url=url)
+
+
+async def record_interaction(
+    conn: asyncpg.Connection, data: InteractionCreate, *, base_url: str, now: datetime | None = None
+) -> InteractionRecorded:
+    now = now or now_utc()
+    customer_id = await resolve_customer_id(conn, data)
+    rule = await queries.get_touchpoint(conn, data.touchpoint)
+    row = await queries.insert_interaction(
+        conn,
+        customer_id=customer_id,
+        external_id=data.external_id,
+        touchpoint=data.touchpoint,
+        critical=bool(rule and rule["critical"]),
+        occurred_at=data.occurred_at,
+        channel_preference=data.channel_preference,
+        agent=data.agent,
+        attributes={} if data.attributes is msgspec.UNSET else data.attributes,
+    )
+    interaction = msgspec.convert({k: row[k] for k in Interaction.__struct_fields__}, Interaction)
+    if not row["inserted"]:
+        # the CRM sent this interaction before: answer as the first time
+        existing = await queries.invitation_for_interaction(conn, row["id"])
+        invitation = (
+            _invitation(existing, survey=existing["survey"], kind=existing["kind"]) if existing else None
+        )
+        return InteractionRecorded(interaction=interaction, invitation=invitation, replayed=True)
+    if rule is not None and rule["survey_key"] is None:
+        return InteractionRecorded(interaction=interaction, invitation=None)
+    survey_key = rule["survey_key"] if rule else DEFAULT_SURVEY
+    delay = rule["invite_delay"] if rule else DEFAULT_DELAY
+    invitation = await invite(
+        conn,
+        customer_id=customer_id,
+        survey_key=survey_key,
+        preference=data.channel_preference,
+        interaction_id=row["id"],
+        earliest=data.occurred_at + delay,
+        base_url=base_url,
+        now=now,
+    )
+    return InteractionRecorded(interaction=interaction, invitation=invitation)
+
+
+async def create_invitation(
+    conn: asyncpg.Connection, data: InvitationCreate, *, base_url: str, now: datetime | None = None
+) -> Invitation:
+    now = now or now_utc()
+    customer_id = await resolve_customer_id(conn, data)
+    if data.interaction_id is not None:
+        interaction = await queries.get_interaction(conn, data.interaction_id)
+        if interaction is None or interaction["customer_id"] != customer_id:
+            raise InvalidInput(
+                f"Interaction {data.interaction_id} does not exist for this customer.",
+                errors=[{"field": "interaction_id", "message": "unknown for this customer"}],
+            )
+    return await invite(
+        conn,
+        customer_id=customer_id,
+        survey_key=data.survey,
+        preference=data.channel,
+        interaction_id=data.interaction_id,
+        earliest=data.send_at or now,
+        base_url=base_url,
+        now=now,
+    )
+
+
+def _response(row: dict[str, Any], survey: str) -> SurveyResponse:
+    fields = {k: row[k] for k in SurveyResponse.__struct_fields__ if k != "survey"}
+    return msgspec.convert({**fields, "survey": survey}, SurveyResponse)
+
+
+async def _emit_response_event(conn: asyncpg.Connection, response: SurveyResponse, *, created: bool) -> None:
+    kind = "response.created" if created else "response.updated"
+    await enqueue(
+        conn,
+        topic=EVENT_TOPIC,
+        payload={"type": kind, "data": msgspec.to_builtins(response)},
+        ordering_key=str(response.customer_id),
+        dedupe_key=f"{kind}:{response.id}:{response.updated_at.isoformat()}",
+    )
+
+
+def invitation_is_open(invitation: dict[str, Any], now: datetime) -> bool:
+    return (
+        not invitation["erased"]
+        and invitation["expires_at"] > now
+        and invitation["status"] not in ("suppressed", "failed", "expired")
+    )
+
+
+async def answer_invitation(
+    conn: asyncpg.Connection,
+    invitation: dict[str, Any],
+    *,
+    score: int,
+    comment: str | None,
+    contact_requested: bool,
+    channel: str,
+    now: datetime,
+) -> tuple[SurveyResponse, bool]:
+    """Store (or edit) the answer to an invitation with its event (call inside a transaction)."""
+    check_score(invitation["kind"], score)
+    row = await queries.upsert_invited_response(
+        conn,
+        invitation=invitation,
+        score=score,
+        comment=clean_comment(comment),
+        contact_requested=contact_requested,
+        channel=channel,
+        answered_at=now,
+    )
+    if row is None:
+        raise Conflict("This answer can no longer be changed: its edit window has closed.")
+    response = _response(row, invitation["survey"])
+    await queries.mark_invitation_answered(conn, invitation["id"])
+    await _emit_response_event(conn, response, created=row["inserted"])
+    return response, row["inserted"]
+
+
+async def record_api_response(
+    conn: asyncpg.Connection, data: ResponseCreate, *, now: datetime | None = None
+) -> SurveyResponse:
+    """An answer collected elsewhere; call inside a transaction."""
+    now = now or now_utc()
+    answered_at = data.answered_at or now
+    if answered_at > now + timedelta(minutes=5):
+        raise InvalidInput(
+            "answered_at lies in the future.", errors=[{"field": "answered_at", "message": "in the future"}]
+        )
+    if data.invitation_id is not msgspec.UNSET:
+        invitation = await queries.invitation_by_id(conn, data.invitation_id)  # type: ignore[arg-type]
+        if invitation is None:
+            raise NotFound(f"No invitation with id {data.invitation_id}.")
+        if not invitation_is_open(invitation, now):
+            raise Conflict(f"Invitation {data.invitation_id} is {invitation['status']} or expired.")
+        response, _ = await answer_invitation(
+            conn,
+            invitation,
+            score=data.score,
+            comment=data.comment,
+            contact_requested=data.contact_requested,
+            channel="api",
+            now=answered_at,
+        )
+        return response
+    if data.survey is msgspec.UNSET:
+        raise InvalidInput(
+            "Give invitation_id, or a customer and a survey.",
+            errors=[{"field": "survey", "message": "required without invitation_id"}],
+        )
+    customer_id = await resolve_customer_id(conn, data)
+    survey = await queries.get_survey(conn, data.survey)  # type: ignore[arg-type]
+    if survey is None:
+        raise InvalidInput(f"No survey {data.survey!r}.", errors=[{"field": "survey", "message": "unknown"}])
+    check_score(survey["kind"], data.score)
+    row = await queries.insert_response(
+        conn,
+        customer_id=customer_id,
+        survey=survey,
+        score=data.score,
+        comment=clean_comment(data.comment),
+        contact_requested=data.contact_requested,
+        answered_at=answered_at,
+    )
+    response = _response(row, survey["key"])
+    await _emit_response_event(conn, response, created=True)
+    return response
+
+
+async def list_surveys(pool: asyncpg.Pool) -> list[Survey]:
+    return [
+        Survey(
+            key=row["key"],
+            kind=row["kind"],
+            cooldown_days=queries.days(row["cooldown"]),
+            answer_window_days=queries.days(row["answer_window"]),
+            token_ttl_days=queries.days(row["token_ttl"]),
+            active=row["active"],
+            texts=row["texts"],
+        )
+        for row in await queries.list_surveys(pool)
+    ]

@@ -1,0 +1,114 @@
+"""The survey questions per kind and locale, with a fallback to English.
+
+A survey row's own `texts` ({"de": {"question": ...}}) override these per key, so an
+operator can reword one question without shipping code.
+"""
+
+from typing import Literal
+
+import msgspec
+
+Kind = Literal["nps", "csat", "ces"]
+
+SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+class SurveyTexts(msgspec.Struct, frozen=True, kw_only=True):
+    subject: str
+    question: str
+    low_label: str
+    high_label: str
+    reason: str
+    contact: str
+
+
+_DEFAULTS: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "nps": {
+            "subject": "How likely are you to recommend {brand}?",
+            "question": "How likely are you to recommend {brand} to a friend or colleague?",
+            "low_label": "Not at all likely",
+            "high_label": "Extremely likely",
+        },
+        "csat": {
+            "subject": "How did we do?",
+            "question": "How satisfied were you with your recent {touchpoint}?",
+            "low_label": "Very dissatisfied",
+            "high_label": "Very satisfied",
+        },
+        "ces": {
+            "subject": "Was it easy?",
+            "question": "How easy was it to get what you needed?",
+            "low_label": "Very easy",
+            "high_label": "Very difficult",
+        },
+        "common": {
+            "reason": "What is the main reason for your score?",
+            "contact": "I'd like someone to contact me about this",
+            "us": "us",
+        },
+    },
+    "de": {
+        "nps": {
+            "subject": "Wie wahrscheinlich empfehlen Sie {brand} weiter?",
+            "question": "Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen empfehlen?",
+            "low_label": "Überhaupt nicht wahrscheinlich",
+            "high_label": "Äußerst wahrscheinlich",
+        },
+        "csat": {
+            "subject": "Wie waren wir?",
+            "question": "Wie zufrieden waren Sie mit Ihrem letzten Kontakt ({touchpoint})?",
+            "low_label": "Sehr unzufrieden",
+            "high_label": "Sehr zufrieden",
+        },
+        "ces": {
+            "subject": "War es einfach?",
+            "question": "Wie einfach war es, zu bekommen, was Sie brauchten?",
+            "low_label": "Sehr einfach",
+            "high_label": "Sehr schwierig",
+        },
+        "common": {
+            "reason": "Was ist der wichtigste Grund für Ihre Bewertung?",
+            "contact": "Ich möchte, dass sich jemand bei mir meldet",
+            "us": "uns",
+        },
+    },
+}
+
+SUPPORTED_LOCALES = tuple(_DEFAULTS)
+
+
+def locale_chain(locale: str) -> list[str]:
+    """pt-BR -> [pt-BR, pt, en]: the most specific text that exists wins."""
+    chain = [locale]
+    if "-" in locale:
+        chain.append(locale.split("-", 1)[0])
+    if "en" not in chain:
+        chain.append("en")
+    return chain
+
+
+def resolve_texts(
+    *,
+    kind: str,
+    locale: str,
+    overrides: dict[str, dict[str, str]] | None = None,
+    brand: str | None = None,
+    touchpoint: str = "experience",
+) -> SurveyTexts:
+    """The texts for one survey in one locale: survey overrides, then shipped defaults."""
+    resolved: dict[str, str] = {}
+    for code in reversed(locale_chain(locale)):
+        defaults = _DEFAULTS.get(code, {})
+        resolved.update(defaults.get("common", {}))
+        resolved.update(defaults.get(kind, {}))
+        resolved.update((overrides or {}).get(code, {}))
+    names = {"brand": brand or resolved["us"], "touchpoint": touchpoint.replace("_", " ")}
+    return SurveyTexts(**{field: _fill(resolved[field], names) for field in SurveyTexts.__struct_fields__})
+
+
+def _fill(template: str, names: dict[str, str]) -> str:
+    # str.format would let an override like "{0.__class__}" reach attributes
+    for name, value in names.items():
+        template = template.replace("{" + name + "}", value)
+    return template

@@ -1,0 +1,31 @@
+from feedback_svc.surveys.texts import locale_chain, resolve_texts
+
+
+def test_locale_falls_back_to_language_then_english() -> None:
+    assert locale_chain("pt-BR") == ["pt-BR", "pt", "en"]
+    assert locale_chain("en") == ["en"]
+
+
+def test_german_texts_and_english_fallback() -> None:
+    german = resolve_texts(kind="nps", locale="de-AT")
+    assert "empfehlen" in german.question
+    assert "uns" in german.question
+    french = resolve_texts(kind="nps", locale="fr")
+    assert french.question.startswith("How likely")
+
+
+def test_survey_overrides_win_per_locale() -> None:
+    texts = resolve_texts(kind="csat", locale="de", overrides={"de": {"question": "Alles gut?"}})
+    assert texts.question == "Alles gut?"
+    assert texts.reason.startswith("Was ist")
+
+
+def test_placeholders_are_filled_without_format_injection() -> None:
+    texts = resolve_texts(
+        kind="csat",
+        locale="en",
+        touchpoint="support_call",
+        overrides={"en": {"question": "{0.__class__} {brand} {touchpoint}"}},
+        brand="Acme",
+    )
+    assert texts.question == "{0.__class__} Acme support call"
