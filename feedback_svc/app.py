@@ -39,6 +39,8 @@ def _pool(state: State) -> asyncpg.Pool:
 def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None:
         raise ValueError("create_app needs settings.database_url (serve starts the embedded one first)")
+    if not settings.secret_key:
+        raise ValueError("create_app needs settings.secret_key (Settings.with_secret() makes one locally)")
     database_url = settings.database_url
 
     @asynccontextmanager

@@ -132,8 +132,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http,
     asyncpg.PostgresConnectionError: _database_down,
     asyncpg.CannotConnectNowError: _database_down,
-    asyncpg.InterfaceError: _database_down,
-    ConnectionError: _database_down,
+    asyncpg.exceptions.ConnectionDoesNotExistError: _database_down,
+    ConnectionError: _database_down,  # includes refused and reset connections
     TimeoutError: _database_down,
     Exception: _unexpected,
 }

@@ -82,6 +82,7 @@ async def invitation_for_interaction(conn: Conn, interaction_id: UUID) -> Row | 
 async def insert_invitation(
     conn: Conn,
     *,
+    invitation_id: UUID,
     survey_id: UUID,
     customer_id: UUID,
     interaction_id: UUID | None,
@@ -96,6 +97,7 @@ async def insert_invitation(
 ) -> Row:
     row = await conn.fetchrow(
         Q["insert_invitation"],
+        invitation_id,
         survey_id,
         customer_id,
         interaction_id,

@@ -65,9 +65,9 @@ SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reas
  LIMIT 1;
 
 -- name: insert_invitation
-INSERT INTO invitations (survey_id, customer_id, interaction_id, channel, token_hash, status, reason,
+INSERT INTO invitations (id, survey_id, customer_id, interaction_id, channel, token_hash, status, reason,
                          locale, send_at, sent_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at;
 
 -- name: get_interaction

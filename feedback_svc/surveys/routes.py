@@ -70,10 +70,12 @@ class SurveysController(Controller):
         data: JSONBody[InteractionCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> InteractionRecorded:
-        base_url = request.app.state.settings.base_url
+        settings = request.app.state.settings
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            recorded = await service.record_interaction(conn, data, base_url=base_url)
+            recorded = await service.record_interaction(
+                conn, data, base_url=settings.base_url, secret_key=settings.secret_key
+            )
             return (200 if recorded.replayed else 201), _encoder.encode(recorded)
 
         return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
@@ -95,10 +97,14 @@ class SurveysController(Controller):
         data: JSONBody[InvitationCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Invitation:
-        base_url = request.app.state.settings.base_url
+        settings = request.app.state.settings
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            return 201, _encoder.encode(await service.create_invitation(conn, data, base_url=base_url))
+            return 201, _encoder.encode(
+                await service.create_invitation(
+                    conn, data, base_url=settings.base_url, secret_key=settings.secret_key
+                )
+            )
 
         return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
 

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
@@ -24,7 +24,7 @@ from feedback_svc.surveys.schemas import (
     SurveyResponse,
 )
 from feedback_svc.surveys.texts import SCALES
-from feedback_svc.surveys.tokens import hash_token, new_token
+from feedback_svc.surveys.tokens import hash_token, token_for
 
 # when a touchpoint has no rule of its own
 DEFAULT_SURVEY = "nps"
@@ -106,6 +106,7 @@ async def invite(
     interaction_id: UUID | None,
     earliest: datetime,
     base_url: str,
+    secret_key: str,
     now: datetime,
 ) -> Invitation:
     """Decide and record one invitation (call inside a transaction)."""
@@ -132,16 +133,17 @@ async def invite(
         earliest=earliest,
         now=now,
     )
-    # web links are handed to the CRM now; email and SMS tokens are made when sent,
-    # so no usable token is ever stored anywhere
-    token = new_token() if decision.channel == "web" else None
+    # the token is derived from the id (see tokens.py); only its hash is stored
+    invitation_id = uuid4()
+    token = token_for(secret_key, invitation_id)
     row = await queries.insert_invitation(
         conn,
+        invitation_id=invitation_id,
         survey_id=survey["id"],
         customer_id=customer_id,
         interaction_id=interaction_id,
         channel=decision.channel,
-        token_hash=hash_token(token) if token else None,
+        token_hash=hash_token(token) if decision.status != "suppressed" else None,
         status=decision.status,
         reason=decision.reason,
         locale=customer["locale"],
@@ -158,12 +160,18 @@ async def invite(
             dedupe_key=f"{SEND_TOPIC}:{row['id']}",
             run_after=decision.send_at,
         )
-    url = f"{base_url}/s/{token}" if token else None
+    # only the CRM showing the link itself gets it; email and SMS carry it to the customer
+    url = f"{base_url}/s/{token}" if decision.channel == "web" else None
     return _invitation(row, survey=survey["key"], kind=survey["kind"], survey_url=url)
 
 
 async def record_interaction(
-    conn: asyncpg.Connection, data: InteractionCreate, *, base_url: str, now: datetime | None = None
+    conn: asyncpg.Connection,
+    data: InteractionCreate,
+    *,
+    base_url: str,
+    secret_key: str,
+    now: datetime | None = None,
 ) -> InteractionRecorded:
     now = now or now_utc()
     customer_id = await resolve_customer_id(conn, data)
@@ -199,13 +207,19 @@ async def record_interaction(
         interaction_id=row["id"],
         earliest=data.occurred_at + delay,
         base_url=base_url,
+        secret_key=secret_key,
         now=now,
     )
     return InteractionRecorded(interaction=interaction, invitation=invitation)
 
 
 async def create_invitation(
-    conn: asyncpg.Connection, data: InvitationCreate, *, base_url: str, now: datetime | None = None
+    conn: asyncpg.Connection,
+    data: InvitationCreate,
+    *,
+    base_url: str,
+    secret_key: str,
+    now: datetime | None = None,
 ) -> Invitation:
     now = now or now_utc()
     customer_id = await resolve_customer_id(conn, data)
@@ -224,6 +238,7 @@ async def create_invitation(
         interaction_id=data.interaction_id,
         earliest=data.send_at or now,
         base_url=base_url,
+        secret_key=secret_key,
         now=now,
     )
 

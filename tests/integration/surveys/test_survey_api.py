@@ -53,8 +53,9 @@ async def test_interaction_queues_an_email_invitation_with_its_outbox_job(
     job = await conn.fetchrow("SELECT topic, payload, run_after FROM outbox WHERE topic = 'invitation.send'")
     assert job["payload"] == {"invitation_id": invitation["id"]}
     assert job["run_after"] == datetime.fromisoformat(invitation["send_at"])
-    # no usable token is stored before the message is sent
-    assert await conn.fetchval("SELECT token_hash FROM invitations") is None
+    # only a hash of the token is stored, never the token itself
+    stored = await conn.fetchval("SELECT token_hash FROM invitations")
+    assert len(stored) == 32
 
 
 async def test_resending_an_interaction_returns_the_first_result(client: Client, crm: dict[str, str]) -> None:
