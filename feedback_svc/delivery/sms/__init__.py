@@ -1,0 +1,1 @@
+"""SMS: reply parsing, texts, webhook signatures and the provider's Messages API."""

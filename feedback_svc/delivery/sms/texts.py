@@ -1,0 +1,128 @@
+"""What we text customers, per locale; an unknown locale falls back to its language, then English.
+
+Every text is written in GSM-7 (no curly quotes, no dashes other than "-") so that one message
+stays one 160-character segment. Keywords stay English in every language because the
+provider's opt-out handling only knows those.
+"""
+
+from typing import Literal
+
+import msgspec
+
+SurveyKind = Literal["nps", "csat", "ces"]
+
+SCALES: dict[SurveyKind, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+DEFAULT_LOCALE = "en"
+
+
+class SmsTexts(msgspec.Struct, frozen=True, kw_only=True):
+    """Templates for one language; placeholders in braces are filled by the functions below."""
+
+    invitation: dict[SurveyKind, str]  # {brand} {low} {high}
+    reprompt: str  # {low} {high}
+    ask_reason: str
+    thanks: str
+    thanks_contact: str  # {deadline}
+    stop: str  # {brand}
+    start: str  # {brand}
+    help: str  # {brand}
+    help_contact: str  # {contact}
+
+
+TEXTS: dict[str, SmsTexts] = {
+    "en": SmsTexts(
+        invitation={
+            "nps": "{brand}: How likely are you to recommend us to a friend? "
+            "Reply {low}-{high} ({high} = very likely). Reply STOP to opt out.",
+            "csat": "{brand}: How satisfied were you with us? "
+            "Reply {low}-{high} ({high} = very satisfied). Reply STOP to opt out.",
+            "ces": "{brand}: How easy was it to get what you needed? "
+            "Reply {low}-{high} ({high} = very easy). Reply STOP to opt out.",
+        },
+        reprompt="Sorry, we didn't get that. Please reply with one whole number from {low} to {high}, "
+        "or STOP to opt out.",
+        ask_reason="Thank you! What is the main reason for your score? Just reply with a few words.",
+        thanks="Thank you for your feedback!",
+        thanks_contact=" We'll contact you by {deadline}.",
+        stop="You're unsubscribed from {brand} surveys and will get no more messages. "
+        "Reply START to resubscribe.",
+        start="You're resubscribed to {brand} surveys. Reply STOP to opt out, HELP for help.",
+        help="{brand} surveys: reply with a number to answer, STOP to opt out, START to resubscribe. "
+        "Msg&data rates may apply.",
+        help_contact=" Help: {contact}",
+    ),
+    "de": SmsTexts(
+        invitation={
+            "nps": "{brand}: Wie wahrscheinlich empfehlen Sie uns weiter? "
+            "Antworten Sie mit {low}-{high} ({high} = sehr wahrscheinlich). Abmelden: STOP",
+            "csat": "{brand}: Wie zufrieden waren Sie mit uns? "
+            "Antworten Sie mit {low}-{high} ({high} = sehr zufrieden). Abmelden: STOP",
+            "ces": "{brand}: Wie einfach war es, Ihr Anliegen zu erledigen? "
+            "Antworten Sie mit {low}-{high} ({high} = sehr einfach). Abmelden: STOP",
+        },
+        reprompt="Das haben wir leider nicht verstanden. Bitte antworten Sie mit einer ganzen Zahl "
+        "von {low} bis {high} oder mit STOP zum Abmelden.",
+        ask_reason="Danke! Was ist der wichtigste Grund für Ihre Bewertung? "
+        "Antworten Sie einfach mit ein paar Worten.",
+        thanks="Vielen Dank für Ihr Feedback!",
+        thanks_contact=" Wir melden uns bis {deadline} bei Ihnen.",
+        stop="Sie sind von den Umfragen von {brand} abgemeldet und erhalten keine SMS mehr. "
+        "Antworten Sie START, um sich wieder anzumelden.",
+        start="Sie erhalten wieder Umfragen von {brand}. STOP zum Abmelden, HELP für Hilfe.",
+        help="Umfragen von {brand}: Antworten Sie mit einer Zahl. STOP zum Abmelden, "
+        "START zum Anmelden. Ggf. fallen SMS-Gebühren an.",
+        help_contact=" Hilfe: {contact}",
+    ),
+}
+
+
+def resolve_locale(locale: str | None) -> str:
+    """The best locale we have texts for: `pt-BR` tries `pt-br`, then `pt`, then English."""
+    tag = (locale or "").strip().replace("_", "-").lower()
+    for candidate in (tag, tag.split("-")[0]):
+        if candidate in TEXTS:
+            return candidate
+    return DEFAULT_LOCALE
+
+
+def invitation(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
+    low, high = SCALES[kind]
+    return _texts(locale).invitation[kind].format(brand=brand, low=low, high=high)
+
+
+def reprompt(*, locale: str | None, kind: SurveyKind) -> str:
+    """Sent once after a reply that is neither a score nor a keyword."""
+    low, high = SCALES[kind]
+    return _texts(locale).reprompt.format(low=low, high=high)
+
+
+def ask_reason(*, locale: str | None) -> str:
+    return _texts(locale).ask_reason
+
+
+def thanks(*, locale: str | None, contact_by: str | None = None) -> str:
+    """`contact_by` is the deadline promised to the customer, already formatted for their locale."""
+    texts = _texts(locale)
+    if contact_by is None:
+        return texts.thanks
+    return texts.thanks + texts.thanks_contact.format(deadline=contact_by)
+
+
+def stop_confirmation(*, locale: str | None, brand: str) -> str:
+    return _texts(locale).stop.format(brand=brand)
+
+
+def start_confirmation(*, locale: str | None, brand: str) -> str:
+    return _texts(locale).start.format(brand=brand)
+
+
+def help_text(*, locale: str | None, brand: str, contact: str | None = None) -> str:
+    """Carriers expect HELP to name the sender, how to opt out and where to get help."""
+    texts = _texts(locale)
+    text = texts.help.format(brand=brand)
+    return text if contact is None else text + texts.help_contact.format(contact=contact)
+
+
+def _texts(locale: str | None) -> SmsTexts:
+    return TEXTS[resolve_locale(locale)]

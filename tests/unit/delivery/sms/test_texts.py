@@ -1,0 +1,140 @@
+import pytest
+
+from feedback_svc.delivery.sms import texts
+from feedback_svc.delivery.sms.gsm import gsm7_septets, sms_segments
+from feedback_svc.delivery.sms.replies import KeywordReply, ScoreReply, parse_reply
+from feedback_svc.delivery.sms.texts import SCALES, SurveyKind
+
+KINDS: tuple[SurveyKind, ...] = ("nps", "csat", "ces")
+BRAND = "Stadtwerke Musterstadt"  # a long-ish real-world sender name
+CONTACT = "help@stadtwerke-muster.de"
+DEADLINE = "Mon 24 Nov, 17:00"
+
+
+def every_text(locale: str, *, contact: str | None = CONTACT) -> list[str]:
+    return [
+        *(texts.invitation(locale=locale, kind=kind, brand=BRAND) for kind in KINDS),
+        *(texts.reprompt(locale=locale, kind=kind) for kind in KINDS),
+        texts.ask_reason(locale=locale),
+        texts.thanks(locale=locale),
+        texts.thanks(locale=locale, contact_by=DEADLINE),
+        texts.stop_confirmation(locale=locale, brand=BRAND),
+        texts.start_confirmation(locale=locale, brand=BRAND),
+        texts.help_text(locale=locale, brand=BRAND, contact=contact),
+    ]
+
+
+def test_english_texts_are_one_gsm7_segment_each() -> None:
+    for text in every_text("en"):
+        septets = gsm7_septets(text)
+        assert septets is not None, f"not GSM-7, would be sent as UCS-2: {text!r}"
+        assert septets <= 160, f"{septets} septets: {text!r}"
+        assert sms_segments(text) == 1
+
+
+def test_german_texts_are_gsm7_and_one_segment_without_a_help_contact() -> None:
+    # ä, ö, ü and ß are in the GSM-7 alphabet; a curly quote would not be
+    for text in every_text("de", contact=None):
+        septets = gsm7_septets(text)
+        assert septets is not None, f"not GSM-7: {text!r}"
+        assert septets <= 160, f"{septets} septets: {text!r}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("locale", ["en", "de"])
+def test_the_invitation_names_the_brand_the_scale_and_how_to_opt_out(locale: str, kind: SurveyKind) -> None:
+    low, high = SCALES[kind]
+    text = texts.invitation(locale=locale, kind=kind, brand=BRAND)
+    assert text.startswith(f"{BRAND}: ")
+    assert f"{low}-{high}" in text
+    assert "STOP" in text
+    if locale == "en":
+        assert "Reply STOP to opt out" in text
+
+
+def test_the_scale_in_each_invitation_is_the_one_replies_are_parsed_on() -> None:
+    assert "Reply 0-10" in texts.invitation(locale="en", kind="nps", brand=BRAND)
+    assert "Reply 1-5" in texts.invitation(locale="en", kind="csat", brand=BRAND)
+    assert "Reply 1-7" in texts.invitation(locale="en", kind="ces", brand=BRAND)
+    assert "from 1 to 5" in texts.reprompt(locale="en", kind="csat")
+    assert parse_reply("5", scale=SCALES["csat"]) == ScoreReply(score=5)
+
+
+@pytest.mark.parametrize(
+    ("locale", "resolved"),
+    [
+        ("en", "en"),
+        ("de", "de"),
+        ("de-AT", "de"),
+        ("de_CH", "de"),
+        ("DE", "de"),
+        ("pt-BR", "en"),
+        ("pt", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_locales_fall_back_to_the_language_then_english(locale: str | None, resolved: str) -> None:
+    assert texts.resolve_locale(locale) == resolved
+
+
+def test_german_is_german_and_an_unknown_locale_is_english() -> None:
+    assert texts.ask_reason(locale="de-AT") == texts.ask_reason(locale="de")
+    assert texts.ask_reason(locale="de") != texts.ask_reason(locale="en")
+    assert texts.ask_reason(locale="pt-BR") == texts.ask_reason(locale="en")
+    assert "Grund" in texts.ask_reason(locale="de")
+
+
+def test_thanks_promises_contact_only_when_a_deadline_is_given() -> None:
+    assert "contact" not in texts.thanks(locale="en")
+    assert texts.thanks(locale="en", contact_by=DEADLINE).endswith(f"We'll contact you by {DEADLINE}.")
+    assert f"bis {DEADLINE}" in texts.thanks(locale="de", contact_by=DEADLINE)
+
+
+@pytest.mark.parametrize("locale", ["en", "de"])
+def test_keyword_answers_name_the_brand_and_the_way_back(locale: str) -> None:
+    stop = texts.stop_confirmation(locale=locale, brand=BRAND)
+    assert BRAND in stop
+    assert "START" in stop
+    start = texts.start_confirmation(locale=locale, brand=BRAND)
+    assert BRAND in start
+    assert "STOP" in start
+    help_text = texts.help_text(locale=locale, brand=BRAND, contact=CONTACT)
+    assert BRAND in help_text
+    assert "STOP" in help_text
+    assert CONTACT in help_text
+    assert CONTACT not in texts.help_text(locale=locale, brand=BRAND)
+
+
+def test_the_keywords_our_texts_teach_are_the_ones_we_recognise() -> None:
+    assert parse_reply("STOP", scale=(0, 10)) == KeywordReply(keyword="stop")
+    assert parse_reply("START", scale=(0, 10)) == KeywordReply(keyword="start")
+    assert parse_reply("HELP", scale=(0, 10)) == KeywordReply(keyword="help")
+
+
+def test_a_brand_with_braces_is_not_a_template() -> None:
+    assert texts.stop_confirmation(locale="en", brand="{deadline}").startswith(
+        "You're unsubscribed from {deadline}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "septets", "segments"),
+    [
+        ("", 0, 1),
+        ("a" * 160, 160, 1),
+        ("a" * 161, 161, 2),
+        ("a" * 306, 306, 2),
+        ("a" * 307, 307, 3),
+        ("€" * 80, 160, 1),  # extension characters cost two septets
+        ("äöüßÄÖÜé", 8, 1),
+        ("“quoted”", None, 1),  # curly quotes force UCS-2
+        ("’" * 70, None, 1),
+        ("’" * 71, None, 2),
+        ("👍" * 35, None, 1),  # an emoji is two UTF-16 units
+        ("👍" * 36, None, 2),
+    ],
+)
+def test_gsm7_septets_and_segments(text: str, septets: int | None, segments: int) -> None:
+    assert gsm7_septets(text) == septets
+    assert sms_segments(text) == segments
