@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
 
 from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.customers.routes import CustomersController
@@ -20,7 +21,9 @@ from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
+from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -54,14 +57,24 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[HealthController, CustomersController, SurveysController],
+        route_handlers=[
+            HealthController,
+            CustomersController,
+            SurveysController,
+            SurveyPagesController,
+            create_static_files_router(
+                "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
+            ),
+        ],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database],
-        state=State({"settings": settings, "head_revision": migrate.head_revision()}),
+        state=State(
+            {"settings": settings, "head_revision": migrate.head_revision(), "survey_pages": SurveyPages()}
+        ),
         openapi_config=openapi_config(service_version()),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,

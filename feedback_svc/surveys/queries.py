@@ -188,5 +188,12 @@ async def response_by_invitation(conn: Conn, invitation_id: UUID) -> Row | None:
     return _row(await conn.fetchrow(Q["response_by_invitation"], invitation_id))
 
 
+async def add_suppression(
+    conn: Conn, *, channel: str, address: str, customer_id: UUID | None, reason: str
+) -> int | None:
+    """The new suppression's id, or None when the address was already opted out."""
+    return await conn.fetchval(Q["add_suppression"], channel, address, customer_id, reason)
+
+
 def days(interval: timedelta) -> float:
     return interval.total_seconds() / 86400

@@ -126,3 +126,10 @@ UPDATE invitations SET status = 'answered', updated_at = now() WHERE id = $1;
 SELECT id, score, comment, contact_requested, editable_until
   FROM responses
  WHERE invitation_id = $1;
+
+-- name: add_suppression
+-- Opting out twice is a no-op: only one active suppression per channel and address.
+INSERT INTO suppressions (channel, address, customer_id, reason)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (channel, address) WHERE lifted_at IS NULL DO NOTHING
+RETURNING id;

@@ -1,0 +1,252 @@
+"""The customer-facing pages: /s/{token} to answer, /u/{token} to unsubscribe.
+
+A bare GET never records anything (mail scanners fetch every link): the email's
+score link opens the page with that score selected and one Confirm button.
+Unknown, expired and erased tokens get one identical page.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+
+from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.outbox.queries import enqueue
+from feedback_svc.surveys import queries, service
+from feedback_svc.surveys.texts import SCALES, resolve_texts
+from feedback_svc.surveys.tokens import hash_token, looks_like_token
+from feedback_svc.surveys.web.render import SurveyPages
+from feedback_svc.surveys.web.schemas import (
+    CONTACT_REQUESTED_VALUE,
+    FieldError,
+    Scale,
+    SurveyPageView,
+    ThanksPageView,
+    UnavailablePageView,
+    UnsubscribedPageView,
+)
+from feedback_svc.surveys.web.security import security_headers
+from feedback_svc.surveys.web.texts import negotiate_locale, page_texts, survey_page_texts
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+BRAND = "Customer feedback"
+UNAVAILABLE_STATUS = 404
+
+
+def _html(body: str, status: int = 200) -> Response[str]:
+    return Response(body, status_code=status, media_type=MediaType.HTML, headers=security_headers())
+
+
+def _pages(request: Request[Any, Any, State]) -> SurveyPages:
+    return request.app.state.survey_pages
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class SurveyPagesController(Controller):
+    tags = ["survey pages"]
+    opt = {"public": True}
+    include_in_schema = False
+
+    async def _invitation(self, pool: asyncpg.Pool, token: str) -> dict[str, Any] | None:
+        if not looks_like_token(token):
+            return None
+        invitation = await queries.invitation_by_token(pool, hash_token(token))
+        if invitation is None or not service.invitation_is_open(invitation, datetime.now(UTC)):
+            return None
+        return invitation
+
+    def _unavailable(self, request: Request[Any, Any, State]) -> Response[str]:
+        texts = page_texts(negotiate_locale(request.headers.get("accept-language")))
+        view = UnavailablePageView(lang=texts.locale, brand_name=BRAND, texts=texts.unavailable)
+        return _html(_pages(request).render_unavailable_page(view), UNAVAILABLE_STATUS)
+
+    def _survey_view(
+        self,
+        invitation: dict[str, Any],
+        token: str,
+        *,
+        score: int | None,
+        comment: str = "",
+        contact: bool = False,
+        editable_until: datetime | None = None,
+        errors: list[FieldError] | None = None,
+    ) -> SurveyPageView:
+        chrome = page_texts(invitation["locale"])
+        texts = resolve_texts(
+            kind=invitation["kind"],
+            locale=invitation["locale"],
+            overrides=invitation["texts"],
+            touchpoint=invitation["touchpoint"] or "experience",
+        )
+        low, high = SCALES[invitation["kind"]]
+        return SurveyPageView(
+            lang=chrome.locale,
+            brand_name=BRAND,
+            texts=survey_page_texts(texts, chrome.survey),
+            kind=invitation["kind"],
+            scale=Scale(min=low, max=high),
+            form_action=f"/s/{token}",
+            selected_score=score,
+            comment=comment,
+            contact_requested=contact,
+            editable_until=_when(editable_until) if editable_until else None,
+            errors=errors or [],
+            unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
+        )
+
+    def _thanks(
+        self,
+        request: Request[Any, Any, State],
+        invitation: dict[str, Any],
+        token: str,
+        answer: dict[str, Any],
+    ) -> Response[str]:
+        texts = page_texts(invitation["locale"])
+        open_for_edits = answer["editable_until"] > datetime.now(UTC)
+        view = ThanksPageView(
+            lang=texts.locale,
+            brand_name=BRAND,
+            texts=texts.thanks,
+            edit_url=f"/s/{token}" if open_for_edits else None,
+            editable_until=_when(answer["editable_until"]) if open_for_edits else None,
+        )
+        return _html(_pages(request).render_thanks_page(view))
+
+    @get("/s/{token:str}")
+    async def show_survey(
+        self,
+        request: Request[Any, Any, State],
+        pool: NamedDependency[asyncpg.Pool],
+        token: FromPath[str],
+        score: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        return await self._render_survey(request, pool, token, score)
+
+    async def _render_survey(
+        self, request: Request[Any, Any, State], pool: asyncpg.Pool, token: str, score: str | None
+    ) -> Response[str]:
+        invitation = await self._invitation(pool, token)
+        if invitation is None:
+            return self._unavailable(request)
+        answer = await queries.response_by_invitation(pool, invitation["id"])
+        if answer is not None and answer["editable_until"] <= datetime.now(UTC):
+            return self._thanks(request, invitation, token, answer)
+        chosen = int(score) if score is not None and score.isdigit() else None
+        if answer is not None:
+            view = self._survey_view(
+                invitation,
+                token,
+                score=chosen if chosen is not None else answer["score"],
+                comment=answer["comment"] or "",
+                contact=answer["contact_requested"],
+                editable_until=answer["editable_until"],
+            )
+        else:
+            view = self._survey_view(invitation, token, score=chosen)
+        return _html(_pages(request).render_survey_page(view))
+
+    @post("/s/{token:str}", status_code=200)
+    async def answer_survey(
+        self,
+        request: Request[Any, Any, State],
+        pool: NamedDependency[asyncpg.Pool],
+        token: FromPath[str],
+        data: FormData,
+    ) -> Response[str]:
+        invitation = await self._invitation(pool, token)
+        if invitation is None:
+            return self._unavailable(request)
+        low, high = SCALES[invitation["kind"]]
+        raw_score = (data.get("score") or "").strip()
+        comment = data.get("comment") or ""
+        contact = data.get("contact_requested") == CONTACT_REQUESTED_VALUE
+        errors: list[FieldError] = []
+        if not raw_score.isdigit() or not low <= int(raw_score) <= high:
+            errors.append(FieldError(field="score", message=f"Choose a score from {low} to {high}."))
+        if len(comment) > 5000:
+            errors.append(
+                FieldError(field="comment", message="Please shorten your comment to 5000 characters.")
+            )
+        if not errors:
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await service.answer_invitation(
+                        conn,
+                        invitation,
+                        score=int(raw_score),
+                        comment=comment,
+                        contact_requested=contact,
+                        channel=invitation["channel"] or "web",
+                        now=datetime.now(UTC),
+                    )
+            except (InvalidInput, Conflict) as error:
+                errors.append(FieldError(field=None, message=error.detail))
+        if errors:
+            view = self._survey_view(
+                invitation,
+                token,
+                score=int(raw_score) if raw_score.isdigit() else None,
+                comment=comment,
+                contact=contact,
+                errors=errors,
+            )
+            return _html(_pages(request).render_survey_page(view), 422)
+        answer = await queries.response_by_invitation(pool, invitation["id"])
+        assert answer is not None
+        return self._thanks(request, invitation, token, answer)
+
+    @get("/u/{token:str}")
+    async def confirm_unsubscribe(
+        self, request: Request[Any, Any, State], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
+    ) -> Response[str]:
+        """A GET only shows the page with its unsubscribe button: scanners must not opt anyone out."""
+        return await self._render_survey(request, pool, token, None)
+
+    @post("/u/{token:str}", status_code=200)
+    async def unsubscribe(
+        self, request: Request[Any, Any, State], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
+    ) -> Response[str]:
+        """RFC 8058 one-click: no cookie, no redirect, idempotent; works after the survey expired."""
+        invitation = None
+        if looks_like_token(token):
+            invitation = await queries.invitation_by_token(pool, hash_token(token))
+        if invitation is None or invitation["erased"] or invitation["channel"] not in ("email", "sms"):
+            return self._unavailable(request)
+        channel = invitation["channel"]
+        address = (invitation["email"] or "").lower() if channel == "email" else invitation["phone"]
+        if address:
+            async with pool.acquire() as conn, conn.transaction():
+                added = await queries.add_suppression(
+                    conn,
+                    channel=channel,
+                    address=address,
+                    customer_id=invitation["customer_id"],
+                    reason="unsubscribe",
+                )
+                if added:
+                    await enqueue(
+                        conn,
+                        topic=service.EVENT_TOPIC,
+                        ordering_key=str(invitation["customer_id"]),
+                        payload={
+                            "type": "customer.opted_out",
+                            "data": {
+                                "customer_id": str(invitation["customer_id"]),
+                                "channel": channel,
+                                "source": "unsubscribe_link",
+                                "at": datetime.now(UTC).isoformat(),
+                            },
+                        },
+                        dedupe_key=f"customer.opted_out:{channel}:{invitation['customer_id']}:{added}",
+                    )
+        texts = page_texts(invitation["locale"])
+        view = UnsubscribedPageView(lang=texts.locale, brand_name=BRAND, texts=texts.unsubscribed)
+        return _html(_pages(request).render_unsubscribed_page(view))

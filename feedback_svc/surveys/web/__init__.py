@@ -1,0 +1,1 @@
+"""The customer-facing survey pages: views, texts, templates, stylesheet and security headers."""

@@ -1,0 +1,78 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright, pages served by uvicorn on loopback.
+
+Playwright's own browser download never runs here (no network but package registries),
+so the tests drive the system Chromium: `apt-get install -y chromium`.
+"""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser.harness import PHONE, BrowserProblems
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        # fail, never skip: a missing browser must not pass CI silently
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. Install Debian's package: "
+            "`apt-get update && apt-get install -y chromium` (not `playwright install`)."
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+PageFactory = Callable[..., Page]
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[PageFactory]:
+    """Open a page in a fresh context: `new_page()` is a phone, `new_page(DESKTOP, phone=False)` a laptop."""
+    contexts = []
+
+    def open_page(
+        viewport: dict[str, int] = PHONE, *, phone: bool = True, color_scheme: str = "light"
+    ) -> Page:
+        context = browser.new_context(
+            viewport=viewport,  # type: ignore[arg-type]
+            is_mobile=phone,
+            has_touch=phone,
+            locale="en-US",
+            color_scheme=color_scheme,  # type: ignore[arg-type]
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: PageFactory) -> Page:
+    """A phone-sized page (390x844, touch), where customers open survey links."""
+    return new_page()
+
+
+@pytest.fixture
+def problems(page: Page) -> BrowserProblems:
+    return BrowserProblems(page)
