@@ -23,6 +23,7 @@ from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
+from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
 
 MAX_BODY_BYTES = 1_048_576
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Litestar:
             CustomersController,
             SurveysController,
             SurveyPagesController,
+            SmsInboundController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
