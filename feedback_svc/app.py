@@ -1,10 +1,12 @@
 """create_app(settings): wiring only. No import-time side effects, no global pools."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
 
 import asyncpg
+import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -20,6 +22,7 @@ from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.request_context import RequestContext
+from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
@@ -27,6 +30,9 @@ from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
 
 MAX_BODY_BYTES = 1_048_576
+# below uvicorn's graceful shutdown timeout: the batch in hand finishes, the rest
+# comes back to another worker when its lease runs out
+WORKER_STOP_SECONDS = 15
 
 
 def service_version() -> str:
@@ -57,6 +63,22 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await pool.close()
 
+    @asynccontextmanager
+    async def outbox_worker(app: Litestar) -> AsyncIterator[None]:
+        if not settings.run_workers:
+            yield
+            return
+        stop = asyncio.Event()
+        async with httpx.AsyncClient() as http:
+            worker = build_outbox_worker(app.state.pool, settings, http=http)
+            task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+            try:
+                yield
+            finally:
+                stop.set()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(task, timeout=WORKER_STOP_SECONDS)
+
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -73,7 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[database],
+        lifespan=[database, outbox_worker],  # exited in reverse: worker stops first
         state=State(
             {"settings": settings, "head_revision": migrate.head_revision(), "survey_pages": SurveyPages()}
         ),

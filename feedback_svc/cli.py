@@ -104,6 +104,36 @@ def _banner(settings: Settings) -> None:
     )
 
 
+def cmd_worker(_: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        if settings.migrate_on_start:
+            migrate.upgrade(settings.database_url)
+        asyncio.run(_run_worker(settings))
+    log.info("stopped")
+
+
+async def _run_worker(settings: Settings) -> None:
+    import httpx
+
+    from feedback_svc.db.pool import create_pool
+    from feedback_svc.outbox.handlers import build_outbox_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    assert settings.database_url is not None
+    pool = await create_pool(settings, settings.database_url)
+    try:
+        async with httpx.AsyncClient() as http:
+            await build_outbox_worker(pool, settings, http=http).run(stop)
+    finally:
+        await pool.close()
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
 
@@ -219,6 +249,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (FEEDBACK_PORT)")
     serve.set_defaults(run=cmd_serve)
 
+    commands.add_parser(
+        "worker", help="drain the outbox (send invitations, process SMS) until SIGTERM"
+    ).set_defaults(run=cmd_worker)
+
     up = commands.add_parser("migrate", help="apply database migrations")
     up.add_argument("--revision", default="head")
     up.set_defaults(run=cmd_migrate)
@@ -257,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     from feedback_svc.lib.logging import configure_logging
 
-    configure_logging(_settings() if args.command == "serve" else Settings(log_format="console"))
+    configure_logging(_settings() if args.command in ("serve", "worker") else Settings(log_format="console"))
     args.run(args)
 
 

@@ -44,6 +44,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     api_key_cache_seconds: NonNegativeFloat = 5.0
 
+    # Background work: drain the outbox (send invitations, process inbound SMS) in
+    # each API process; or run `feedback-svc worker` processes and set this false
+    run_workers: bool = True
+    brand_name: str = "Customer feedback"
+
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -54,6 +54,8 @@ def settings(database_url: str) -> Settings:
         db_pool_min=1,
         db_pool_max=4,
         log_format="console",
+        # tests drive the outbox worker themselves, so they see each step
+        run_workers=False,
     )
 
 

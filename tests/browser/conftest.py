@@ -25,7 +25,9 @@ LAUNCH_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# module scope: the sync API keeps an event loop running in this thread until it stops,
+# which would break every asyncio.run() in the tests collected after the browser tests
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         # fail, never skip: a missing browser must not pass CI silently

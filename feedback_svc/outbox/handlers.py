@@ -1,0 +1,45 @@
+"""Which outbox topic is handled by what: the one place a worker's work is wired."""
+
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+
+from feedback_svc.delivery.email.smtp import SmtpSender
+from feedback_svc.delivery.sms.client import UNSUBSCRIBED_RECIPIENT, SmsClient, SmsRefused
+from feedback_svc.outbox.queries import Job
+from feedback_svc.outbox.worker import Handler, OutboxWorker
+from feedback_svc.settings import Settings
+from feedback_svc.surveys.sending import TOPIC as INVITATION_SEND
+from feedback_svc.surveys.sending import InvitationSender
+from feedback_svc.surveys.sms_inbound import INBOUND_TOPIC, SEND_TOPIC, process_inbound
+
+
+def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient) -> dict[str, Handler]:
+    sms = SmsClient(settings, http=http)
+
+    async def handle_inbound_sms(job: Job) -> None:
+        async with pool.acquire() as conn:
+            await process_inbound(conn, job.payload["message_sid"], settings=settings, now=datetime.now(UTC))
+
+    async def send_sms_reply(job: Job) -> None:
+        try:
+            await sms.send(
+                to=job.payload["to"], body=job.payload["body"], idempotency_key=job.payload["idempotency_key"]
+            )
+        except SmsRefused as error:
+            # the provider already opted the number out (and confirmed it): nothing left to do
+            if error.code != UNSUBSCRIBED_RECIPIENT:
+                raise
+
+    return {
+        INVITATION_SEND: InvitationSender(
+            pool, settings=settings, email=SmtpSender(settings), sms=sms, brand_name=settings.brand_name
+        ),
+        INBOUND_TOPIC: handle_inbound_sms,
+        SEND_TOPIC: send_sms_reply,
+    }
+
+
+def build_outbox_worker(pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient) -> OutboxWorker:
+    return OutboxWorker(pool, outbox_handlers(pool, settings, http=http))

@@ -1,0 +1,153 @@
+"""Sends a survey invitation when its outbox job ("invitation.send") comes due.
+
+The decision is checked again under a lock first, because time has passed since it was
+taken: the customer may have opted out, been erased, or answered through another path.
+The message itself goes out after that transaction commits, so no row is locked while
+an SMTP relay or SMS provider takes its time. A crash between the send and marking it
+'sent' means the job runs again and the customer may get the email twice (with the same
+Message-ID and link); the SMS provider drops the repeat by its idempotency key.
+"""
+
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from feedback_svc.db.sql import load_queries
+from feedback_svc.delivery.email.render import make_message_id, render_survey_email
+from feedback_svc.delivery.errors import PermanentDeliveryError
+from feedback_svc.delivery.sms import texts as sms_texts
+from feedback_svc.outbox.queries import Job
+from feedback_svc.settings import Settings
+from feedback_svc.surveys.email_texts import email_texts
+from feedback_svc.surveys.queries import opted_out_channels
+from feedback_svc.surveys.service import SEND_TOPIC
+from feedback_svc.surveys.texts import resolve_texts
+from feedback_svc.surveys.tokens import token_for
+
+Q = load_queries(Path(__file__).with_name("sending.sql"))
+
+log = structlog.get_logger(__name__)
+
+TOPIC = SEND_TOPIC
+WAITING = ("queued", "scheduled")
+
+
+class EmailSender(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+class SmsSender(Protocol):
+    async def send(self, *, to: str, body: str, idempotency_key: str) -> str: ...
+
+
+class InvitationSender:
+    """The outbox handler for "invitation.send"; the senders are passed in (real ones in tests too)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        settings: Settings,
+        email: EmailSender,
+        sms: SmsSender,
+        brand_name: str,
+    ) -> None:
+        if not settings.secret_key:
+            raise ValueError("InvitationSender needs settings.secret_key to derive survey links")
+        self._pool = pool
+        self._secret_key = settings.secret_key
+        self._base_url = settings.base_url
+        self._mail_from = settings.mail_from
+        self._email = email
+        self._sms = sms
+        self._brand = brand_name
+
+    async def __call__(self, job: Job) -> None:
+        invitation_id = UUID(job.payload["invitation_id"])
+        invitation = await self._take(invitation_id)
+        if invitation is None:
+            return
+        channel = invitation["channel"]
+        try:
+            if channel == "email":
+                await self._email.send(self._email_message(invitation))
+            else:
+                await self._sms.send(
+                    to=invitation["phone"],
+                    body=sms_texts.invitation(
+                        locale=invitation["locale"], kind=invitation["kind"], brand=self._brand
+                    ),
+                    idempotency_key=str(invitation_id),
+                )
+        except PermanentDeliveryError as error:
+            await self._pool.execute(Q["mark_invitation_failed"], invitation_id, f"failed: {error}")
+            log.warning("invitation failed", invitation_id=str(invitation_id), channel=channel)
+            raise
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(Q["mark_invitation_sent"], invitation_id)
+            if channel == "sms":
+                await conn.execute(Q["start_sms_conversation"], invitation["phone"], invitation_id)
+        log.info("invitation sent", invitation_id=str(invitation_id), channel=channel)
+
+    async def _take(self, invitation_id: UUID) -> dict[str, Any] | None:
+        """Lock and re-check the invitation; returns it marked 'queued', or None if not to be sent."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchrow(Q["lock_invitation_for_send"], invitation_id)
+            if record is None:  # its customer was deleted
+                log.info("invitation gone", invitation_id=str(invitation_id))
+                return None
+            invitation = dict(record)
+            if invitation["status"] not in WAITING or invitation["channel"] not in ("email", "sms"):
+                # sent, answered or suppressed meanwhile: a repeated job is a no-op
+                return None
+            problem = await self._why_not_now(conn, invitation)
+            if problem is not None:
+                reason = f"suppressed at send: {problem}"
+                await conn.execute(Q["set_invitation_status"], invitation_id, "suppressed", reason)
+                log.info("invitation suppressed at send", invitation_id=str(invitation_id), reason=reason)
+                return None
+            await conn.execute(Q["set_invitation_status"], invitation_id, "queued", None)
+            return invitation
+
+    async def _why_not_now(self, conn: asyncpg.Connection, invitation: dict[str, Any]) -> str | None:
+        channel = invitation["channel"]
+        if invitation["erased"]:
+            return "customer erased"
+        address = invitation["email"] if channel == "email" else invitation["phone"]
+        if not address:
+            return f"no {'email address' if channel == 'email' else 'phone number'}"
+        opted_out = await opted_out_channels(conn, email=invitation["email"], phone=invitation["phone"])
+        if channel in opted_out:
+            return f"opted out of {channel}"
+        return None
+
+    def _email_message(self, invitation: dict[str, Any]) -> EmailMessage:
+        token = token_for(self._secret_key, invitation["id"])
+        survey = resolve_texts(
+            kind=invitation["kind"],
+            locale=invitation["locale"],
+            overrides=invitation["texts"],
+            brand=self._brand,
+            touchpoint=invitation["touchpoint"],
+        )
+        try:
+            return render_survey_email(
+                to=invitation["email"],
+                from_address=self._mail_from,
+                message_id=make_message_id(invitation["id"], mail_from=self._mail_from),
+                locale=invitation["locale"],
+                texts=email_texts(
+                    survey=survey, locale=invitation["locale"], brand=self._brand, name=invitation["name"]
+                ),
+                kind=invitation["kind"],
+                survey_url=f"{self._base_url}/s/{token}",
+                unsubscribe_url=f"{self._base_url}/u/{token}",
+                brand_name=self._brand,
+            )
+        except ValueError as error:
+            # an address or setting the email cannot carry; a retry would build the same message
+            raise PermanentDeliveryError(f"cannot build the survey email: {error}") from error

@@ -1,0 +1,37 @@
+-- name: lock_invitation_for_send
+-- Held while the send is decided, so an answer, erasure or second sender waits for us.
+-- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey.
+SELECT i.id, i.channel, i.status, i.locale,
+       c.email, c.phone, c.name, c.erased_at IS NOT NULL AS erased,
+       s.key AS survey, s.kind, s.texts,
+       coalesce(it.touchpoint, 'experience') AS touchpoint
+  FROM invitations i
+  JOIN customers c ON c.id = i.customer_id
+  JOIN surveys s ON s.id = i.survey_id
+  LEFT JOIN interactions it ON it.id = i.interaction_id
+ WHERE i.id = $1
+   FOR UPDATE OF i;
+
+-- name: set_invitation_status
+UPDATE invitations SET status = $2, reason = coalesce($3, reason), updated_at = now() WHERE id = $1;
+
+-- name: mark_invitation_sent
+-- Only from 'queued': an invitation answered or erased meanwhile keeps that status.
+UPDATE invitations
+   SET status = 'sent', sent_at = now(), updated_at = now()
+ WHERE id = $1 AND status = 'queued';
+
+-- name: mark_invitation_failed
+UPDATE invitations
+   SET status = 'failed', reason = $2, updated_at = now()
+ WHERE id = $1 AND status = 'queued';
+
+-- name: start_sms_conversation
+-- A reply from this phone now answers this invitation (the latest one texted wins).
+INSERT INTO sms_conversations (phone, invitation_id, state, reprompted, updated_at)
+VALUES ($1, $2, 'awaiting_score', false, now())
+ON CONFLICT (phone) DO UPDATE
+   SET invitation_id = excluded.invitation_id,
+       state = 'awaiting_score',
+       reprompted = false,
+       updated_at = now();

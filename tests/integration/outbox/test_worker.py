@@ -1,0 +1,255 @@
+"""The outbox worker on a real database: outcomes, backoff, the run loop, concurrency, leases."""
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from feedback_svc.db.pool import create_pool
+from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.outbox.queries import Job, claim_jobs, enqueue, retry_job
+from feedback_svc.outbox.worker import Handler, OutboxWorker
+from feedback_svc.settings import Settings
+
+TOPIC = "test.topic"
+
+
+@pytest.fixture
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings, database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def add_jobs(conn: asyncpg.Connection, count: int = 1, topic: str = TOPIC) -> list[int]:
+    return [await enqueue(conn, topic=topic, payload={"n": n}) for n in range(count)]  # type: ignore[misc]
+
+
+async def job_row(conn: asyncpg.Connection, job_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT status, attempts, run_after - now() AS wait, locked_by, locked_until, last_error, "
+        "finished_at FROM outbox WHERE id = $1",
+        job_id,
+    )
+    assert row is not None
+    return row
+
+
+def failing(error: Exception) -> Handler:
+    async def handler(job: Job) -> None:
+        raise error
+
+    return handler
+
+
+async def test_a_job_that_succeeds_is_done_and_its_handler_saw_the_payload(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    seen: list[Job] = []
+
+    async def handler(job: Job) -> None:
+        seen.append(job)
+
+    [job_id] = await add_jobs(conn)
+    other = await enqueue(conn, topic="not.mine", payload={})
+    worker = OutboxWorker(pool, {TOPIC: handler}, name="w1")
+    assert await worker.run_once() == 1
+    assert [(job.id, job.payload, job.attempts) for job in seen] == [(job_id, {"n": 0}, 1)]
+    row = await job_row(conn, job_id)
+    assert (row["status"], row["locked_by"], row["finished_at"] is not None) == ("done", None, True)
+    assert (await job_row(conn, other))["status"] == "pending"  # another topic is left alone
+    assert await worker.run_once() == 0
+
+
+async def test_a_transient_failure_is_retried_later_with_backoff(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: failing(TransientDeliveryError("relay down"))}, name="w1")
+    assert await worker.run_once() == 1
+    row = await job_row(conn, job_id)
+    assert row["status"] == "pending"
+    assert row["attempts"] == 1
+    assert row["locked_by"] is None
+    # first retry: 10 s nominal, jittered between 5 and 10 s
+    assert timedelta(seconds=4) < row["wait"] <= timedelta(seconds=10)
+    assert row["last_error"] == "TransientDeliveryError: relay down"
+    assert await worker.run_once() == 0  # not due yet: no hot loop on a failing job
+
+
+async def test_backoff_grows_with_each_attempt(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: failing(TransientDeliveryError("busy"))}, name="w1")
+    waits = []
+    for _ in range(3):
+        await conn.execute("UPDATE outbox SET run_after = now() WHERE id = $1", job_id)
+        await worker.run_once()
+        waits.append((await job_row(conn, job_id))["wait"])
+    # nominal 10, 20, 40 s, each jittered within its upper half: the ranges do not overlap
+    assert timedelta(seconds=4) < waits[0] <= timedelta(seconds=10)
+    assert timedelta(seconds=9) < waits[1] <= timedelta(seconds=20)
+    assert timedelta(seconds=19) < waits[2] <= timedelta(seconds=40)
+
+
+async def test_an_unexpected_exception_is_retried_and_says_where_it_came_from(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: failing(KeyError("invitation_id"))}, name="w1")
+    await worker.run_once()
+    row = await job_row(conn, job_id)
+    assert row["status"] == "pending"
+    assert row["last_error"].startswith("KeyError: 'invitation_id' (at test_worker.py:")
+
+
+async def test_a_permanent_failure_buries_the_job_at_once(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: failing(PermanentDeliveryError("550 no such user"))}, name="w1")
+    await worker.run_once()
+    row = await job_row(conn, job_id)
+    assert (row["status"], row["attempts"]) == ("dead", 1)
+    assert row["last_error"] == "PermanentDeliveryError: 550 no such user"
+
+
+async def test_a_job_out_of_attempts_is_buried(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: failing(TransientDeliveryError("busy"))}, name="w1", max_attempts=3)
+    statuses = []
+    for _ in range(3):
+        await conn.execute("UPDATE outbox SET run_after = now() WHERE id = $1", job_id)
+        await worker.run_once()
+        statuses.append((await job_row(conn, job_id))["status"])
+    assert statuses == ["pending", "pending", "dead"]
+
+
+async def test_one_failing_job_does_not_stop_the_others_in_its_batch(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    ids = await add_jobs(conn, 5)
+
+    async def handler(job: Job) -> None:
+        if job.payload["n"] == 2:
+            raise RuntimeError("boom")
+
+    assert await OutboxWorker(pool, {TOPIC: handler}, name="w1").run_once() == 5
+    statuses = [(await job_row(conn, job_id))["status"] for job_id in ids]
+    assert statuses == ["done", "done", "pending", "done", "done"]
+
+
+class CountingWorker(OutboxWorker):
+    claims = 0
+
+    async def run_once(self) -> int:
+        self.claims += 1
+        return await super().run_once()
+
+
+async def test_run_sleeps_when_idle_picks_up_new_work_and_stops_promptly(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        done.set()
+
+    worker = CountingWorker(pool, {TOPIC: handler}, name="w1", idle_interval=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.5)
+    assert worker.claims <= 4  # about one claim per idle interval, not a spin
+    await add_jobs(conn)
+    await asyncio.wait_for(done.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=1)  # wakes from its idle sleep at once
+
+
+async def test_run_survives_a_failing_claim(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    class Flaky(OutboxWorker):
+        failures = 0
+
+        async def run_once(self) -> int:
+            if self.failures < 2:
+                self.failures += 1
+                raise ConnectionRefusedError("database away")
+            return await super().run_once()
+
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        done.set()
+
+    await add_jobs(conn)
+    stop = asyncio.Event()
+    worker = Flaky(pool, {TOPIC: handler}, name="w1", idle_interval=0.05)
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(done.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=1)
+    assert worker.failures == 2
+
+
+async def test_four_workers_side_by_side_do_every_job_exactly_once(
+    settings: Settings, database_url: str, conn: asyncpg.Connection
+) -> None:
+    ids = await add_jobs(conn, 300)
+    runs: Counter[int] = Counter()
+    by_worker: Counter[str] = Counter()
+
+    def handler_for(name: str) -> Handler:
+        async def handler(job: Job) -> None:
+            await asyncio.sleep(0.001)  # yield, so the workers' claims interleave
+            runs[job.id] += 1
+            by_worker[name] += 1
+
+        return handler
+
+    pools = [await create_pool(settings, database_url) for _ in range(4)]
+    try:
+        workers = [
+            OutboxWorker(pool, {TOPIC: handler_for(f"w{n}")}, name=f"w{n}", batch_size=7, idle_interval=0.05)
+            for n, pool in enumerate(pools)
+        ]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+        for _ in range(200):
+            if await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+    finally:
+        for pool in pools:
+            await pool.close()
+    assert runs == Counter(dict.fromkeys(ids, 1))
+    rows = await conn.fetch("SELECT status, attempts FROM outbox")
+    assert {(row["status"], row["attempts"]) for row in rows} == {("done", 1)}
+    assert len(by_worker) == 4  # all four really claimed side by side
+
+
+async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    [job_id] = await add_jobs(conn)
+    # "dead" claims with a short lease and never reports back
+    [claimed] = await claim_jobs(pool, topics=[TOPIC], worker="dead", limit=10, lease=timedelta(seconds=0.5))
+    ran: list[Job] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job)
+
+    survivor = OutboxWorker(pool, {TOPIC: handler}, name="survivor")
+    assert await survivor.run_once() == 0  # leased: nobody else may take it
+    await asyncio.sleep(0.6)
+    assert await survivor.run_once() == 1
+    assert [(job.id, job.attempts) for job in ran] == [(job_id, 2)]  # the lost run counts
+    # the dead worker waking up late cannot undo the survivor's work
+    await retry_job(pool, job_id=claimed.id, worker="dead", delay=timedelta(0), error="late")
+    row = await job_row(conn, job_id)
+    assert (row["status"], row["last_error"]) == ("done", None)

@@ -1,0 +1,299 @@
+"""Sending invitations through the outbox worker, to a real SMTP server and an SMS provider stand-in."""
+
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+from aiosmtpd.controller import Controller
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from feedback_svc.db.pool import create_pool
+from feedback_svc.delivery.email.smtp import SmtpSender
+from feedback_svc.delivery.sms.client import IDEMPOTENCY_HEADER, SmsClient
+from feedback_svc.outbox.queries import Job
+from feedback_svc.outbox.worker import OutboxWorker
+from feedback_svc.settings import Settings
+from feedback_svc.surveys.sending import TOPIC, InvitationSender
+from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.sms.provider import FakeProvider, running_provider
+
+Client = AsyncTestClient[Litestar]
+BASE_URL = "https://feedback.acme.example"
+LINK = re.compile(re.escape(BASE_URL) + r"/s/([A-Za-z0-9_-]{32})\?score=(\d+)")
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[Callable[[Inbox, int], None]]:
+    controllers: list[Controller] = []
+
+    def start(inbox: Inbox, port: int) -> None:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def inbox(start_smtp: Callable[[Inbox, int], None], smtp_port: int) -> Inbox:
+    received = Inbox()
+    start_smtp(received, smtp_port)
+    return received
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    with running_provider() as fake:
+        yield fake
+
+
+@pytest.fixture
+def send_settings(settings: Settings, smtp_port: int, provider: FakeProvider) -> Settings:
+    return msgspec.structs.replace(
+        settings,
+        public_base_url=BASE_URL,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        smtp_security="none",
+        mail_from="surveys@acme.example",
+        sms_base_url=provider.url,
+        sms_account_sid="AC" + "1" * 32,
+        sms_auth_token="test-token",
+        sms_from="+15005550006",
+    )
+
+
+@pytest.fixture
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings, database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def sender(pool: asyncpg.Pool, send_settings: Settings) -> InvitationSender:
+    return InvitationSender(
+        pool,
+        settings=send_settings,
+        email=SmtpSender(send_settings, timeout=5),
+        sms=SmsClient(send_settings, timeout=5),
+        brand_name="Acme",
+    )
+
+
+@pytest.fixture
+def worker(pool: asyncpg.Pool, sender: InvitationSender) -> OutboxWorker:
+    return OutboxWorker(pool, {TOPIC: sender}, name="test-worker")
+
+
+async def invite(client: Client, crm: dict[str, str], *, preference: str = "email", **customer: Any) -> str:
+    """A customer and an interaction through the API; returns the invitation id."""
+    body = {
+        "external_id": f"c-{uuid.uuid4().hex[:8]}",
+        "name": "Ana",
+        "email": "ana@example.com",
+        "phone": "+4915112345678",
+        "time_zone": "Europe/Berlin",
+        **customer,
+    }
+    created = await client.post("/v1/customers", json=body, headers=crm)
+    assert created.status_code == 201, created.text
+    interaction = {
+        "customer_id": created.json()["id"],
+        "touchpoint": "relationship",  # nps, no delay
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "channel_preference": preference,
+    }
+    recorded = await client.post("/v1/interactions", json=interaction, headers=crm)
+    assert recorded.status_code == 201, recorded.text
+    invitation = recorded.json()["invitation"]
+    assert invitation["status"] in ("queued", "scheduled")
+    assert invitation["channel"] == preference
+    return invitation["id"]
+
+
+async def make_due(conn: asyncpg.Connection) -> None:
+    """Let time pass: scheduled sends (SMS quiet hours) and retries become due now."""
+    await conn.execute("UPDATE outbox SET run_after = now() WHERE status = 'pending'")
+
+
+async def invitation(conn: asyncpg.Connection, invitation_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT status, reason, sent_at, token_hash FROM invitations WHERE id = $1", uuid.UUID(invitation_id)
+    )
+    assert row is not None
+    return row
+
+
+async def job(conn: asyncpg.Connection) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT status, attempts, run_after, last_error FROM outbox WHERE topic = 'invitation.send'"
+    )
+    assert row is not None
+    return row
+
+
+def plain_text(message: Any) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+async def test_email_invitation_arrives_with_working_score_links(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, worker: OutboxWorker, inbox: Inbox
+) -> None:
+    invitation_id = await invite(client, crm)
+    assert await worker.run_once() == 1
+    [mail] = inbox.received
+    assert mail.rcpt_tos == ["ana@example.com"]
+    assert mail.mail_from == "surveys@acme.example"
+    assert mail.message["Message-ID"] == f"<survey-{invitation_id}@acme.example>"
+    assert mail.message["Subject"] == "How likely are you to recommend Acme?"
+    text = plain_text(mail.message)
+    assert text.startswith("Hello Ana,")
+    links = LINK.findall(text)
+    assert [int(score) for _, score in links] == list(range(11))  # nps: 0 to 10
+    tokens = {token for token, _ in links}
+    assert len(tokens) == 1
+    [token] = tokens
+    row = await invitation(conn, invitation_id)
+    assert hashlib.sha256(token.encode()).digest() == row["token_hash"]
+    assert mail.message["List-Unsubscribe"] == f"<{BASE_URL}/u/{token}>"
+    assert row["status"] == "sent"
+    assert row["sent_at"] is not None
+    assert (await job(conn))["status"] == "done"
+
+
+async def test_email_speaks_the_customers_language(
+    client: Client, crm: dict[str, str], worker: OutboxWorker, inbox: Inbox
+) -> None:
+    await invite(client, crm, locale="de")
+    await worker.run_once()
+    [mail] = inbox.received
+    assert mail.message["Subject"] == "Wie wahrscheinlich empfehlen Sie Acme weiter?"
+    assert plain_text(mail.message).startswith("Hallo Ana,")
+
+
+async def test_a_repeated_job_does_not_send_again(
+    client: Client, crm: dict[str, str], worker: OutboxWorker, sender: InvitationSender, inbox: Inbox
+) -> None:
+    invitation_id = await invite(client, crm)
+    await worker.run_once()
+    await sender(Job(id=0, topic=TOPIC, payload={"invitation_id": invitation_id}, attempts=2))
+    assert len(inbox.received) == 1
+
+
+async def test_sms_invitation_goes_to_the_provider_and_opens_a_conversation(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    worker: OutboxWorker,
+    provider: FakeProvider,
+) -> None:
+    invitation_id = await invite(client, crm, preference="sms")
+    await make_due(conn)  # it may fall in Berlin's quiet hours
+    assert await worker.run_once() == 1
+    [request] = provider.requests
+    assert request.headers[IDEMPOTENCY_HEADER] == invitation_id
+    assert request.form["To"] == "+4915112345678"
+    assert request.form["Body"].startswith("Acme: How likely are you to recommend us")
+    assert "Reply 0-10" in request.form["Body"]
+    conversation = await conn.fetchrow("SELECT * FROM sms_conversations")
+    assert conversation["phone"] == "+4915112345678"
+    assert str(conversation["invitation_id"]) == invitation_id
+    assert (conversation["state"], conversation["reprompted"]) == ("awaiting_score", False)
+    assert (await invitation(conn, invitation_id))["status"] == "sent"
+
+
+async def test_a_new_sms_invitation_takes_over_the_phones_conversation(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    worker: OutboxWorker,
+    provider: FakeProvider,
+) -> None:
+    first = await invite(client, crm, preference="sms")
+    await make_due(conn)
+    await worker.run_once()
+    await conn.execute("UPDATE sms_conversations SET state = 'closed', reprompted = true")
+    # a second customer sharing the phone (cooldown is per customer)
+    second = await invite(client, crm, preference="sms", email=None)
+    await make_due(conn)
+    await worker.run_once()
+    conversation = await conn.fetchrow("SELECT * FROM sms_conversations")
+    assert first != second
+    assert str(conversation["invitation_id"]) == second
+    assert (conversation["state"], conversation["reprompted"]) == ("awaiting_score", False)
+
+
+async def test_smtp_down_retries_later_and_delivers_once_when_back(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    worker: OutboxWorker,
+    start_smtp: Callable[[Inbox, int], None],
+    smtp_port: int,
+) -> None:
+    invitation_id = await invite(client, crm)
+    assert await worker.run_once() == 1  # nothing listens on smtp_port yet
+    retried = await job(conn)
+    assert retried["status"] == "pending"
+    assert retried["attempts"] == 1
+    assert retried["run_after"] > await conn.fetchval("SELECT now()")
+    assert "Could not talk to SMTP server" in retried["last_error"]
+    assert (await invitation(conn, invitation_id))["status"] == "queued"
+    assert await worker.run_once() == 0  # not before its backoff
+
+    inbox = Inbox()
+    start_smtp(inbox, smtp_port)
+    await make_due(conn)
+    assert await worker.run_once() == 1
+    await make_due(conn)
+    assert await worker.run_once() == 0
+    assert len(inbox.received) == 1
+    assert (await invitation(conn, invitation_id))["status"] == "sent"
+    assert ((await job(conn))["status"], (await job(conn))["attempts"]) == ("done", 2)
+
+
+async def test_opted_out_after_scheduling_is_not_sent(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, worker: OutboxWorker, inbox: Inbox
+) -> None:
+    invitation_id = await invite(client, crm)
+    await conn.execute(
+        "INSERT INTO suppressions (channel, address, reason) "
+        "VALUES ('email', 'ana@example.com', 'unsubscribe')"
+    )
+    assert await worker.run_once() == 1
+    assert inbox.received == []
+    row = await invitation(conn, invitation_id)
+    assert (row["status"], row["reason"]) == ("suppressed", "suppressed at send: opted out of email")
+    assert (await job(conn))["status"] == "done"
+
+
+async def test_a_refused_recipient_fails_the_invitation_and_buries_the_job(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, worker: OutboxWorker, inbox: Inbox
+) -> None:
+    inbox.refuse["ana@example.com"] = "550 5.1.1 No such user"
+    invitation_id = await invite(client, crm)
+    assert await worker.run_once() == 1
+    assert inbox.received == []
+    row = await invitation(conn, invitation_id)
+    assert row["status"] == "failed"
+    assert row["reason"].startswith("failed: SMTP server 127.0.0.1:")
+    assert "550" in row["reason"]
+    dead = await job(conn)
+    assert (dead["status"], dead["attempts"]) == ("dead", 1)
