@@ -1,0 +1,106 @@
+"""The fitted models as numpy arithmetic: exact, additive, and fast for one row.
+
+Both candidate families are additive in the calibrated log-odds: Platt scaling
+is linear in the base model's decision value, a logistic regression is linear in
+its inputs, and the boosted model is trained with `interaction_cst=
+"no_interactions"`, so every tree reads one column and the sum of trees is one
+step function per column (a lookup table over the model's own bins). So
+
+    calibrated log-odds(x) = base + sum_j part_j(x_j),   part_j(reference_j) = 0
+
+which gives exact, signed per-feature contributions (faithful reasons) and a
+scorer without per-call scikit-learn overhead. Tests check it against
+`predict_proba` to 1e-9.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+class UnsupportedModelError(TypeError):
+    """The fitted model is not one of the additive families the fast path knows."""
+
+
+@dataclass(frozen=True)
+class AdditiveLogit:
+    base: float
+    # linear columns: part = weight * (x - reference)
+    weights: np.ndarray | None
+    reference: np.ndarray
+    # binned columns: part = table[searchsorted(thresholds, x)]
+    thresholds: tuple[np.ndarray, ...] = ()
+    tables: tuple[np.ndarray, ...] = ()
+
+    def parts(self, x: np.ndarray) -> np.ndarray:
+        if self.weights is not None:
+            return (x - self.reference) * self.weights
+        out = np.empty_like(x)
+        for j, (edges, table) in enumerate(zip(self.thresholds, self.tables, strict=True)):
+            out[:, j] = table[np.searchsorted(edges, x[:, j], side="left")]
+        return out
+
+
+def additive_logit(model: CalibratedClassifierCV, reference: np.ndarray) -> AdditiveLogit:
+    """Read a fitted CalibratedClassifierCV(ensemble=False, method="sigmoid") into numpy."""
+    if model.method != "sigmoid" or len(model.calibrated_classifiers_) != 1:
+        raise UnsupportedModelError("need one sigmoid-calibrated classifier (ensemble=False)")
+    pair = model.calibrated_classifiers_[0]
+    estimator, calibrator = pair.estimator, pair.calibrators[0]
+    # Platt: p = expit(-(a * f + b)), so the calibrated log-odds are -a * f - b
+    a, b = float(calibrator.a_), float(calibrator.b_)
+    at_reference = float(estimator.decision_function(reference[None, :])[0])
+    base = -a * at_reference - b
+    if _is_scaled_logistic(estimator):
+        scaler, logistic = estimator.steps[0][1], estimator.steps[-1][1]
+        weights = -a * logistic.coef_[0] / scaler.scale_
+        return AdditiveLogit(base=base, weights=weights, reference=reference)
+    if (
+        isinstance(estimator, HistGradientBoostingClassifier)
+        and estimator.interaction_cst == "no_interactions"
+    ):
+        thresholds, tables = _step_functions(estimator, reference, at_reference)
+        return AdditiveLogit(
+            base=base,
+            weights=None,
+            reference=reference,
+            thresholds=tuple(thresholds),
+            tables=tuple(-a * table for table in tables),
+        )
+    raise UnsupportedModelError(f"no fast path for {type(estimator).__name__}")
+
+
+def _is_scaled_logistic(estimator: object) -> bool:
+    return (
+        isinstance(estimator, Pipeline)
+        and len(estimator.steps) == 2
+        and isinstance(estimator.steps[0][1], StandardScaler)
+        and isinstance(estimator.steps[1][1], LogisticRegression)
+    )
+
+
+def _step_functions(
+    model: HistGradientBoostingClassifier, reference: np.ndarray, at_reference: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per column: the bin edges and the model's output change in each bin, from the reference.
+
+    The model is evaluated on the reference with one column moved to a value
+    inside each bin (bin i holds edges[i-1] < x <= edges[i]); as every tree reads
+    one column, that change is exactly the column's step function.
+    """
+    edges = [np.asarray(e, dtype=float) for e in model._bin_mapper.bin_thresholds_]
+    probes, owners = [], []
+    for j, e in enumerate(edges):
+        inside = np.append(e, e[-1] + max(1.0, abs(e[-1]))) if e.size else reference[j : j + 1]
+        block = np.repeat(reference[None, :], inside.size, axis=0)
+        block[:, j] = inside
+        probes.append(block)
+        owners.append(inside.size)
+    values = model.decision_function(np.vstack(probes)) - at_reference
+    tables = np.split(values, np.cumsum(owners)[:-1])
+    return edges, tables

@@ -1,0 +1,225 @@
+"""Raw feature rows (ml/features.sql) to a numeric matrix, the same for training and serving.
+
+`RowVectorizer` learns at fit time which touchpoints, segments and CRM
+attributes exist, so a numeric attribute the CRM starts sending (say
+`support_tickets_open`) becomes a feature at the next training without code
+changes ("bring your own signals"); a text attribute with a few recurring values
+(`plan`) is one-hot encoded. Everything else (lists, objects, rare or unique
+strings) is ignored.
+
+Missing values: a number that is absent, null, NaN or infinite is *missing*
+(NaN in the matrix), never an error; the imputer in `make_feature_pipeline`
+fills it with the training median and adds a missing-indicator column, so the
+scorer can tell which inputs were imputed. Counts the SQL always returns are
+never missing; an unseen touchpoint or category simply counts zero.
+"""
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Self
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+
+# name in the SQL row -> words for people (reasons, model card)
+FIXED_FEATURES: dict[str, str] = {
+    "tenure_days": "Days since sign-up",
+    "value": "Customer value",
+    "latest_nps": "Latest NPS score",
+    "latest_csat": "Latest CSAT score",
+    "latest_ces": "Latest CES score",
+    "nps_trend": "Change in NPS since the answer before",
+    "csat_trend": "Change in CSAT since the answer before",
+    "ces_trend": "Change in CES since the answer before",
+    "lowest_score_90d": "Lowest score in the last 90 days (0-1 scale)",
+    "detractor_answers_90d": "Detractor answers in the last 90 days",
+    "unhappy_critical_answers_90d": "Unhappy answers after critical interactions in the last 90 days",
+    "answers_90d": "Survey answers in the last 90 days",
+    "invitations_90d": "Survey invitations in the last 90 days",
+    "non_response_rate_90d": "Share of surveys left unanswered in the last 90 days",
+    "contact_requests_90d": "Requests to be contacted in the last 90 days",
+    "days_since_last_answer": "Days since the last survey answer",
+    "days_since_last_interaction": "Days since the last interaction",
+    "interactions_90d": "Interactions in the last 90 days",
+    "critical_interactions_90d": "Critical interactions in the last 90 days",
+    "purchases_90d": "Purchases in the last 90 days",
+    "renewals_90d": "Renewals in the last 90 days",
+    "upgrades_90d": "Upgrades in the last 90 days",
+    "downgrades_90d": "Downgrades in the last 90 days",
+    "open_recovery_task": "Recovery task open",
+    "recovered_before": "Earlier recoveries that won the customer back",
+    "not_recovered_before": "Earlier recoveries that did not",
+}
+# attributes the SQL already reads for its own purpose
+RESERVED_ATTRIBUTES = frozenset({"signed_up_at"})
+_WORDS = re.compile(r"[_\-\s]+")
+
+
+def words(key: str) -> str:
+    """`support_tickets_open` -> `support tickets open`."""
+    return _WORDS.sub(" ", key).strip()
+
+
+class Column(NamedTuple):
+    """One matrix column; `group` is the input a person would change (one reason per group)."""
+
+    name: str
+    label: str
+    group: str
+
+
+class RowVectorizer(TransformerMixin, BaseEstimator):
+    """Mappings from `fetch_features` -> float matrix with NaN where a value is missing."""
+
+    def __init__(
+        self, *, min_frequency: int = 10, max_categories: int = 12, max_attributes: int = 50
+    ) -> None:
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.max_attributes = max_attributes
+
+    def fit(self, rows: Iterable[Mapping[str, Any]], y: object = None) -> Self:
+        rows = list(rows)
+        touchpoints: Counter[str] = Counter()
+        for row in rows:
+            touchpoints.update(touchpoint_counts(row.get("touchpoints_90d")).keys())
+        self.touchpoints_ = sorted(key for key, seen in touchpoints.items() if seen >= self.min_frequency)
+        self.segments_ = self._categories(row.get("segment") for row in rows)
+        self.numeric_attributes_, self.categorical_attributes_ = self._attributes(rows)
+        # plain tuples: they survive skops; `columns()` gives them names
+        self.columns_ = [tuple(column) for column in self._columns()]
+        self.n_features_out_ = len(self.columns_)
+        return self
+
+    def transform(self, rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        rows = rows if isinstance(rows, Sequence) else list(rows)
+        out = np.zeros((len(rows), self.n_features_out_))
+        for j, key in enumerate(FIXED_FEATURES):
+            out[:, j] = _numbers([row.get(key) for row in rows])
+        start = len(FIXED_FEATURES)
+        self._one_hot(
+            out, start, self.touchpoints_, [touchpoint_counts(row.get("touchpoints_90d")) for row in rows]
+        )
+        start += len(self.touchpoints_)
+        segments = [{row.get("segment"): 1} for row in rows]
+        self._one_hot(out, start, self.segments_, segments)
+        start += len(self.segments_)
+        attributes = [_attributes_of(row) for row in rows]
+        for key in self.numeric_attributes_:
+            out[:, start] = [_number(values.get(key)) for values in attributes]
+            start += 1
+        for key, values in self.categorical_attributes_.items():
+            self._one_hot(out, start, values, [{row.get(key): 1} for row in attributes])
+            start += len(values)
+        return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.array([column[0] for column in self.columns_], dtype=object)
+
+    def columns(self) -> list[Column]:
+        return [Column(*column) for column in self.columns_]
+
+    def _one_hot(
+        self, out: np.ndarray, start: int, keys: Sequence[str], counts: Sequence[Mapping[Any, float]]
+    ) -> None:
+        for offset, key in enumerate(keys):
+            out[:, start + offset] = [row.get(key, 0) for row in counts]
+
+    def _categories(self, values: Iterable[object]) -> list[str]:
+        seen = Counter(value for value in values if isinstance(value, str))
+        common = [
+            value for value, count in seen.most_common(self.max_categories) if count >= self.min_frequency
+        ]
+        return sorted(common)
+
+    def _attributes(self, rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, list[str]]]:
+        numbers: Counter[str] = Counter()
+        texts: dict[str, list[str]] = {}
+        for row in rows:
+            for key, value in _attributes_of(row).items():
+                if key in RESERVED_ATTRIBUTES:
+                    continue
+                if _is_number(value):
+                    numbers[key] += 1
+                elif isinstance(value, str):
+                    texts.setdefault(key, []).append(value)
+        numeric = [
+            key for key, n in numbers.items() if n >= self.min_frequency and n >= len(texts.get(key, ()))
+        ]
+        categorical = {
+            key: self._categories(values)
+            for key, values in texts.items()
+            if key not in numeric and key not in numbers
+        }
+        categorical = {key: values for key, values in categorical.items() if values}
+        ranked = sorted(numeric, key=lambda key: (-numbers[key], key))[: self.max_attributes]
+        return sorted(ranked), dict(sorted(categorical.items())[: self.max_attributes])
+
+    def _columns(self) -> list[Column]:
+        columns = [Column(*(key, label, key)) for key, label in FIXED_FEATURES.items()]
+        columns += [
+            Column(
+                *(
+                    f"touchpoint:{key}",
+                    f"{words(key).capitalize()} interactions in the last 90 days",
+                    f"touchpoint:{key}",
+                )
+            )
+            for key in self.touchpoints_
+        ]
+        columns += [Column(*(f"segment={value}", f"Segment: {value}", "segment")) for value in self.segments_]
+        columns += [
+            Column(*(f"attr:{key}", f"CRM {words(key)}", f"attr:{key}")) for key in self.numeric_attributes_
+        ]
+        columns += [
+            Column(*(f"attr:{key}={value}", f"CRM {words(key)}: {value}", f"attr:{key}"))
+            for key, values in self.categorical_attributes_.items()
+            for value in values
+        ]
+        return columns
+
+
+def make_feature_pipeline(**vectorizer: int) -> Pipeline:
+    """Rows -> imputed matrix: the vectorizer's columns, then one missing-indicator per
+    column that had missing values in training (SimpleImputer's order)."""
+    return Pipeline(
+        [
+            ("rows", RowVectorizer(**vectorizer)),
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+        ]
+    )
+
+
+def _attributes_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    attributes = row.get("attributes")
+    return attributes if isinstance(attributes, Mapping) else {}
+
+
+def touchpoint_counts(value: object) -> Mapping[str, float]:
+    """SQL gives one key per interaction; a mapping of counts is accepted too."""
+    if isinstance(value, Mapping):
+        return {key: count for key, count in value.items() if _is_number(count)}
+    if isinstance(value, list | tuple):
+        return Counter(key for key in value if isinstance(key, str))
+    return {}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _number(value: object) -> float:
+    return float(value) if _is_number(value) else math.nan
+
+
+def _numbers(values: list[Any]) -> np.ndarray:
+    try:
+        array = np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        array = np.array([_number(value) for value in values])
+    array[~np.isfinite(array)] = np.nan
+    return array

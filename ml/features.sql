@@ -1,0 +1,144 @@
+-- Churn and loyalty features AS OF a moment ($1): every table is read only up to
+-- $1, so a training cut-off sees exactly what serving would have seen then.
+-- Windows are (as_of - 90 days, as_of]; the latest answers (and their trend) come
+-- from the last 365 days, so serving cost stays flat as history grows. Scores are normalised to 0-1 where kinds
+-- are mixed: NPS/10, (CSAT-1)/4, (CES-1)/6 (CES 7 = easiest). An answer is
+-- "unhappy" at NPS 0-6, CSAT 1-2, CES 1-3.
+-- The sign-up date is the CRM attribute `signed_up_at` (YYYY-MM-DD...) when it is
+-- a plausible date, else customers.created_at. make_date(y, m, 1) + (d - 1) never
+-- raises, so a bad attribute cannot fail a whole batch; keep this expression
+-- identical in both queries (a unit test checks).
+
+-- name: select_features
+-- One row of raw features per customer id in $2 that exists, for scoring and for
+-- training (training passes the population from select_population). Each lateral
+-- reads one customer's rows through its (customer_id, time) index.
+SELECT c.id AS customer_id,
+       c.value,
+       c.segment,
+       c.attributes::text AS attributes_json,
+       greatest(0, extract(epoch FROM $1::timestamptz - coalesce(
+           CASE WHEN c.attributes->>'signed_up_at' ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
+                THEN (make_date(substr(c.attributes->>'signed_up_at', 1, 4)::int,
+                                substr(c.attributes->>'signed_up_at', 6, 2)::int, 1)
+                      + (substr(c.attributes->>'signed_up_at', 9, 2)::int - 1))::timestamp AT TIME ZONE 'UTC'
+           END, c.created_at)) / 86400)::float8 AS tenure_days,
+       a.nps[1] AS latest_nps,
+       a.csat[1] AS latest_csat,
+       a.ces[1] AS latest_ces,
+       a.nps[1] - a.nps[2] AS nps_trend,
+       a.csat[1] - a.csat[2] AS csat_trend,
+       a.ces[1] - a.ces[2] AS ces_trend,
+       a.lowest_score_90d,
+       coalesce(a.detractor_answers_90d, 0) AS detractor_answers_90d,
+       coalesce(a.unhappy_critical_answers_90d, 0) AS unhappy_critical_answers_90d,
+       coalesce(a.answers_90d, 0) AS answers_90d,
+       coalesce(v.invitations_90d, 0) AS invitations_90d,
+       v.closed_unanswered::float8 / nullif(v.closed, 0) AS non_response_rate_90d,
+       coalesce(a.contact_requests_90d, 0) AS contact_requests_90d,
+       (extract(epoch FROM $1::timestamptz - a.last_answered_at) / 86400)::float8 AS days_since_last_answer,
+       (extract(epoch FROM $1::timestamptz - (
+           SELECT max(i.occurred_at) FROM interactions i
+            WHERE i.customer_id = c.id AND i.occurred_at <= $1)) / 86400)::float8 AS days_since_last_interaction,
+       coalesce(t.interactions_90d, 0) AS interactions_90d,
+       coalesce(t.critical_interactions_90d, 0) AS critical_interactions_90d,
+       coalesce(t.touchpoints_90d, '{}') AS touchpoints_90d,
+       coalesce(e.purchases_90d, 0) AS purchases_90d,
+       coalesce(e.renewals_90d, 0) AS renewals_90d,
+       coalesce(e.upgrades_90d, 0) AS upgrades_90d,
+       coalesce(e.downgrades_90d, 0) AS downgrades_90d,
+       coalesce(k.open_recovery_task, false) AS open_recovery_task,
+       coalesce(k.recovered_before, 0) AS recovered_before,
+       coalesce(k.not_recovered_before, 0) AS not_recovered_before
+  FROM customers c
+  -- answers of the last 365 days, newest first, so the arrays hold the latest
+  -- answers per kind first without a sort each; older answers say little and
+  -- reading them would make serving slower as the history grows
+  LEFT JOIN LATERAL (
+        SELECT array_agg(r.score) FILTER (WHERE r.kind = 'nps') AS nps,
+               array_agg(r.score) FILTER (WHERE r.kind = 'csat') AS csat,
+               array_agg(r.score) FILTER (WHERE r.kind = 'ces') AS ces,
+               max(r.answered_at) AS last_answered_at,
+               count(*) FILTER (WHERE r.recent) AS answers_90d,
+               count(*) FILTER (WHERE r.recent AND r.kind = 'nps' AND r.score <= 6) AS detractor_answers_90d,
+               count(*) FILTER (WHERE r.recent AND r.contact_requested) AS contact_requests_90d,
+               -- a moment of truth that went wrong, in the customer's own words; the
+               -- interaction is looked up only for recent unhappy answers
+               count(*) FILTER (WHERE r.recent AND r.unhappy AND (
+                   SELECT i.critical FROM interactions i WHERE i.id = r.interaction_id)) AS unhappy_critical_answers_90d,
+               -- the invitations answered so far, for the non-response rate below
+               array_agg(r.invitation_id) FILTER (WHERE r.recent) AS answered_invitations,
+               min(CASE r.kind WHEN 'nps' THEN r.score / 10.0
+                               WHEN 'csat' THEN (r.score - 1) / 4.0
+                               ELSE (r.score - 1) / 6.0 END) FILTER (WHERE r.recent)::float8 AS lowest_score_90d
+          FROM (SELECT r.kind, r.score, r.answered_at, r.contact_requested, r.interaction_id, r.invitation_id,
+                       r.answered_at > $1::timestamptz - interval '90 days' AS recent,
+                       (r.kind = 'nps' AND r.score <= 6) OR (r.kind = 'csat' AND r.score <= 2)
+                           OR (r.kind = 'ces' AND r.score <= 3) AS unhappy
+                  FROM responses r
+                 WHERE r.customer_id = c.id AND r.answered_at <= $1
+                   AND r.answered_at > $1::timestamptz - interval '365 days'
+                 ORDER BY r.answered_at DESC) r
+  ) a ON true
+  -- non-response counts only invitations whose token expired by as_of, so the
+  -- answer-or-not is final; status is today's, so it is not used. An answer to an
+  -- invitation sent in the window was itself given in the window, so lateral a's
+  -- list of answered invitations is complete for these.
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS invitations_90d,
+               count(*) FILTER (WHERE v.expires_at <= $1) AS closed,
+               count(*) FILTER (WHERE v.expires_at <= $1
+                                  AND NOT coalesce(v.id = ANY(a.answered_invitations), false)) AS closed_unanswered
+          FROM invitations v
+         WHERE v.customer_id = c.id
+           AND v.created_at > $1::timestamptz - interval '90 days' AND v.created_at <= $1
+           AND v.sent_at <= $1
+  ) v ON true
+  -- one touchpoint key per interaction (the transformer counts them): an array
+  -- costs half of a grouped jsonb object here
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS interactions_90d,
+               count(*) FILTER (WHERE i.critical) AS critical_interactions_90d,
+               array_agg(i.touchpoint) AS touchpoints_90d
+          FROM interactions i
+         WHERE i.customer_id = c.id
+           AND i.occurred_at > $1::timestamptz - interval '90 days' AND i.occurred_at <= $1
+  ) t ON true
+  LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE e.kind = 'purchase') AS purchases_90d,
+               count(*) FILTER (WHERE e.kind = 'renewed') AS renewals_90d,
+               count(*) FILTER (WHERE e.kind = 'upgraded') AS upgrades_90d,
+               count(*) FILTER (WHERE e.kind = 'downgraded') AS downgrades_90d
+          FROM customer_events e
+         WHERE e.customer_id = c.id
+           AND e.occurred_at > $1::timestamptz - interval '90 days' AND e.occurred_at <= $1
+  ) e ON true
+  -- outcome and resolved_at are read as of $1: a task resolved later was still open then
+  LEFT JOIN LATERAL (
+        SELECT bool_or(k.resolved_at IS NULL OR k.resolved_at > $1) AS open_recovery_task,
+               count(*) FILTER (WHERE k.resolved_at <= $1 AND k.outcome = 'recovered') AS recovered_before,
+               count(*) FILTER (WHERE k.resolved_at <= $1 AND k.outcome = 'not_recovered')
+                   AS not_recovered_before
+          FROM recovery_tasks k
+         WHERE k.customer_id = c.id AND k.created_at <= $1
+  ) k ON true
+ WHERE c.id = ANY($2::uuid[]);
+
+-- name: select_population
+-- Who could have churned after $1: signed up by then, not churned (or reactivated
+-- since), not erased (erased customers leave the training data too).
+SELECT c.id
+  FROM customers c
+ WHERE c.erased_at IS NULL
+   AND coalesce(
+           CASE WHEN c.attributes->>'signed_up_at' ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
+                THEN (make_date(substr(c.attributes->>'signed_up_at', 1, 4)::int,
+                                substr(c.attributes->>'signed_up_at', 6, 2)::int, 1)
+                      + (substr(c.attributes->>'signed_up_at', 9, 2)::int - 1))::timestamp AT TIME ZONE 'UTC'
+           END, c.created_at) <= $1
+   AND coalesce((SELECT e.kind
+                   FROM customer_events e
+                  WHERE e.customer_id = c.id AND e.kind IN ('churned', 'reactivated') AND e.occurred_at <= $1
+                  ORDER BY e.occurred_at DESC
+                  LIMIT 1), 'reactivated') <> 'churned'
+ ORDER BY c.id;

@@ -1,0 +1,71 @@
+"""Typed wrappers for ml/features.sql (raw feature rows as of a moment) and ml/labels.sql."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from feedback_svc.db.sql import load_queries
+
+_QUERIES = {
+    **load_queries(Path(__file__).with_name("features.sql")),
+    **load_queries(Path(__file__).with_name("labels.sql")),
+}
+# training reads the population in slices so each call keeps the serving plan
+_BATCH = 2000
+_decode_object = msgspec.json.Decoder(dict[str, Any])
+
+FeatureRow = dict[str, Any]
+
+
+async def fetch_features(
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime, customer_ids: Sequence[UUID]
+) -> list[FeatureRow]:
+    """One raw feature row per existing customer, in no particular order.
+
+    Customers that do not exist are left out; `attributes` comes back as a dict
+    whatever jsonb codec the connection has.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    records = await conn.fetch(_QUERIES["select_features"], as_of, list(customer_ids))
+    return [_row(record) for record in records]
+
+
+async def fetch_population(conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime) -> list[UUID]:
+    """Customers alive at `as_of`: signed up, not churned, not erased."""
+    return [record["id"] for record in await conn.fetch(_QUERIES["select_population"], as_of)]
+
+
+async def fetch_population_features(
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime
+) -> list[FeatureRow]:
+    """Feature rows for everyone alive at `as_of`, ordered by customer id (training)."""
+    ids = await fetch_population(conn, as_of=as_of)
+    rows: list[FeatureRow] = []
+    for start in range(0, len(ids), _BATCH):
+        rows.extend(await fetch_features(conn, as_of=as_of, customer_ids=ids[start : start + _BATCH]))
+    rows.sort(key=lambda row: row["customer_id"])
+    return rows
+
+
+async def fetch_labels(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    cutoff: datetime,
+    horizon_days: int,
+    customer_ids: Sequence[UUID],
+) -> dict[UUID, tuple[bool, int | None]]:
+    """{customer: (churned within the horizon, first NPS score in it or None)}."""
+    records = await conn.fetch(_QUERIES["select_labels"], cutoff, list(customer_ids), horizon_days)
+    return {record["customer_id"]: (record["churned"], record["next_nps"]) for record in records}
+
+
+def _row(record: asyncpg.Record) -> FeatureRow:
+    row = dict(record)
+    row["attributes"] = _decode_object.decode(row.pop("attributes_json"))
+    return row
