@@ -20,6 +20,9 @@ PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
 
 
+DEFAULT_BRAND = "Customer feedback"
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -47,7 +50,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Background work: drain the outbox (send invitations, process inbound SMS) in
     # each API process; or run `feedback-svc worker` processes and set this false
     run_workers: bool = True
-    brand_name: str = "Customer feedback"
+    brand_name: str = DEFAULT_BRAND
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

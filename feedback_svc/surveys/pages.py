@@ -34,12 +34,15 @@ from feedback_svc.surveys.web.security import security_headers
 from feedback_svc.surveys.web.texts import negotiate_locale, page_texts, survey_page_texts
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-BRAND = "Customer feedback"
 UNAVAILABLE_STATUS = 404
 
 
 def _html(body: str, status: int = 200) -> Response[str]:
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=security_headers())
+
+
+def _brand(request: Request[Any, Any, State]) -> str:
+    return request.app.state.settings.brand_name
 
 
 def _pages(request: Request[Any, Any, State]) -> SurveyPages:
@@ -65,11 +68,12 @@ class SurveyPagesController(Controller):
 
     def _unavailable(self, request: Request[Any, Any, State]) -> Response[str]:
         texts = page_texts(negotiate_locale(request.headers.get("accept-language")))
-        view = UnavailablePageView(lang=texts.locale, brand_name=BRAND, texts=texts.unavailable)
+        view = UnavailablePageView(lang=texts.locale, brand_name=_brand(request), texts=texts.unavailable)
         return _html(_pages(request).render_unavailable_page(view), UNAVAILABLE_STATUS)
 
     def _survey_view(
         self,
+        request: Request[Any, Any, State],
         invitation: dict[str, Any],
         token: str,
         *,
@@ -89,7 +93,7 @@ class SurveyPagesController(Controller):
         low, high = SCALES[invitation["kind"]]
         return SurveyPageView(
             lang=chrome.locale,
-            brand_name=BRAND,
+            brand_name=_brand(request),
             texts=survey_page_texts(texts, chrome.survey),
             kind=invitation["kind"],
             scale=Scale(min=low, max=high),
@@ -113,7 +117,7 @@ class SurveyPagesController(Controller):
         open_for_edits = answer["editable_until"] > datetime.now(UTC)
         view = ThanksPageView(
             lang=texts.locale,
-            brand_name=BRAND,
+            brand_name=_brand(request),
             texts=texts.thanks,
             edit_url=f"/s/{token}" if open_for_edits else None,
             editable_until=_when(answer["editable_until"]) if open_for_edits else None,
@@ -142,6 +146,7 @@ class SurveyPagesController(Controller):
         chosen = int(score) if score is not None and score.isdigit() else None
         if answer is not None:
             view = self._survey_view(
+                request,
                 invitation,
                 token,
                 score=chosen if chosen is not None else answer["score"],
@@ -150,7 +155,7 @@ class SurveyPagesController(Controller):
                 editable_until=answer["editable_until"],
             )
         else:
-            view = self._survey_view(invitation, token, score=chosen)
+            view = self._survey_view(request, invitation, token, score=chosen)
         return _html(_pages(request).render_survey_page(view))
 
     @post("/s/{token:str}", status_code=200)
@@ -191,6 +196,7 @@ class SurveyPagesController(Controller):
                 errors.append(FieldError(field=None, message=error.detail))
         if errors:
             view = self._survey_view(
+                request,
                 invitation,
                 token,
                 score=int(raw_score) if raw_score.isdigit() else None,
@@ -248,5 +254,5 @@ class SurveyPagesController(Controller):
                         dedupe_key=f"customer.opted_out:{channel}:{invitation['customer_id']}:{added}",
                     )
         texts = page_texts(invitation["locale"])
-        view = UnsubscribedPageView(lang=texts.locale, brand_name=BRAND, texts=texts.unsubscribed)
+        view = UnsubscribedPageView(lang=texts.locale, brand_name=_brand(request), texts=texts.unsubscribed)
         return _html(_pages(request).render_unsubscribed_page(view))

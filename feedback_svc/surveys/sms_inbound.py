@@ -36,7 +36,7 @@ from feedback_svc.delivery.sms.replies import (
 )
 from feedback_svc.lib.errors import Conflict
 from feedback_svc.outbox.queries import enqueue
-from feedback_svc.settings import Settings
+from feedback_svc.settings import DEFAULT_BRAND, Settings
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.service import EVENT_TOPIC, answer_invitation, invitation_is_open
 
@@ -45,8 +45,8 @@ log = structlog.get_logger(__name__)
 
 INBOUND_TOPIC = "sms.inbound"
 SEND_TOPIC = "sms.send"
-# Until the brand is a setting; the survey pages use the same name.
-BRAND = "Customer feedback"
+# the default sender name (FEEDBACK_BRAND_NAME overrides it per deployment)
+BRAND = DEFAULT_BRAND
 MAX_COMMENT = 5000
 
 
@@ -92,14 +92,14 @@ async def store_inbound(conn: asyncpg.Connection, *, message_sid: str, from_phon
 
 
 async def process_inbound(
-    conn: asyncpg.Connection, message_sid: str, *, settings: Settings, now: datetime, brand: str = BRAND
+    conn: asyncpg.Connection, message_sid: str, *, settings: Settings, now: datetime, brand: str | None = None
 ) -> list[OutgoingSms]:
     """Act on a stored message (and any earlier unprocessed ones from the same number).
 
-    The replies returned are already queued on "sms.send" in this transaction. `settings` is
-    taken for the worker's uniform call; nothing in it changes a reply yet.
+    The replies returned are already queued on "sms.send" in this transaction; they are
+    signed with `brand`, by default the deployment's FEEDBACK_BRAND_NAME.
     """
-    del settings
+    brand = brand or settings.brand_name
     async with conn.transaction():
         message = await conn.fetchrow(Q["inbound_message"], message_sid)
         if message is None or message["processed_at"] is not None:
