@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 
 from feedback_svc.apikeys.service import ApiKeyVerifier
+from feedback_svc.background import background_runners, run_all
 from feedback_svc.customers.routes import CustomersController
 from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_pool
@@ -22,7 +23,6 @@ from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.request_context import RequestContext
-from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
@@ -64,14 +64,14 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     @asynccontextmanager
-    async def outbox_worker(app: Litestar) -> AsyncIterator[None]:
+    async def workers(app: Litestar) -> AsyncIterator[None]:
         if not settings.run_workers:
             yield
             return
         stop = asyncio.Event()
         async with httpx.AsyncClient() as http:
-            worker = build_outbox_worker(app.state.pool, settings, http=http)
-            task = asyncio.create_task(worker.run(stop), name="outbox-worker")
+            runners = background_runners(app.state.pool, settings, http=http)
+            task = asyncio.create_task(run_all(runners, stop), name="background-work")
             try:
                 yield
             finally:
@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[database, outbox_worker],  # exited in reverse: worker stops first
+        lifespan=[database, workers],  # exited in reverse: worker stops first
         state=State(
             {"settings": settings, "head_revision": migrate.head_revision(), "survey_pages": SurveyPages()}
         ),

@@ -118,8 +118,8 @@ def cmd_worker(_: argparse.Namespace) -> None:
 async def _run_worker(settings: Settings) -> None:
     import httpx
 
+    from feedback_svc.background import background_runners, run_all
     from feedback_svc.db.pool import create_pool
-    from feedback_svc.outbox.handlers import build_outbox_worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,7 +129,7 @@ async def _run_worker(settings: Settings) -> None:
     pool = await create_pool(settings, settings.database_url)
     try:
         async with httpx.AsyncClient() as http:
-            await build_outbox_worker(pool, settings, http=http).run(stop)
+            await run_all(background_runners(pool, settings, http=http), stop)
     finally:
         await pool.close()
 

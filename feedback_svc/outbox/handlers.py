@@ -7,6 +7,7 @@ import httpx
 
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.sms.client import UNSUBSCRIBED_RECIPIENT, SmsClient, SmsRefused
+from feedback_svc.outbox.events import EVENT_TOPIC, EventConsumer, event_handler
 from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import Handler, OutboxWorker
 from feedback_svc.settings import Settings
@@ -32,7 +33,11 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
             if error.code != UNSUBSCRIBED_RECIPIENT:
                 raise
 
+    # Each domain that reacts to events adds its consumer here (recovery triggers, webhook fan-out).
+    event_consumers: list[EventConsumer] = []
+
     return {
+        EVENT_TOPIC: event_handler(pool, event_consumers),
         INVITATION_SEND: InvitationSender(
             pool, settings=settings, email=SmtpSender(settings), sms=sms, brand_name=settings.brand_name
         ),

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.rules import Contact, decide
@@ -30,7 +31,6 @@ from feedback_svc.surveys.tokens import hash_token, token_for
 DEFAULT_SURVEY = "nps"
 DEFAULT_DELAY = timedelta(hours=1)
 SEND_TOPIC = "invitation.send"
-EVENT_TOPIC = "event"
 
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
 

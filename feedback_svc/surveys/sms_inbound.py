@@ -35,10 +35,11 @@ from feedback_svc.delivery.sms.replies import (
     parse_reply,
 )
 from feedback_svc.lib.errors import Conflict
+from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.settings import DEFAULT_BRAND, Settings
 from feedback_svc.surveys import queries
-from feedback_svc.surveys.service import EVENT_TOPIC, answer_invitation, invitation_is_open
+from feedback_svc.surveys.service import answer_invitation, invitation_is_open
 
 Q = load_queries(Path(__file__).with_name("sms_inbound.sql"))
 log = structlog.get_logger(__name__)
