@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 # the base rate: about one customer in eight churns in a 90-day period
 _INTERCEPT = -3.3
 _PLAN_EFFECT = np.array([0.30, 0.0, -0.40])  # basic, plus, premium
-_NORMALISE_LOW = np.array([0.0, 1.0, 1.0])
-_NORMALISE_SPAN = np.array([10.0, 4.0, 6.0])
+# (score - low) / span maps each scale to 0 (worst) .. 1 (best); CES 7 is the
+# worst (very difficult), hence its negative span: (7 - score) / 6
+_NORMALISE_LOW = np.array([0.0, 1.0, 7.0])
+_NORMALISE_SPAN = np.array([10.0, 4.0, -6.0])
 
 
 class _Source(Protocol):

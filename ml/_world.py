@@ -24,8 +24,11 @@ NPS, CSAT, CES = 0, 1, 2
 SURVEY_OF_TOUCHPOINT = np.array([CSAT, CES, CSAT, CES, NPS])
 SCALE_LOW = np.array([0, 1, 1])
 SCALE_HIGH = np.array([10, 5, 7])
-# an answer at or below this is unhappy: NPS detractor, CSAT 1-2, CES 1-3
-UNHAPPY_AT = np.array([6, 2, 3])
+# CES runs the other way round: 1 = very easy, 7 = very difficult (as the surveys ask it)
+EFFORT_SCALE = np.array([False, False, True])
+# unhappy when the "goodness" (the score, CES turned round) is at or below this:
+# NPS detractor 0-6, CSAT 1-2, CES 6-7
+UNHAPPY_AT = np.array([6, 2, 2])
 SEGMENTS = ("consumer", "smb", "enterprise")
 PLANS = ("basic", "plus", "premium")
 REGIONS = ("north", "south", "east", "west", "central")
@@ -263,8 +266,9 @@ class _Simulation:
         answers &= ~np.isnan(sent) & (answered < np.minimum(self.churn_t[who], now))
         quality = mood + rng.normal(0, 0.7, size)
         middle = np.array([7.2, 3.9, 5.2])[kind] + np.array([1.7, 0.85, 1.1])[kind] * quality
-        score = np.clip(np.round(middle), SCALE_LOW[kind], SCALE_HIGH[kind]).astype(int)
-        unhappy = score <= UNHAPPY_AT[kind]
+        good = np.clip(np.round(middle), SCALE_LOW[kind], SCALE_HIGH[kind]).astype(int)
+        unhappy = good <= UNHAPPY_AT[kind]
+        score = np.where(EFFORT_SCALE[kind], SCALE_LOW[kind] + SCALE_HIGH[kind] - good, good)
         status = np.select(
             [suppressed, failed, answers, expires <= now],
             [INVITATION_STATUSES.index(s) for s in ("suppressed", "failed", "answered", "expired")],

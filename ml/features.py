@@ -31,7 +31,7 @@ FIXED_FEATURES: dict[str, str] = {
     "value": "Customer value",
     "latest_nps": "Latest NPS score",
     "latest_csat": "Latest CSAT score",
-    "latest_ces": "Latest CES score",
+    "latest_ces": "Latest CES score (1 very easy, 7 very difficult)",
     "nps_trend": "Change in NPS since the answer before",
     "csat_trend": "Change in CSAT since the answer before",
     "ces_trend": "Change in CES since the answer before",
@@ -98,9 +98,8 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         out = np.zeros((len(rows), self.n_features_out_))
-        for j, key in enumerate(FIXED_FEATURES):
-            out[:, j] = _numbers([row.get(key) for row in rows])
         start = len(FIXED_FEATURES)
+        out[:, :start] = _number_block([[row.get(key) for key in FIXED_FEATURES] for row in rows])
         self._one_hot(
             out, start, self.touchpoints_, [touchpoint_counts(row.get("touchpoints_90d")) for row in rows]
         )
@@ -214,6 +213,17 @@ def _is_number(value: object) -> bool:
 
 def _number(value: object) -> float:
     return float(value) if _is_number(value) else math.nan
+
+
+def _number_block(values: list[list[Any]]) -> np.ndarray:
+    """Rows of values -> float matrix, column by column the same as `_numbers`: one
+    conversion for the usual all-numeric rows (None becomes NaN), per column otherwise."""
+    try:
+        block = np.array(values, dtype=float).reshape(len(values), len(FIXED_FEATURES))
+    except (TypeError, ValueError):
+        return np.column_stack([_numbers(list(column)) for column in zip(*values, strict=True)])
+    block[~np.isfinite(block)] = np.nan
+    return block
 
 
 def _numbers(values: list[Any]) -> np.ndarray:

@@ -1,9 +1,10 @@
 -- Churn and loyalty features AS OF a moment ($1): every table is read only up to
 -- $1, so a training cut-off sees exactly what serving would have seen then.
 -- Windows are (as_of - 90 days, as_of]; the latest answers (and their trend) come
--- from the last 365 days, so serving cost stays flat as history grows. Scores are normalised to 0-1 where kinds
--- are mixed: NPS/10, (CSAT-1)/4, (CES-1)/6 (CES 7 = easiest). An answer is
--- "unhappy" at NPS 0-6, CSAT 1-2, CES 1-3.
+-- from the last 365 days, so serving cost stays flat as history grows. Scores are
+-- normalised to 0 (worst) .. 1 (best) where kinds are mixed: NPS/10, (CSAT-1)/4,
+-- (7-CES)/6 (CES 1 = very easy, 7 = very difficult, as the surveys ask). An answer
+-- is "unhappy" at NPS 0-6, CSAT 1-2, CES 6-7, the same as the recovery triggers.
 -- The sign-up date is the CRM attribute `signed_up_at` (YYYY-MM-DD...) when it is
 -- a plausible date, else customers.created_at. make_date(y, m, 1) + (d - 1) never
 -- raises, so a bad attribute cannot fail a whole batch; keep this expression
@@ -14,6 +15,7 @@
 -- training (training passes the population from select_population). Each lateral
 -- reads one customer's rows through its (customer_id, time) index.
 SELECT c.id AS customer_id,
+       c.erased_at IS NOT NULL AS erased,
        c.value,
        c.segment,
        c.attributes::text AS attributes_json,
@@ -70,11 +72,11 @@ SELECT c.id AS customer_id,
                array_agg(r.invitation_id) FILTER (WHERE r.recent) AS answered_invitations,
                min(CASE r.kind WHEN 'nps' THEN r.score / 10.0
                                WHEN 'csat' THEN (r.score - 1) / 4.0
-                               ELSE (r.score - 1) / 6.0 END) FILTER (WHERE r.recent)::float8 AS lowest_score_90d
+                               ELSE (7 - r.score) / 6.0 END) FILTER (WHERE r.recent)::float8 AS lowest_score_90d
           FROM (SELECT r.kind, r.score, r.answered_at, r.contact_requested, r.interaction_id, r.invitation_id,
                        r.answered_at > $1::timestamptz - interval '90 days' AS recent,
                        (r.kind = 'nps' AND r.score <= 6) OR (r.kind = 'csat' AND r.score <= 2)
-                           OR (r.kind = 'ces' AND r.score <= 3) AS unhappy
+                           OR (r.kind = 'ces' AND r.score >= 6) AS unhappy
                   FROM responses r
                  WHERE r.customer_id = c.id AND r.answered_at <= $1
                    AND r.answered_at > $1::timestamptz - interval '365 days'

@@ -24,6 +24,8 @@ from ml.bundle import ModelBundle
 from ml.features import FIXED_FEATURES, touchpoint_counts, words
 
 BANDS = ("low", "medium", "high", "critical")
+# a tuple, not `int | float | ...`: that builds a new union on every call
+_SHOWN_AS_IS = (int, float, str, bool)
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +74,11 @@ class Scorer:
             for j, column in enumerate(self._vectorizer.columns())
             if "=" not in column.name
         }
+        # the words after a reason's value depend only on its group: built once
+        self._usual = [
+            "" if typical is None else f" (typical: {'unknown' if math.isnan(typical) else _show(typical)})"
+            for typical in (self._typical.get(g) for g in range(len(self.groups)))
+        ]
         bands = {band.name: band.min_probability for band in bundle.card.risk_bands}
         self._band_edges = np.array([bands[name] for name in BANDS[1:]])
 
@@ -88,7 +95,7 @@ class Scorer:
         band = np.searchsorted(self._band_edges, churn, side="right").tolist()
         value = np.array([_finite(row.get("value")) for row in rows])
         at_risk = (value * churn).tolist()
-        churn_list, loyalty_list = churn.tolist(), loyalty.tolist()
+        churn_list, loyalty_list, contributions = churn.tolist(), loyalty.tolist(), by_group.tolist()
         return [
             CustomerScore(
                 customer_id=row.get("customer_id"),
@@ -97,7 +104,9 @@ class Scorer:
                 loyalty_probability=loyalty_list[i],
                 loyalty_index=index[i],
                 value_at_risk=at_risk[i],
-                reasons=[self._reason(row, g, float(by_group[i, g])) for g in top[i].tolist()],
+                reasons=[
+                    self._reason(row, g, contributions[i][g], missing_groups[i]) for g in top[i].tolist()
+                ],
                 imputed=missing_groups[i],
                 model_version=self.version,
             )
@@ -137,22 +146,18 @@ class Scorer:
                 out[i].append(group)
         return out
 
-    def _reason(self, row: Mapping[str, Any], g: int, contribution: float) -> Reason:
+    def _reason(self, row: Mapping[str, Any], g: int, contribution: float, imputed: list[str]) -> Reason:
         group, label = self.groups[g], self._labels[g]
         value = _group_value(row, group)
-        shown = "unknown (imputed)" if value is None else _show(value)
-        typical = self._typical.get(g)
-        usual = (
-            "" if typical is None else f" (typical: {'unknown' if math.isnan(typical) else _show(typical)})"
-        )
         direction = "raises" if contribution > 0 else "lowers"
-        return Reason(
-            feature=group,
-            label=label,
-            value=value,
-            contribution=contribution,
-            text=f"{label}: {shown}{usual}, {direction} the churn risk",
-        )
+        if group in imputed or value is None:
+            # the model saw the training median plus "no value": the absence moves the risk
+            shown = "no value" if value is None else f"{_show(value)}, not a number"
+            how = ", imputed" if group in imputed else ""
+            text = f"{label}: {shown}{how}{self._usual[g]}; having no value {direction} the churn risk"
+        else:
+            text = f"{label}: {_show(value)}{self._usual[g]}, {direction} the churn risk"
+        return Reason(feature=group, label=label, value=value, contribution=contribution, text=text)
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
@@ -191,4 +196,4 @@ def _group_value(row: Mapping[str, Any], group: str) -> float | str | bool | Non
         value = attributes.get(group.removeprefix("attr:")) if isinstance(attributes, Mapping) else None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
+    return value if value is None or isinstance(value, _SHOWN_AS_IS) else str(value)

@@ -178,8 +178,7 @@ class _Writer:
         if c.signup[i] < 0 and signup is not None:
             # imported when the service went live: created_at is the import, not the sign-up
             attributes["signed_up_at"] = signup.date().isoformat()
-        if i % 7 == 0:
-            attributes["tags"] = ["vip"] if c.value[i] > 5000 else ["imported"]
+        # no lists or objects: the customers API accepts (and returns) scalar attributes only
         return attributes
 
     async def _surveys(self, conn: asyncpg.Connection) -> list[uuid.UUID]:

@@ -92,6 +92,20 @@ async def train(
 ) -> TrainingResult:
     """Read the data as of the cut-offs before `now`, fit, evaluate, and build the card."""
     config = config or TrainingConfig()
+    train_snapshots, holdout = await load_snapshots(conn, now=now, config=config, progress=progress)
+    return fit(train_snapshots, holdout, now=now, config=config, progress=progress)
+
+
+async def load_snapshots(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    now: datetime,
+    config: TrainingConfig | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[Snapshot], Snapshot]:
+    """(training snapshots, holdout snapshot): the database part of `train`, so a
+    service can run the CPU-bound `fit` elsewhere (a thread) with the same inputs."""
+    config = config or TrainingConfig()
     report = progress or _silent
     holdout_cutoff = now - timedelta(days=config.horizon_days)
     cutoffs = [
@@ -101,7 +115,7 @@ async def train(
     for step, cutoff in enumerate([*cutoffs, holdout_cutoff]):
         report(f"reading features and labels as of {cutoff:%Y-%m-%d}", 0.4 * step / (len(cutoffs) + 1))
         snapshots.append(await load_snapshot(conn, cutoff=cutoff, horizon_days=config.horizon_days))
-    return fit(snapshots[:-1], snapshots[-1], now=now, config=config, progress=report)
+    return snapshots[:-1], snapshots[-1]
 
 
 async def load_snapshot(

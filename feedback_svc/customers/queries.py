@@ -1,5 +1,6 @@
 """Typed wrappers over customers/queries.sql."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -7,7 +8,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from feedback_svc.customers.schemas import Customer
+from feedback_svc.customers.schemas import Customer, CustomerEvent
 from feedback_svc.db.sql import load_queries
 
 Q = load_queries(Path(__file__).with_name("queries.sql"))
@@ -30,3 +31,27 @@ async def upsert_customer(
 async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | None:
     row = await conn.fetchrow(Q["get_customer"], customer_id)
     return _customer(row) if row else None
+
+
+async def customer_erased(conn: asyncpg.Connection, customer_id: UUID) -> bool | None:
+    """None when there is no such customer."""
+    return await conn.fetchval(Q["customer_for_event"], customer_id)
+
+
+async def insert_customer_event(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: UUID,
+    external_id: str | None,
+    kind: str,
+    occurred_at: datetime,
+    value: float | None,
+) -> CustomerEvent | None:
+    """The stored event; None when one with this external id exists already."""
+    row = await conn.fetchrow(Q["insert_customer_event"], customer_id, external_id, kind, occurred_at, value)
+    return msgspec.convert(dict(row), CustomerEvent) if row else None
+
+
+async def customer_event_by_external_id(conn: asyncpg.Connection, external_id: str) -> CustomerEvent | None:
+    row = await conn.fetchrow(Q["customer_event_by_external_id"], external_id)
+    return msgspec.convert(dict(row), CustomerEvent) if row else None

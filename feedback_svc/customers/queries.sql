@@ -31,3 +31,19 @@ SELECT id, external_id, email, phone, name, time_zone, locale, value, segment, a
        created_at, updated_at
   FROM customers
  WHERE id = $1;
+
+-- name: customer_for_event
+-- Locks the customer so an erasure cannot slip between the check and the insert.
+SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $1 FOR SHARE;
+
+-- name: insert_customer_event
+-- A resent event (same external id) is not stored twice; the caller reads the first.
+INSERT INTO customer_events (customer_id, external_id, kind, occurred_at, amount)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (external_id) DO NOTHING
+RETURNING id, customer_id, kind, occurred_at, amount AS value, external_id, created_at;
+
+-- name: customer_event_by_external_id
+SELECT id, customer_id, kind, occurred_at, amount AS value, external_id, created_at
+  FROM customer_events
+ WHERE external_id = $1;

@@ -1,7 +1,7 @@
 """Customers on the wire. The CRM owns `external_id`; we own `id` and the timestamps."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -59,3 +59,33 @@ class Customer(Wire):
     attributes: dict[str, AttributeValue]
     created_at: datetime
     updated_at: datetime
+
+
+EventKind = Literal["renewed", "churned", "reactivated", "purchase", "upgraded", "downgraded"]
+
+
+class CustomerEventCreate(Wire):
+    """An outcome the CRM saw; churn events label the training data, the rest are features."""
+
+    kind: EventKind
+    occurred_at: Annotated[datetime, Meta(tz=True, description="When it happened, with a UTC offset.")]
+    value: (
+        Annotated[float, Meta(ge=-1e12, le=1e12, description="e.g. the purchase or renewal amount.")] | None
+    ) = None
+    external_id: (
+        Annotated[
+            str,
+            Meta(min_length=1, max_length=200, description="The CRM's id; a resend returns the first event."),
+        ]
+        | None
+    ) = None
+
+
+class CustomerEvent(Wire):
+    id: int
+    customer_id: UUID
+    kind: EventKind
+    occurred_at: datetime
+    value: float | None
+    external_id: str | None
+    created_at: datetime

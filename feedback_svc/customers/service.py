@@ -1,6 +1,7 @@
 """Rules for customers: contact details are validated and normalised before storage."""
 
 import math
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from feedback_svc.customers import queries
-from feedback_svc.customers.schemas import Customer, CustomerUpsert
-from feedback_svc.lib.errors import InvalidInput, NotFound
+from feedback_svc.customers.schemas import Customer, CustomerEvent, CustomerEventCreate, CustomerUpsert
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 
 
 @lru_cache(maxsize=1)
@@ -90,3 +91,46 @@ async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUI
     if customer is None:
         raise NotFound(f"No customer with id {customer_id}.")
     return customer
+
+
+# the CRM's clock may run a little ahead of ours; further is a mistake (features read events as of a time)
+EVENT_CLOCK_SKEW = timedelta(minutes=10)
+
+
+async def record_customer_event(
+    conn: asyncpg.Connection, customer_id: UUID, data: CustomerEventCreate, *, now: datetime
+) -> tuple[CustomerEvent, bool]:
+    """Store an outcome (in the caller's transaction); (event, created). A resend with the
+    same external_id returns the first event; the same id for something else is a conflict."""
+    if data.occurred_at > now + EVENT_CLOCK_SKEW:
+        raise InvalidInput(
+            f"occurred_at {data.occurred_at.isoformat()} is in the future; report events once they happened.",
+            errors=[{"field": "occurred_at", "message": "must not be in the future"}],
+        )
+    erased = await queries.customer_erased(conn, customer_id)
+    if erased is None:
+        raise NotFound(f"No customer with id {customer_id}.")
+    if erased:
+        raise NotFound(f"Customer {customer_id} was erased; events are no longer recorded for it.")
+    event = await queries.insert_customer_event(
+        conn,
+        customer_id=customer_id,
+        external_id=data.external_id,
+        kind=data.kind,
+        occurred_at=data.occurred_at,
+        value=data.value,
+    )
+    if event is not None:
+        return event, True
+    assert data.external_id is not None  # only a duplicate external id skips the insert
+    first = await queries.customer_event_by_external_id(conn, data.external_id)
+    if first is None or (first.customer_id, first.kind, first.occurred_at) != (
+        customer_id,
+        data.kind,
+        data.occurred_at,
+    ):
+        raise Conflict(
+            f"An event with external_id {data.external_id!r} was recorded before for another customer, kind "
+            "or time; use a new external_id for a new event."
+        )
+    return first, False

@@ -60,3 +60,82 @@ async def test_bad_contact_details_name_each_field_and_write_nothing(
     problem = response.json()
     assert {error["field"] for error in problem["errors"]} == {"email", "phone", "time_zone"}
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_customer_events_are_recorded_once_and_feed_the_features(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ml.queries import fetch_features, fetch_labels
+
+    customer = (await client.post("/v1/customers", json=ALICE, headers=crm)).json()["id"]
+    when = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    event = {"kind": "purchase", "occurred_at": when.isoformat(), "value": 99.5, "external_id": "order-7"}
+    first = await client.post(f"/v1/customers/{customer}/events", json=event, headers=crm)
+    assert first.status_code == 201, first.text
+    assert first.json()["kind"] == "purchase"
+    assert first.json()["value"] == 99.5
+    resent = await client.post(f"/v1/customers/{customer}/events", json=event, headers=crm)
+    assert resent.status_code == 200
+    assert resent.json() == first.json()
+    clash = await client.post(
+        f"/v1/customers/{customer}/events", json={**event, "kind": "renewed"}, headers=crm
+    )
+    assert clash.status_code == 409
+
+    keyed = {**crm, "Idempotency-Key": "evt-1"}
+    churn = {"kind": "churned", "occurred_at": (when + timedelta(days=1)).isoformat()}
+    one = await client.post(f"/v1/customers/{customer}/events", json=churn, headers=keyed)
+    two = await client.post(f"/v1/customers/{customer}/events", json=churn, headers=keyed)
+    assert one.status_code == two.status_code == 201
+    assert two.headers["Idempotent-Replayed"] == "true"
+    assert two.json() == one.json()
+    other = await client.post(
+        f"/v1/customers/{customer}/events", json={**churn, "kind": "renewed"}, headers=keyed
+    )
+    assert other.status_code == 422
+    assert await conn.fetchval("SELECT count(*) FROM customer_events") == 2
+
+    from uuid import UUID
+
+    rows = await fetch_features(conn, as_of=datetime.now(UTC), customer_ids=[UUID(customer)])
+    assert rows[0]["purchases_90d"] == 1
+    labels = await fetch_labels(
+        conn, cutoff=when - timedelta(days=1), horizon_days=90, customer_ids=[UUID(customer)]
+    )
+    assert labels[UUID(customer)][0] is True
+
+
+async def test_customer_events_refuse_bad_input(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    customer = (await client.post("/v1/customers", json=ALICE, headers=crm)).json()["id"]
+    now = datetime.now(UTC)
+    path = f"/v1/customers/{customer}/events"
+    cases = [
+        {"kind": "left", "occurred_at": now.isoformat()},
+        {"kind": "purchase", "occurred_at": "2026-01-01T00:00:00"},  # no offset
+        {"kind": "purchase", "occurred_at": (now + timedelta(days=2)).isoformat()},
+        {"kind": "purchase", "occurred_at": now.isoformat(), "value": "12"},
+        {"kind": "purchase"},
+    ]
+    for body in cases:
+        response = await client.post(path, json=body, headers=crm)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    raw = '{"kind": "purchase", "occurred_at": "2026-01-01T00:00:00Z", "value": 1e999}'
+    response = await client.post(path, content=raw, headers={**crm, "content-type": "application/json"})
+    assert response.status_code in (400, 422)
+    missing = await client.post(
+        f"/v1/customers/{uuid.uuid4()}/events",
+        json={"kind": "purchase", "occurred_at": now.isoformat()},
+        headers=crm,
+    )
+    assert missing.status_code == 404
+    await conn.execute("UPDATE customers SET erased_at = now() WHERE id = $1", uuid.UUID(customer))
+    erased = await client.post(path, json={"kind": "purchase", "occurred_at": now.isoformat()}, headers=crm)
+    assert erased.status_code == 404

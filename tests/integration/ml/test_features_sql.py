@@ -152,3 +152,25 @@ async def test_unknown_ids_are_skipped_and_as_of_must_be_aware(ml_conn: asyncpg.
     assert await fetch_features(ml_conn, as_of=AS_OF, customer_ids=[UUID(int=1)]) == []
     with pytest.raises(ValueError, match="timezone-aware"):
         await fetch_features(ml_conn, as_of=AS_OF.replace(tzinfo=None), customer_ids=[])
+
+
+async def test_ces_seven_is_very_difficult_and_unhappy(ml_conn: asyncpg.Connection) -> None:
+    """CES runs 1 (very easy) .. 7 (very difficult), as the surveys ask and recovery reads it."""
+    conn = ml_conn
+    hard = await _customer(conn, "ces-hard")
+    easy = await _customer(conn, "ces-easy")
+    for who, score in ((hard, 7), (easy, 1)):
+        critical = await conn.fetchval(
+            """INSERT INTO interactions (customer_id, touchpoint, critical, occurred_at)
+               VALUES ($1, 'delivery', true, $2) RETURNING id""",
+            who, AS_OF - timedelta(days=3),
+        )  # fmt: skip
+        await _answer(conn, who, "ces", score, AS_OF - timedelta(days=2), interaction=critical)
+    rows = {
+        row["customer_id"]: row for row in await fetch_features(conn, as_of=AS_OF, customer_ids=[hard, easy])
+    }
+    assert rows[hard]["latest_ces"] == 7
+    assert rows[hard]["lowest_score_90d"] == 0.0
+    assert rows[hard]["unhappy_critical_answers_90d"] == 1
+    assert rows[easy]["lowest_score_90d"] == 1.0
+    assert rows[easy]["unhappy_critical_answers_90d"] == 0

@@ -86,3 +86,31 @@ def test_customers_who_never_answered_still_get_a_loyalty_score(
     score = Scorer(bundle).score([silent])[0]
     assert 0 < score.loyalty_probability < 1
     assert {"latest_nps", "attr:support_tickets_open"} <= set(score.imputed)
+
+
+def test_one_customer_scores_exactly_as_in_a_batch(bundle: ModelBundle, rows: list[dict]) -> None:
+    scorer = Scorer(bundle)
+    batch = scorer.score(rows)
+    alone = [scorer.score([row])[0] for row in rows]
+    assert msgspec.to_builtins(alone) == msgspec.to_builtins(batch)
+
+
+def test_an_imputed_input_says_that_its_absence_moves_the_risk(bundle: ModelBundle, rows: list[dict]) -> None:
+    scorer = Scorer(bundle, reasons=1000)  # every input is a reason
+    silent = {
+        **rows[0],
+        "latest_nps": None,
+        "attributes": {**rows[0]["attributes"], "support_tickets_open": "?"},
+    }
+    score = scorer.score([silent])[0]
+    reasons = {reason.feature: reason for reason in score.reasons}
+    nps, tickets = reasons["latest_nps"], reasons["attr:support_tickets_open"]
+    assert nps.value is None
+    assert nps.text.startswith(f"{nps.label}: no value, imputed")
+    assert tickets.text.startswith(f"{tickets.label}: ?, not a number, imputed")
+    for reason in (nps, tickets):
+        direction = "raises" if reason.contribution > 0 else "lowers"
+        assert reason.text.endswith(f"; having no value {direction} the churn risk")
+    answered = reasons["detractor_answers_90d"]
+    assert "imputed" not in answered.text
+    assert "no value" not in answered.text

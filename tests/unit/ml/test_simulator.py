@@ -35,3 +35,15 @@ def test_ground_truth_points_at_the_holdout_window() -> None:
     truth = GroundTruth(now=now, horizon_days=90, by_cutoff={cutoff: {}}, counts={})
     assert truth.holdout_cutoff == cutoff
     assert truth.churn_probability == {}
+
+
+def test_ces_answers_run_from_easy_to_very_difficult() -> None:
+    """CES 1 = very easy, 7 = very difficult: 6-7 are the unhappy answers, as in the surveys."""
+    world = simulate_world(customers=3000, seed=3, periods=4, period_days=90.0)
+    r = world.responses
+    ces = r["kind"] == 2
+    assert set(np.unique(r["score"][ces]).tolist()) <= set(range(1, 8))
+    np.testing.assert_array_equal(r["unhappy"][ces], r["score"][ces] >= 6)
+    np.testing.assert_array_equal(r["unhappy"][r["kind"] == 1], r["score"][r["kind"] == 1] <= 2)
+    # most customers find things easy, so low CES scores are the common ones
+    assert np.median(r["score"][ces]) <= 3

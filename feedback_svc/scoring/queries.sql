@@ -1,0 +1,94 @@
+-- name: insert_scores
+-- One statement for a whole batch: arrays in, one row per score out, in order.
+INSERT INTO scores (customer_id, model_version, churn_probability, loyalty, loyalty_index, risk_band,
+                    value_at_risk, reasons, imputed, scored_at)
+SELECT s.customer_id, $2, s.churn, s.loyalty, s.loyalty_index, s.risk_band, s.value_at_risk,
+       s.reasons::jsonb, coalesce((SELECT array_agg(x) FROM jsonb_array_elements_text(s.imputed::jsonb) x),
+                                  '{}'),
+       $1
+  FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[], $9::text[],
+              $10::text[])
+       WITH ORDINALITY AS s(customer_id, churn, loyalty, loyalty_index, risk_band, value_at_risk, reasons,
+                            imputed, n)
+ ORDER BY s.n
+RETURNING id;
+
+-- name: active_model_version
+-- Asked by every replica every few seconds: an index-only look at one row.
+SELECT version FROM models WHERE kind = $1 AND active;
+
+-- name: model_artifact
+SELECT version, artifact FROM models WHERE version = $1;
+
+-- name: list_models
+SELECT version, kind, active, created_at, activated_at, metrics
+  FROM models
+ WHERE kind = $1
+ ORDER BY created_at DESC, version DESC;
+
+-- name: get_model
+SELECT id, version, kind, active, created_at, activated_at, metrics, card
+  FROM models
+ WHERE version = $1;
+
+-- name: insert_model
+-- Training the same data again gives the same version: keep the first.
+INSERT INTO models (kind, version, artifact, card, metrics)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (version) DO NOTHING
+RETURNING id;
+
+-- name: lock_registry
+-- Activations and rollbacks of one kind happen one at a time, so two admins
+-- cannot both switch from the same active model.
+SELECT pg_advisory_xact_lock(hashtext('models:' || $1));
+
+-- name: active_model
+SELECT id, version FROM models WHERE kind = $1 AND active;
+
+-- name: deactivate_models
+UPDATE models SET active = false WHERE kind = $1 AND active;
+
+-- name: activate_model
+UPDATE models SET active = true, activated_at = now() WHERE id = $1;
+
+-- name: insert_activation
+INSERT INTO model_activations (kind, action, model_id, previous_model_id, forced, reason, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: last_activation
+-- What the current model replaced: the target of a rollback.
+SELECT a.model_id, a.previous_model_id, p.version AS previous_version
+  FROM model_activations a
+  LEFT JOIN models p ON p.id = a.previous_model_id
+ WHERE a.kind = $1
+ ORDER BY a.id DESC
+ LIMIT 1;
+
+-- name: insert_training_run
+INSERT INTO training_runs (kind, activate, force, requested_by)
+VALUES ($1, $2, $3, $4)
+RETURNING id, status, activate, force, progress, message, model_version, activated, error, created_at,
+          started_at, finished_at;
+
+-- name: get_training_run
+SELECT id, status, activate, force, progress, message, model_version, activated, error, created_at,
+       started_at, finished_at
+  FROM training_runs
+ WHERE id = $1;
+
+-- name: start_training_run
+-- A redelivered job whose run already finished does nothing (at-least-once delivery).
+UPDATE training_runs
+   SET status = 'running', started_at = coalesce(started_at, now()), progress = 0, error = NULL
+ WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING kind, activate, force, requested_by;
+
+-- name: report_training_progress
+UPDATE training_runs SET progress = $2, message = $3 WHERE id = $1 AND status = 'running';
+
+-- name: finish_training_run
+UPDATE training_runs
+   SET status = $2, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END, message = $3,
+       model_version = $4, activated = $5, error = $6, finished_at = now()
+ WHERE id = $1;

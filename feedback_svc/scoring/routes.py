@@ -1,0 +1,164 @@
+"""HTTP for scores and the model registry; the rules live in service.py and registry.py."""
+
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
+
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.openapi import BEARER, problem_responses
+from feedback_svc.scoring import registry, service, trainer
+from feedback_svc.scoring.schemas import (
+    MAX_BATCH,
+    Activation,
+    ModelDetail,
+    ModelList,
+    Score,
+    ScoreBatch,
+    ScoreRequest,
+    TrainingRun,
+)
+
+Force = Annotated[
+    bool, Parameter(query="force", description="Activate even if it does not beat the active model.")
+]
+
+
+class ScoresController(Controller):
+    path = "/v1"
+    tags = ["scores"]
+    guards = [requires_scope("crm")]
+    security = BEARER
+
+    @post(
+        "/scores",
+        summary=f"Score 1 to {MAX_BATCH} customers (stored; at-risk ones emit customer.at_risk)",
+        description="Each result has the churn probability, risk band, loyalty, value at risk, the three "
+        "strongest reasons and the imputed inputs. An unknown or erased customer fails its own item "
+        "(status `failed` with an error), not the batch.",
+        dto=StrictBody[ScoreRequest],
+        return_dto=None,
+        status_code=200,
+        responses=problem_responses(400, 401, 403, 413, 422, 503),
+    )
+    async def score_customers(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[ScoreRequest],
+    ) -> ScoreBatch:
+        state = request.app.state
+        return await service.score_batch(
+            pool,
+            state.scorers,
+            data.items,
+            at_risk_threshold=state.settings.at_risk_threshold,
+            now=service.now_utc(),
+        )
+
+    @get(
+        "/customers/{customer_id:uuid}/score",
+        summary="A fresh score for one customer (not stored)",
+        responses=problem_responses(401, 403, 404, 503),
+    )
+    async def customer_score(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        customer_id: FromPath[UUID],
+    ) -> Score:
+        return await service.score_customer(
+            pool, request.app.state.scorers, customer_id, now=service.now_utc()
+        )
+
+
+class ModelsController(Controller):
+    path = "/v1/models"
+    tags = ["models"]
+    guards = [requires_scope("admin")]
+    security = BEARER
+
+    @get(
+        "/",
+        summary="Model versions, their holdout metrics, and which one serves",
+        responses=problem_responses(401, 403),
+    )
+    async def list_models(self, pool: NamedDependency[asyncpg.Pool]) -> ModelList:
+        return await registry.list_models(pool)
+
+    @get(
+        "/{version:str}",
+        summary="One model version with its model card",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_model(self, pool: NamedDependency[asyncpg.Pool], version: FromPath[str]) -> ModelDetail:
+        return await registry.get_model(pool, version)
+
+    @post(
+        "/training-runs",
+        summary="Train a new version in the background",
+        description="Answers 202 at once; follow the run at the Location header until `status` is "
+        "`succeeded` or `failed`. With activate=true the new version is activated if it beats the "
+        "active one on its holdout (or in any case with force=true).",
+        status_code=202,
+        responses=problem_responses(401, 403, 422),
+    )
+    async def train_model(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        activate: Annotated[
+            bool, Parameter(query="activate", description="Activate the new version if it wins.")
+        ] = False,
+        force: Force = False,
+    ) -> Response[TrainingRun]:
+        run = await trainer.request_training(pool, activate=activate, force=force, actor=request.user.name)
+        return Response(run, status_code=202, headers={"Location": f"/v1/models/training-runs/{run.id}"})
+
+    @get(
+        "/training-runs/{run_id:uuid}",
+        summary="A training run's progress and outcome",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def training_run(self, pool: NamedDependency[asyncpg.Pool], run_id: FromPath[UUID]) -> TrainingRun:
+        return await trainer.get_training_run(pool, run_id)
+
+    @post(
+        "/{version:str}/activate",
+        summary="Activate a version if it beats the active one on its holdout",
+        description="409 with the comparison's verdict when it does not (unless force=true). Every replica "
+        "serves the new version within FEEDBACK_MODEL_REFRESH_SECONDS.",
+        status_code=200,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def activate(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        version: FromPath[str],
+        force: Force = False,
+    ) -> Activation:
+        activation = await registry.activate(pool, version, force=force, actor=request.user.name)
+        request.app.state.scorers.forget()
+        return activation
+
+    @post(
+        "/rollback",
+        summary="Serve again the model that served before the last switch",
+        description="Rolling back twice returns to where you started. With nothing before, the shipped "
+        "baseline serves.",
+        status_code=200,
+        responses=problem_responses(401, 403, 409),
+    )
+    async def rollback(
+        self, request: Request[Principal, Principal, State], pool: NamedDependency[asyncpg.Pool]
+    ) -> Activation:
+        activation = await registry.rollback(pool, actor=request.user.name)
+        request.app.state.scorers.forget()
+        return activation

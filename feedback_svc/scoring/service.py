@@ -1,0 +1,164 @@
+"""Scoring rules: read features as of now, score with the active model, store, flag risk."""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from feedback_svc.lib.errors import NotFound
+from feedback_svc.outbox.events import emit_event
+from feedback_svc.scoring import queries
+from feedback_svc.scoring.cache import ScorerCache
+from feedback_svc.scoring.schemas import (
+    ItemError,
+    Reason,
+    Score,
+    ScoreBatch,
+    ScoreItem,
+    ScoreResult,
+)
+from ml.queries import FeatureRow, fetch_features
+from ml.scorer import CustomerScore, Scorer
+
+AT_RISK_EVENT = "customer.at_risk"
+# below this many rows scoring takes well under a millisecond: a thread hop would cost more
+INLINE_ROWS = 32
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+async def score_batch(
+    pool: asyncpg.Pool,
+    scorers: ScorerCache,
+    items: Sequence[ScoreItem],
+    *,
+    at_risk_threshold: float,
+    now: datetime,
+) -> ScoreBatch:
+    """Score, store and flag every known customer; unknown or erased ones fail alone."""
+    scorer = await scorers.scorer(pool)
+    async with pool.acquire() as conn:
+        rows = await fetch_features(conn, as_of=now, customer_ids=list({item.customer_id for item in items}))
+        by_id = {row["customer_id"]: row for row in rows}
+        failures: dict[int, ItemError] = {}
+        wanted: list[tuple[int, FeatureRow]] = []
+        for position, item in enumerate(items):
+            row = by_id.get(item.customer_id)
+            if row is None or row["erased"]:
+                failures[position] = _missing(item.customer_id, erased=row is not None)
+            else:
+                wanted.append((position, with_fresh_inputs(row, item)))
+        scores = await run_scorer(scorer, [row for _, row in wanted])
+        ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
+    scored = {
+        position: to_wire(s, score_id=i, scored_at=now)
+        for (position, _), s, i in zip(wanted, scores, ids, strict=True)
+    }
+    results = [
+        ScoreResult(customer_id=item.customer_id, status="scored", score=scored[position])
+        if position in scored
+        else ScoreResult(customer_id=item.customer_id, status="failed", error=failures[position])
+        for position, item in enumerate(items)
+    ]
+    return ScoreBatch(scored=len(scored), failed=len(failures), model_version=scorer.version, results=results)
+
+
+async def score_customer(
+    pool: asyncpg.Pool, scorers: ScorerCache, customer_id: UUID, *, now: datetime
+) -> Score:
+    """A fresh score, not stored: reading it has no side effects (POST /v1/scores stores)."""
+    scorer = await scorers.scorer(pool)
+    rows = await fetch_features(pool, as_of=now, customer_ids=[customer_id])
+    if not rows or rows[0]["erased"]:
+        raise NotFound(_missing(customer_id, erased=bool(rows)).detail)
+    return to_wire(scorer.score(rows)[0], score_id=None, scored_at=now)
+
+
+def with_fresh_inputs(row: FeatureRow, item: ScoreItem) -> FeatureRow:
+    """The stored row with what the CRM sent now laid over it (for this score only)."""
+    if item.attributes is msgspec.UNSET and item.value is msgspec.UNSET:
+        return row
+    fresh = dict(row)
+    if item.attributes is not msgspec.UNSET:
+        fresh["attributes"] = {**row["attributes"], **item.attributes}
+    if item.value is not msgspec.UNSET:
+        fresh["value"] = item.value
+    return fresh
+
+
+async def run_scorer(scorer: Scorer, rows: list[FeatureRow]) -> list[CustomerScore]:
+    """Numpy releases the GIL for the heavy parts, so long batches go to a thread and
+    the event loop keeps answering other requests meanwhile."""
+    if len(rows) <= INLINE_ROWS:
+        return scorer.score(rows)
+    return await asyncio.to_thread(scorer.score, rows)
+
+
+async def store_scores(
+    conn: asyncpg.Connection, scores: Sequence[CustomerScore], *, now: datetime, at_risk_threshold: float
+) -> list[int]:
+    """One insert for the batch; with the at-risk events in the same transaction."""
+    at_risk = [i for i, s in enumerate(scores) if s.churn_probability >= at_risk_threshold]
+    if not at_risk:  # one statement is its own transaction
+        return await queries.insert_scores(conn, scores, scored_at=now)
+    async with conn.transaction():
+        ids = await queries.insert_scores(conn, scores, scored_at=now)
+        for i in at_risk:
+            await emit_event(
+                conn,
+                type=AT_RISK_EVENT,
+                data=at_risk_data(scores[i], score_id=ids[i]),
+                ordering_key=str(scores[i].customer_id),
+                dedupe_key=f"{AT_RISK_EVENT}:{ids[i]}",
+            )
+    return ids
+
+
+def at_risk_data(score: CustomerScore, *, score_id: int) -> dict[str, Any]:
+    return {
+        "customer_id": str(score.customer_id),
+        "score_id": score_id,
+        "churn_probability": score.churn_probability,
+        "risk_band": score.risk_band,
+        "value_at_risk": score.value_at_risk,
+        "model_version": score.model_version,
+        "reasons": msgspec.to_builtins(score.reasons),
+    }
+
+
+def to_wire(score: CustomerScore, *, score_id: int | None, scored_at: datetime) -> Score:
+    assert score.customer_id is not None
+    return Score(
+        id=score_id,
+        customer_id=score.customer_id,
+        churn_probability=score.churn_probability,
+        risk_band=score.risk_band,  # type: ignore[arg-type]
+        loyalty_probability=score.loyalty_probability,
+        loyalty_index=score.loyalty_index,
+        value_at_risk=score.value_at_risk,
+        reasons=[
+            Reason(feature=r.feature, label=r.label, value=r.value, contribution=r.contribution, text=r.text)
+            for r in score.reasons
+        ],
+        imputed=score.imputed,
+        model_version=score.model_version,
+        scored_at=scored_at,
+    )
+
+
+def _missing(customer_id: UUID, *, erased: bool) -> ItemError:
+    if erased:
+        return ItemError(
+            status=404, title="Not found", detail=f"Customer {customer_id} was erased; it cannot be scored."
+        )
+    return ItemError(
+        status=404,
+        title="Not found",
+        detail=f"No customer with id {customer_id}; create it with POST /v1/customers first.",
+    )

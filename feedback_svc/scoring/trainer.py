@@ -1,0 +1,161 @@
+"""Training a new model version: asked over the API, done by an outbox job.
+
+Training reads every customer at four cut-offs and fits several models: seconds
+to minutes. So POST /v1/models/training-runs records a run and an outbox job in
+one transaction and answers 202; whichever worker claims the job trains (the
+fit in a thread, so that process keeps serving), registers the version, and
+writes progress and the outcome on the run. A redelivered job whose run has
+finished does nothing; one whose worker died trains again, and the same data
+gives the same version, which is registered once.
+"""
+
+import asyncio
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from feedback_svc.lib.errors import Conflict, NotFound
+from feedback_svc.outbox.queries import Job, enqueue
+from feedback_svc.scoring import queries, registry
+from feedback_svc.scoring.schemas import Activation, TrainingRun
+from ml.bundle import ModelBundle
+from ml.training import InsufficientDataError, TrainingConfig, fit, load_snapshots
+
+log = structlog.get_logger(__name__)
+
+TOPIC = "model.train"
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trained:
+    bundle: ModelBundle
+    registered: bool
+    activation: Activation | None
+    not_activated: str | None
+
+
+async def request_training(pool: asyncpg.Pool, *, activate: bool, force: bool, actor: str) -> TrainingRun:
+    async with pool.acquire() as conn, conn.transaction():
+        run = await queries.insert_training_run(conn, activate=activate, force=force, requested_by=actor)
+        await enqueue(
+            conn, topic=TOPIC, payload={"run_id": str(run["id"])}, dedupe_key=f"{TOPIC}:{run['id']}"
+        )
+    return TrainingRun(**run)
+
+
+async def get_training_run(pool: asyncpg.Pool, run_id: UUID) -> TrainingRun:
+    run = await queries.get_training_run(pool, run_id)
+    if run is None:
+        raise NotFound(f"No training run {run_id}.")
+    return TrainingRun(**run)
+
+
+async def train_and_register(
+    pool: asyncpg.Pool,
+    *,
+    now: datetime,
+    activate: bool,
+    force: bool,
+    actor: str,
+    config: TrainingConfig | None = None,
+    progress: Progress | None = None,
+) -> Trained:
+    """Train on the database as of `now`, register the version, and activate it if asked."""
+    config = config or TrainingConfig()
+    train, holdout = await load_snapshots(pool, now=now, config=config, progress=progress)
+    result = await asyncio.to_thread(fit, train, holdout, now=now, config=config, progress=progress)
+    registered = await registry.register_model(pool, result.bundle)
+    activation, refused = None, None
+    if activate:
+        try:
+            activation = await registry.activate(pool, result.bundle.version, force=force, actor=actor)
+        except Conflict as error:
+            refused = error.detail
+    return Trained(bundle=result.bundle, registered=registered, activation=activation, not_activated=refused)
+
+
+class TrainingJob:
+    """The outbox handler for TOPIC."""
+
+    def __init__(self, pool: asyncpg.Pool, *, flush_seconds: float = 0.5) -> None:
+        self.pool = pool
+        self.flush_seconds = flush_seconds
+
+    async def __call__(self, job: Job) -> None:
+        run_id = UUID(job.payload["run_id"])
+        run = await queries.start_training_run(self.pool, run_id)
+        if run is None:
+            return
+        latest: list[tuple[str, float]] = [("starting", 0.0)]
+        done = asyncio.Event()
+        flusher = asyncio.create_task(self._flush(run_id, latest, done))
+        try:
+            trained = await train_and_register(
+                self.pool,
+                now=datetime.now(UTC),
+                activate=run["activate"],
+                force=run["force"],
+                actor=run["requested_by"],
+                progress=lambda message, fraction: latest.append((message, fraction)),
+            )
+        except InsufficientDataError as error:
+            await self._finish(flusher, done)
+            await queries.finish_training_run(
+                self.pool, run_id, status="failed", message="not enough data to train", error=str(error)
+            )
+            return
+        except Exception as error:
+            await self._finish(flusher, done)
+            log.exception("training run failed", run_id=str(run_id))
+            await queries.finish_training_run(
+                self.pool,
+                run_id,
+                status="failed",
+                message="training failed",
+                error=f"{type(error).__name__}: {error}",
+            )
+            return
+        await self._finish(flusher, done)
+        await queries.finish_training_run(
+            self.pool,
+            run_id,
+            status="succeeded",
+            message=describe(trained),
+            model_version=trained.bundle.version,
+            activated=trained.activation is not None,
+        )
+
+    async def _flush(self, run_id: UUID, latest: list[tuple[str, float]], done: asyncio.Event) -> None:
+        """Progress comes from a worker thread; the database hears of it every flush_seconds."""
+        written: tuple[str, float] | None = None
+        while not done.is_set():
+            current = latest[-1]
+            if current != written:
+                with suppress(asyncpg.PostgresError, OSError):
+                    await queries.report_training_progress(
+                        self.pool, run_id, progress=min(max(current[1], 0.0), 1.0), message=current[0]
+                    )
+                written = current
+            with suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=self.flush_seconds)
+
+    async def _finish(self, flusher: "asyncio.Task[None]", done: asyncio.Event) -> None:
+        done.set()
+        await flusher
+
+
+def describe(trained: Trained) -> str:
+    version = trained.bundle.version
+    registered = f"registered {version}" if trained.registered else f"{version} was registered before"
+    if trained.activation is not None:
+        forced = " by force" if trained.activation.forced else ""
+        return f"{registered}; activated{forced} ({trained.activation.reason})"
+    if trained.not_activated is not None:
+        return f"{registered}; not activated: {trained.not_activated}"
+    return f"{registered}; activate it with POST /v1/models/{version}/activate"
