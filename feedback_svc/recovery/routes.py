@@ -1,0 +1,302 @@
+"""HTTP for the recovery queue; the rules live in service.py."""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.openapi import BEARER, problem_responses
+from feedback_svc.recovery import service
+from feedback_svc.recovery.schemas import (
+    Assign,
+    ClaimedTask,
+    ClaimRequest,
+    ContactAttempt,
+    Effectiveness,
+    LeaseExtend,
+    LeaseRelease,
+    NoteCreate,
+    Reopen,
+    Resolve,
+    Rule,
+    RuleUpdate,
+    Status,
+    Task,
+    TaskDetail,
+    TaskPage,
+    Trigger,
+)
+from feedback_svc.recovery.service import Actor, TaskFilter
+
+AgentRequest = Request[Principal, Principal, State]
+READ_ERRORS = problem_responses(401, 403, 404, 422)
+LEASED_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+
+
+def _actor(request: AgentRequest, agent: str | None) -> Actor:
+    return Actor(name=agent or request.user.name, key=request.user.name)
+
+
+def _lease(request: AgentRequest, seconds: int | None) -> timedelta:
+    return timedelta(seconds=seconds or request.app.state.settings.recovery_lease_seconds)
+
+
+class RecoveryController(Controller):
+    path = "/v1/recovery"
+    tags = ["recovery"]
+    guards = [requires_scope("agent")]
+    security = BEARER
+
+    @get("/tasks", summary="List recovery tasks, most important first", responses=READ_ERRORS)
+    async def list_tasks(
+        self,
+        *,
+        pool: NamedDependency[asyncpg.Pool],
+        status: FromQuery[Status | None] = None,
+        trigger: FromQuery[Trigger | None] = None,
+        touchpoint: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        assignee: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        overdue: Annotated[
+            bool | None, QueryParameter(description="Open, never contacted and past the deadline.")
+        ] = None,
+        customer_id: FromQuery[UUID | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> TaskPage:
+        filters = TaskFilter(
+            status=status,
+            trigger=trigger,
+            touchpoint=touchpoint,
+            assignee=assignee,
+            overdue=overdue,
+            customer_id=customer_id,
+        )
+        return await service.list_tasks(pool, filters, cursor=cursor, limit=limit)
+
+    @get(
+        "/tasks/{task_id:uuid}",
+        summary="One task with its evidence and history",
+        responses=READ_ERRORS,
+    )
+    async def get_task(self, pool: NamedDependency[asyncpg.Pool], task_id: FromPath[UUID]) -> TaskDetail:
+        return await service.get_task_detail(pool, task_id)
+
+    @post(
+        "/tasks/claim",
+        summary="Claim the most important open task nobody holds",
+        description="Leases the task to you: send `lease_token` with every change, extend the lease "
+        "while you work; an expired lease puts the task back in the queue. 204 when the queue is empty.",
+        dto=StrictBody[ClaimRequest],
+        return_dto=None,
+        status_code=200,
+        responses={
+            204: ResponseSpec(data_container=None, description="Nothing to claim right now."),
+            **problem_responses(400, 401, 403, 413, 422),
+        },
+    )
+    async def claim(
+        self, request: AgentRequest, pool: NamedDependency[asyncpg.Pool], data: JSONBody[ClaimRequest]
+    ) -> Response[ClaimedTask]:
+        async with pool.acquire() as conn:
+            task = await service.claim_next(
+                conn, actor=_actor(request, data.agent), lease=_lease(request, data.lease_seconds)
+            )
+        if task is None:
+            return Response(content=None, status_code=204)  # type: ignore[arg-type]
+        return Response(task, status_code=200)
+
+    @post(
+        "/tasks/{task_id:uuid}/lease",
+        summary="Extend your lease on a task",
+        dto=StrictBody[LeaseExtend],
+        return_dto=None,
+        status_code=200,
+        responses=LEASED_ERRORS,
+    )
+    async def extend_lease(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[LeaseExtend],
+    ) -> ClaimedTask:
+        async with pool.acquire() as conn:
+            return await service.extend_lease(
+                conn,
+                task_id,
+                token=data.lease_token,
+                actor=_actor(request, data.agent),
+                lease=_lease(request, data.lease_seconds),
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/release",
+        summary="Give a task back to the queue",
+        dto=StrictBody[LeaseRelease],
+        return_dto=None,
+        status_code=200,
+        responses=LEASED_ERRORS,
+    )
+    async def release(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[LeaseRelease],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.release(
+                conn, task_id, token=data.lease_token, actor=_actor(request, data.agent)
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/assign",
+        summary="Assign an open task to a named agent (null unassigns)",
+        description="Only that agent's claims will take it. Needs no lease.",
+        dto=StrictBody[Assign],
+        return_dto=None,
+        status_code=200,
+        responses=LEASED_ERRORS,
+    )
+    async def assign(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[Assign],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.assign(
+                conn, task_id, assignee=data.assignee, actor=_actor(request, data.agent)
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/notes",
+        summary="Add a note to a task you hold",
+        dto=StrictBody[NoteCreate],
+        return_dto=None,
+        status_code=201,
+        responses=LEASED_ERRORS,
+    )
+    async def add_note(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[NoteCreate],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.add_note(
+                conn, task_id, token=data.lease_token, text=data.text, actor=_actor(request, data.agent)
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/contact-attempts",
+        summary="Record a contact attempt (the first one keeps or breaks the promise)",
+        dto=StrictBody[ContactAttempt],
+        return_dto=None,
+        status_code=201,
+        responses=LEASED_ERRORS,
+    )
+    async def record_contact(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[ContactAttempt],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.record_contact(
+                conn,
+                task_id,
+                token=data.lease_token,
+                channel=data.channel,
+                reached=data.reached,
+                note=data.note,
+                actor=_actor(request, data.agent),
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/resolve",
+        summary="Resolve a task you hold with an outcome and a root cause",
+        dto=StrictBody[Resolve],
+        return_dto=None,
+        status_code=200,
+        responses=LEASED_ERRORS,
+    )
+    async def resolve(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[Resolve],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.resolve(
+                conn,
+                task_id,
+                token=data.lease_token,
+                outcome=data.outcome,
+                root_cause=data.root_cause,
+                note=data.note,
+                actor=_actor(request, data.agent),
+            )
+
+    @post(
+        "/tasks/{task_id:uuid}/reopen",
+        summary="Reopen a resolved task (a fresh deadline; the old outcome stays in history)",
+        dto=StrictBody[Reopen],
+        return_dto=None,
+        status_code=200,
+        responses=LEASED_ERRORS,
+    )
+    async def reopen(
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        task_id: FromPath[UUID],
+        data: JSONBody[Reopen],
+    ) -> Task:
+        async with pool.acquire() as conn:
+            return await service.reopen(conn, task_id, reason=data.reason, actor=_actor(request, data.agent))
+
+    @get("/rules", summary="The trigger rules: urgency and deadlines", responses=READ_ERRORS)
+    async def list_rules(self, pool: NamedDependency[asyncpg.Pool]) -> list[Rule]:
+        return await service.list_rules(pool)
+
+    @put(
+        "/rules/{trigger:str}",
+        summary="Change a trigger rule (admin)",
+        guards=[requires_scope("admin")],
+        dto=StrictBody[RuleUpdate],
+        return_dto=None,
+        responses=LEASED_ERRORS,
+    )
+    async def update_rule(
+        self, pool: NamedDependency[asyncpg.Pool], trigger: FromPath[Trigger], data: JSONBody[RuleUpdate]
+    ) -> Rule:
+        return await service.update_rule(pool, trigger, data)
+
+    @get(
+        "/effectiveness",
+        summary="Outcomes and later churn/renewal per trigger, agent, root cause and control group",
+        description="Rates at 30 and 90 days count only tasks resolved at least that long ago "
+        "(control tasks from when they opened). `since`/`until` bound the resolution time.",
+        responses=READ_ERRORS,
+    )
+    async def effectiveness(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+    ) -> Effectiveness:
+        return await service.effectiveness(pool, since=since, until=until)

@@ -1,0 +1,355 @@
+"""Working the recovery queue: claim, lease, note, contact, resolve, reopen; no HTTP.
+
+Every function takes a connection and an Actor, so the web console can call them directly.
+Changes to a claimed task need its lease token; a wrong or expired token is a Conflict.
+Every change writes the task's history in the same statement that makes it.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.outbox.events import emit_event
+from feedback_svc.recovery import queries
+from feedback_svc.recovery.schemas import (
+    ClaimedTask,
+    Effectiveness,
+    EffectivenessRow,
+    Evidence,
+    HistoryEntry,
+    PromiseKept,
+    Rule,
+    RuleUpdate,
+    Task,
+    TaskDetail,
+    TaskPage,
+)
+
+_TASK_FIELDS = Task.__struct_fields__
+_cursor_encoder = msgspec.json.Encoder()
+_cursor_decoder = msgspec.json.Decoder(tuple[float, UUID])
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: the agent's name (or the API key's), and the key it came through."""
+
+    name: str
+    key: str | None = None
+
+    def details(self, **extra: Any) -> dict[str, Any]:
+        return {"key": self.key, **extra} if self.key else dict(extra)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    status: str | None = None
+    trigger: str | None = None
+    touchpoint: str | None = None
+    assignee: str | None = None
+    overdue: bool | None = None
+    customer_id: UUID | None = None
+
+
+def task_from_row(row: dict[str, Any]) -> Task:
+    return msgspec.convert({k: row[k] for k in _TASK_FIELDS}, Task)
+
+
+def claimed_from_row(row: dict[str, Any]) -> ClaimedTask:
+    return msgspec.convert(
+        {**{k: row[k] for k in _TASK_FIELDS}, "lease_token": row["lease_token"]}, ClaimedTask
+    )
+
+
+def task_event_data(row: dict[str, Any]) -> dict[str, Any]:
+    """What the CRM hears about a task (task.created, task.escalated, task.resolved)."""
+    return msgspec.to_builtins(
+        {
+            "id": row["id"],
+            "customer_id": row["customer_id"],
+            "status": row["status"],
+            "trigger": row["trigger"],
+            "touchpoint": row["touchpoint"],
+            "critical": row["critical"],
+            "priority": row["priority"],
+            "value_at_risk": row["value_at_risk"],
+            "deadline_at": row["deadline_at"],
+            "escalated_at": row["escalated_at"],
+            "assignee": row["assignee"],
+            "first_contact_at": row["first_contact_at"],
+            "outcome": row["outcome"],
+            "root_cause": row["root_cause"],
+            "resolved_at": row["resolved_at"],
+        }
+    )
+
+
+async def emit_task_event(conn: asyncpg.Connection, kind: str, row: dict[str, Any], *, dedupe: str) -> None:
+    await emit_event(
+        conn,
+        type=kind,
+        data=task_event_data(row),
+        ordering_key=str(row["customer_id"]),
+        dedupe_key=f"{kind}:{row['id']}:{dedupe}",
+    )
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def encode_cursor(priority: float, task_id: UUID) -> str:
+    return base64.urlsafe_b64encode(_cursor_encoder.encode((priority, task_id))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, UUID]:
+    try:
+        return _cursor_decoder.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidInput(
+            "The cursor is not one this service handed out; start again without it.",
+            errors=[{"field": "cursor", "message": "malformed cursor", "source": "query"}],
+        ) from None
+
+
+async def list_tasks(
+    conn: asyncpg.Connection | asyncpg.Pool, filters: TaskFilter, *, cursor: str | None, limit: int
+) -> TaskPage:
+    after = decode_cursor(cursor) if cursor else None
+    rows = await queries.list_tasks(
+        conn,
+        status=filters.status,
+        trigger=filters.trigger,
+        touchpoint=filters.touchpoint,
+        assignee=filters.assignee,
+        overdue=filters.overdue,
+        customer_id=filters.customer_id,
+        after=after,
+        limit=limit + 1,
+    )
+    items = [task_from_row(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return TaskPage(
+        items=items, next_cursor=encode_cursor(items[-1].priority, items[-1].id) if more else None
+    )
+
+
+async def get_task_detail(conn: asyncpg.Connection | asyncpg.Pool, task_id: UUID) -> TaskDetail:
+    row = await queries.get_task(conn, task_id)
+    if row is None:
+        raise NotFound(f"No recovery task with id {task_id}.")
+    evidence = [msgspec.convert(r, Evidence) for r in await queries.task_evidence(conn, task_id)]
+    history = [msgspec.convert(r, HistoryEntry) for r in await queries.task_history(conn, task_id)]
+    return TaskDetail(task=task_from_row(row), evidence=evidence, history=history)
+
+
+# -- the queue --------------------------------------------------------------------------
+
+
+async def claim_next(conn: asyncpg.Connection, *, actor: Actor, lease: timedelta) -> ClaimedTask | None:
+    """The most important open task nobody holds, leased to `actor`; None when the queue is empty."""
+    row = await queries.claim_task(conn, agent=actor.name, lease=lease, key_name=actor.key)
+    return claimed_from_row(row) if row else None
+
+
+async def extend_lease(
+    conn: asyncpg.Connection, task_id: UUID, *, token: UUID, actor: Actor, lease: timedelta
+) -> ClaimedTask:
+    row = await queries.extend_lease(
+        conn, task_id=task_id, token=token, lease=lease, actor=actor.name, details=actor.details()
+    )
+    return claimed_from_row(row) if row else await _refuse(conn, task_id, token)
+
+
+async def release(conn: asyncpg.Connection, task_id: UUID, *, token: UUID, actor: Actor) -> Task:
+    row = await queries.release_lease(
+        conn, task_id=task_id, token=token, actor=actor.name, details=actor.details()
+    )
+    return task_from_row(row) if row else await _refuse(conn, task_id, token)
+
+
+async def add_note(conn: asyncpg.Connection, task_id: UUID, *, token: UUID, text: str, actor: Actor) -> Task:
+    row = await queries.add_note(
+        conn, task_id=task_id, token=token, actor=actor.name, details=actor.details(text=text)
+    )
+    return task_from_row(row) if row else await _refuse(conn, task_id, token)
+
+
+async def record_contact(
+    conn: asyncpg.Connection,
+    task_id: UUID,
+    *,
+    token: UUID,
+    channel: str,
+    reached: bool,
+    note: str | None,
+    actor: Actor,
+) -> Task:
+    details = actor.details(channel=channel, reached=reached, note=note)
+    row = await queries.record_contact(conn, task_id=task_id, token=token, actor=actor.name, details=details)
+    return task_from_row(row) if row else await _refuse(conn, task_id, token)
+
+
+async def resolve(
+    conn: asyncpg.Connection,
+    task_id: UUID,
+    *,
+    token: UUID,
+    outcome: str,
+    root_cause: str,
+    note: str | None,
+    actor: Actor,
+) -> Task:
+    async with conn.transaction():
+        row = await queries.resolve_task(
+            conn,
+            task_id=task_id,
+            token=token,
+            outcome=outcome,
+            root_cause=root_cause,
+            actor=actor.name,
+            details=actor.details(note=note),
+        )
+        if row is None:
+            return await _refuse(conn, task_id, token)
+        await emit_task_event(conn, "task.resolved", row, dedupe=row["resolved_at"].isoformat())
+    return task_from_row(row)
+
+
+async def assign(conn: asyncpg.Connection, task_id: UUID, *, assignee: str | None, actor: Actor) -> Task:
+    row = await queries.assign_task(
+        conn, task_id=task_id, assignee=assignee, actor=actor.name, details=actor.details()
+    )
+    if row is None:
+        await _must_exist(conn, task_id)
+        raise Conflict(f"Task {task_id} is resolved; reopen it before assigning it.")
+    return task_from_row(row)
+
+
+async def reopen(conn: asyncpg.Connection, task_id: UUID, *, reason: str, actor: Actor) -> Task:
+    current = await queries.get_task(conn, task_id)
+    if current is None:
+        raise NotFound(f"No recovery task with id {task_id}.")
+    rule = next((r for r in await queries.list_rules(conn) if r["trigger"] == current["trigger"]), None)
+    deadline = rule["deadline"] if rule else timedelta(hours=24)
+    try:
+        async with conn.transaction():
+            row = await queries.reopen_task(
+                conn,
+                task_id=task_id,
+                deadline=deadline,
+                actor=actor.name,
+                details=actor.details(reason=reason),
+            )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            f"Customer {current['customer_id']} already has an open recovery task; add to that one instead."
+        ) from None
+    if row is None:
+        raise Conflict(f"Task {task_id} is open already.")
+    return task_from_row(row)
+
+
+async def _must_exist(conn: asyncpg.Connection, task_id: UUID) -> None:
+    if await queries.lease_state(conn, task_id) is None:
+        raise NotFound(f"No recovery task with id {task_id}.")
+
+
+async def _refuse(conn: asyncpg.Connection, task_id: UUID, token: UUID) -> Any:
+    """Explain why a change that needed the lease was not made."""
+    state = await queries.lease_state(conn, task_id)
+    if state is None:
+        raise NotFound(f"No recovery task with id {task_id}.")
+    if state["status"] != "open":
+        raise Conflict(f"Task {task_id} is resolved already; reopen it to work on it again.")
+    if state["lease_token"] != token:
+        holder = (
+            f"it is held by {state['lease_holder']} until {state['lease_expires_at'].isoformat()}"
+            if state["lease_live"]
+            else "nobody holds it now"
+        )
+        raise Conflict(f"That lease token is stale for task {task_id}: {holder}. Claim a task again.")
+    raise Conflict(
+        f"Your lease on task {task_id} expired at {state['lease_expires_at'].isoformat()} and the task "
+        "went back to the queue; claim it again."
+    )
+
+
+# -- rules and effectiveness --------------------------------------------------------------
+
+
+def _hours(interval: timedelta) -> float:
+    return round(interval.total_seconds() / 3600, 4)
+
+
+def rule_from_row(row: dict[str, Any]) -> Rule:
+    return Rule(
+        trigger=row["trigger"],
+        enabled=row["enabled"],
+        urgency=row["urgency"],
+        deadline_hours=_hours(row["deadline"]),
+        critical_deadline_hours=_hours(row["critical_deadline"]),
+        high_value_deadline_hours=_hours(row["high_value_deadline"]),
+        updated_at=row["updated_at"],
+    )
+
+
+async def list_rules(conn: asyncpg.Connection | asyncpg.Pool) -> list[Rule]:
+    return [rule_from_row(row) for row in await queries.list_rules(conn)]
+
+
+async def update_rule(conn: asyncpg.Connection | asyncpg.Pool, trigger: str, data: RuleUpdate) -> Rule:
+    row = await queries.update_rule(
+        conn,
+        trigger=trigger,
+        enabled=data.enabled,
+        urgency=data.urgency,
+        deadline=timedelta(hours=data.deadline_hours),
+        critical_deadline=timedelta(hours=data.critical_deadline_hours),
+        high_value_deadline=timedelta(hours=data.high_value_deadline_hours),
+    )
+    if row is None:
+        raise NotFound(f"No recovery rule for trigger {trigger!r}.")
+    return rule_from_row(row)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def effectiveness(
+    conn: asyncpg.Connection | asyncpg.Pool, *, since: datetime | None, until: datetime | None
+) -> Effectiveness:
+    rows = []
+    for row in await queries.effectiveness(conn, since=since, until=until):
+        rows.append(
+            EffectivenessRow(
+                **row,
+                churn_rate_30d=_rate(row["churned_30d"], row["observed_30d"]),
+                churn_rate_90d=_rate(row["churned_90d"], row["observed_90d"]),
+            )
+        )
+    promise = await queries.promise_kept(conn, since=since, until=until)
+    by_control = {row.key: row for row in rows if row.dimension == "control"}
+    control, treated = by_control.get("true"), by_control.get("false")
+    uplift = (
+        round(control.churn_rate_90d - treated.churn_rate_90d, 4)
+        if control and treated and control.churn_rate_90d is not None and treated.churn_rate_90d is not None
+        else None
+    )
+    return Effectiveness(
+        rows=rows,
+        promise=PromiseKept(
+            due=promise["due"],
+            kept=promise["kept"],
+            rate=_rate(promise["kept"], promise["due"]),
+            escalated=promise["escalated"],
+        ),
+        uplift_90d=uplift,
+    )
