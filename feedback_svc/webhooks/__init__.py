@@ -1,0 +1,1 @@
+"""CRM webhooks: endpoints, fan-out of domain events and signed delivery (Standard Webhooks)."""

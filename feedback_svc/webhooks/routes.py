@@ -1,0 +1,138 @@
+"""HTTP for webhook endpoints (admin only); the rules live in service.py."""
+
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.openapi import BEARER, problem_responses
+from feedback_svc.webhooks import service
+from feedback_svc.webhooks.schemas import (
+    DeliveryStatus,
+    SecretRotated,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointUpdate,
+)
+
+READ_ERRORS = problem_responses(401, 403, 404)
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+
+BIGINT_MAX = 2**63 - 1
+AdminRequest = Request[Principal, Principal, State]
+
+
+def _allow_private(request: AdminRequest) -> bool:
+    return bool(request.app.state.settings.webhooks_allow_private)
+
+
+class WebhookEndpointsController(Controller):
+    path = "/v1/webhook-endpoints"
+    tags = ["webhooks"]
+    guards = [requires_scope("admin")]
+    security = BEARER
+
+    @post(
+        "/",
+        summary="Register a webhook endpoint",
+        description="The signing secret is in this response only. The URL must be http(s) on a public "
+        "address (checked again at every delivery).",
+        dto=StrictBody[WebhookEndpointCreate],
+        return_dto=None,
+        status_code=201,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
+    async def create_endpoint(
+        self,
+        request: AdminRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[WebhookEndpointCreate],
+    ) -> WebhookEndpointCreated:
+        return await service.create_endpoint(pool, data, allow_private=_allow_private(request))
+
+    @get("/", summary="List webhook endpoints", responses=problem_responses(401, 403))
+    async def list_endpoints(self, pool: NamedDependency[asyncpg.Pool]) -> list[WebhookEndpoint]:
+        return await service.list_endpoints(pool)
+
+    @get("/{endpoint_id:uuid}", summary="Get a webhook endpoint", responses=READ_ERRORS)
+    async def get_endpoint(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> WebhookEndpoint:
+        return await service.get_endpoint(pool, endpoint_id)
+
+    @patch(
+        "/{endpoint_id:uuid}",
+        summary="Change an endpoint's URL, description or event types; enable or disable it",
+        description="Disabling pauses its pending deliveries; enabling again sends them.",
+        dto=StrictBody[WebhookEndpointUpdate],
+        return_dto=None,
+        responses=WRITE_ERRORS,
+    )
+    async def update_endpoint(
+        self,
+        request: AdminRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        endpoint_id: UUID,
+        data: JSONBody[WebhookEndpointUpdate],
+    ) -> WebhookEndpoint:
+        return await service.update_endpoint(pool, endpoint_id, data, allow_private=_allow_private(request))
+
+    @delete(
+        "/{endpoint_id:uuid}", summary="Delete an endpoint and its delivery history", responses=READ_ERRORS
+    )
+    async def delete_endpoint(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> None:
+        await service.delete_endpoint(pool, endpoint_id)
+
+    @post(
+        "/{endpoint_id:uuid}/rotate-secret",
+        summary="Replace the signing secret",
+        description="The new secret is in this response only. For 24 hours deliveries are signed with "
+        "both secrets, so the receiver can switch without losing a message.",
+        status_code=200,
+        responses=READ_ERRORS,
+    )
+    async def rotate_secret(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> SecretRotated:
+        return await service.rotate_secret(pool, endpoint_id)
+
+    @get(
+        "/{endpoint_id:uuid}/deliveries",
+        summary="An endpoint's deliveries, newest first",
+        description="Filter by status (e.g. `failed`) to see what did not arrive and why.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def list_deliveries(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        endpoint_id: UUID,
+        status: DeliveryStatus | None = None,
+        before: Annotated[
+            int | None, Parameter(ge=1, le=BIGINT_MAX, description="Only deliveries older than this id.")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> WebhookDeliveryPage:
+        return await service.list_deliveries(pool, endpoint_id, status=status, before=before, limit=limit)
+
+    @post(
+        "/{endpoint_id:uuid}/deliveries/{delivery_id:int}/replay",
+        summary="Send a delivery again",
+        description="Same message id, from the start of the retry schedule. 409 while the endpoint is "
+        "disabled.",
+        status_code=202,
+        responses=problem_responses(401, 403, 404, 409),
+    )
+    async def replay_delivery(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        endpoint_id: UUID,
+        delivery_id: Annotated[int, Parameter(ge=1, le=BIGINT_MAX)],
+    ) -> WebhookDelivery:
+        async with pool.acquire() as conn:
+            return await service.replay_delivery(conn, endpoint_id, delivery_id)

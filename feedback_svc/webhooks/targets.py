@@ -1,0 +1,168 @@
+"""Where webhooks may go: public http(s) hosts only, checked at registration and at connect time.
+
+A URL that resolves to a loopback, private, link-local, multicast or reserved address would
+let whoever registers an endpoint make this service call into its own network (SSRF). The
+check runs at registration, and again inside the HTTP client's connect step against every
+address the name resolves to, connecting only to an address that passed: a DNS answer that
+changes between the two (rebinding) cannot reach inside.
+"""
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+import httpcore
+import httpx
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class TargetRefused(ValueError):
+    """The URL or one of its addresses is not a place webhooks may go; the message says why."""
+
+
+def parse_url(url: str) -> SplitResult:
+    """The URL's parts, when its form is acceptable (the addresses are checked separately)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise TargetRefused(f"the URL cannot be read ({error})") from None
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("only http:// and https:// URLs can receive webhooks")
+    if not parts.hostname:
+        raise TargetRefused("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise TargetRefused("put no credentials in the URL; verify the webhook signature instead")
+    if parts.fragment:
+        raise TargetRefused("the URL must not have a #fragment")
+    if port == 0:
+        raise TargetRefused("port 0 is not a valid port")
+    return parts
+
+
+def blocked_reason(address: IpAddress) -> str | None:
+    """Why webhooks may not go to `address`, or None when it is a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return blocked_reason(address.ipv4_mapped)
+    checks = (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("not globally routable", not address.is_global),
+    )
+    return next((f"a {name} address" for name, hit in checks if hit), None)
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    """Every address `host` stands for (an IP literal stands for itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise TargetRefused(f"the host {host!r} does not resolve ({error.strerror or error})") from None
+    addresses: list[IpAddress] = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise TargetRefused(f"the host {host!r} does not resolve")
+    return addresses
+
+
+async def allowed_addresses(host: str, port: int, *, allow_private: bool) -> list[IpAddress]:
+    """The addresses to connect to; refuses the host if any address is off limits."""
+    addresses = await resolve(host, port)
+    if not allow_private:
+        for address in addresses:
+            reason = blocked_reason(address)
+            if reason is not None:
+                raise TargetRefused(
+                    f"{host} is or resolves to {address}, {reason}; webhooks only go to public "
+                    "addresses (FEEDBACK_WEBHOOKS_ALLOW_PRIVATE allows others)"
+                )
+    return addresses
+
+
+async def check_url(url: str, *, allow_private: bool) -> str:
+    """The URL when it may receive webhooks; raises TargetRefused saying why not."""
+    parts = parse_url(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    await allowed_addresses(parts.hostname or "", port, allow_private=allow_private)
+    return url
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks every address, and connects only to an address that passed."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await allowed_addresses(host, port, allow_private=self._allow_private)
+        except TargetRefused as error:
+            raise httpcore.ConnectError(f"refused: {error}") from None
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                # TLS still checks the certificate against the host name (httpcore passes it as SNI)
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )  # fmt: skip
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                last = error
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are not sent over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool whose connect step is guarded."""
+
+    def __init__(self, *, allow_private: bool, ssl_context: ssl.SSLContext | None = None) -> None:
+        # no proxies from the environment: a proxy would connect on our behalf, unchecked
+        super().__init__(trust_env=False)
+        # httpx has no parameter for httpcore's network backend, so its pool is built here
+        # the way httpx builds it (http/1.1, its default limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(allow_private=allow_private),
+        )
+
+
+def webhook_client(*, allow_private: bool, timeout: float) -> httpx.AsyncClient:
+    """The client deliveries go through: guarded connects, no redirects, no env proxies."""
+    return httpx.AsyncClient(
+        transport=GuardedTransport(allow_private=allow_private),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
