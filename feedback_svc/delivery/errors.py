@@ -11,3 +11,12 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help: recipient refused, invalid number, authentication rejected."""
+
+
+class SettingsDeliveryError(TransientDeliveryError):
+    """Our own settings stop every send on a channel: no SMTP host, login refused, sender refused.
+
+    Transient, not permanent: nothing is wrong with the message or its recipient, and once an
+    operator fixes the settings every waiting message can go out. Whoever sends may wait longer
+    for these than for a passing outage (see surveys/sending.py).
+    """

@@ -16,6 +16,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 
 from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.lib.ratelimit import limit_by_client
+from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.surveys import queries, service
 from feedback_svc.surveys.texts import SCALES, resolve_texts
@@ -56,6 +58,8 @@ def _when(moment: datetime) -> str:
 class SurveyPagesController(Controller):
     tags = ["survey pages"]
     opt = {"public": True}
+    # no key here, so the client's address is what a limit can hold on to
+    guards = [limit_by_client]
     include_in_schema = False
 
     async def _invitation(self, pool: asyncpg.Pool, token: str) -> dict[str, Any] | None:
@@ -107,20 +111,16 @@ class SurveyPagesController(Controller):
         )
 
     def _thanks(
-        self,
-        request: Request[Any, Any, State],
-        invitation: dict[str, Any],
-        token: str,
-        answer: dict[str, Any],
+        self, request: Request[Any, Any, State], locale: str, token: str, editable_until: datetime
     ) -> Response[str]:
-        texts = page_texts(invitation["locale"])
-        open_for_edits = answer["editable_until"] > datetime.now(UTC)
+        texts = page_texts(locale)
+        open_for_edits = editable_until > datetime.now(UTC)
         view = ThanksPageView(
             lang=texts.locale,
             brand_name=_brand(request),
             texts=texts.thanks,
             edit_url=f"/s/{token}" if open_for_edits else None,
-            editable_until=_when(answer["editable_until"]) if open_for_edits else None,
+            editable_until=_when(editable_until) if open_for_edits else None,
         )
         return _html(_pages(request).render_thanks_page(view))
 
@@ -142,7 +142,7 @@ class SurveyPagesController(Controller):
             return self._unavailable(request)
         answer = await queries.response_by_invitation(pool, invitation["id"])
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
-            return self._thanks(request, invitation, token, answer)
+            return self._thanks(request, invitation["locale"], token, answer["editable_until"])
         chosen = int(score) if score is not None and score.isdigit() else None
         if answer is not None:
             view = self._survey_view(
@@ -166,13 +166,28 @@ class SurveyPagesController(Controller):
         token: FromPath[str],
         data: FormData,
     ) -> Response[str]:
+        raw_score = (data.get("score") or "").strip()
+        comment = data.get("comment") or ""
+        contact = data.get("contact_requested") == CONTACT_REQUESTED_VALUE
+        if looks_like_token(token) and raw_score.isascii() and raw_score.isdigit() and len(comment) <= 5000:
+            # the usual answer is one statement and one commit; when it writes nothing, the
+            # steps below find out why and say so
+            stored = await service.answer_by_token(
+                pool,
+                token_hash=hash_token(token),
+                score=int(raw_score),
+                comment=comment,
+                contact_requested=contact,
+                now=datetime.now(UTC),
+            )
+            if stored is not None:
+                if stored["inserted"]:
+                    count_answer(channel=stored["channel"], kind=stored["kind"])
+                return self._thanks(request, stored["locale"], token, stored["editable_until"])
         invitation = await self._invitation(pool, token)
         if invitation is None:
             return self._unavailable(request)
         low, high = SCALES[invitation["kind"]]
-        raw_score = (data.get("score") or "").strip()
-        comment = data.get("comment") or ""
-        contact = data.get("contact_requested") == CONTACT_REQUESTED_VALUE
         errors: list[FieldError] = []
         if not raw_score.isdigit() or not low <= int(raw_score) <= high:
             errors.append(FieldError(field="score", message=f"Choose a score from {low} to {high}."))
@@ -183,7 +198,7 @@ class SurveyPagesController(Controller):
         if not errors:
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    await service.answer_invitation(
+                    answer, inserted = await service.answer_invitation(
                         conn,
                         invitation,
                         score=int(raw_score),
@@ -205,9 +220,10 @@ class SurveyPagesController(Controller):
                 errors=errors,
             )
             return _html(_pages(request).render_survey_page(view), 422)
-        answer = await queries.response_by_invitation(pool, invitation["id"])
-        assert answer is not None
-        return self._thanks(request, invitation, token, answer)
+        if inserted:
+            count_answer(channel=answer.channel, kind=answer.kind)
+        # the stored answer came back from its own statement: no second read
+        return self._thanks(request, invitation["locale"], token, answer.editable_until)
 
     @get("/u/{token:str}")
     async def confirm_unsubscribe(

@@ -180,8 +180,66 @@ async def insert_response(
     return dict(row)
 
 
-async def mark_invitation_answered(conn: Conn, invitation_id: UUID) -> None:
-    await conn.execute(Q["mark_invitation_answered"], invitation_id)
+async def answer_invitation(
+    conn: Conn,
+    *,
+    token_hash: bytes | None = None,
+    invitation_id: UUID | None = None,
+    now: datetime,
+    score: int,
+    kinds: list[str],
+    comment: str | None,
+    contact_requested: bool,
+    channel: str | None,
+    answered_at: datetime,
+    event_topic: str,
+) -> Row | None:
+    """The stored answer with the invitation's survey and locale, or None when nothing was written."""
+    return _row(
+        await conn.fetchrow(
+            Q["answer_invitation"],
+            token_hash,
+            invitation_id,
+            now,
+            score,
+            kinds,
+            comment,
+            contact_requested,
+            channel,
+            answered_at,
+            event_topic,
+        )
+    )
+
+
+async def record_api_response(
+    conn: Conn,
+    *,
+    customer_id: UUID | None,
+    customer_external_id: str | None,
+    survey_key: str,
+    kinds: list[str],
+    score: int,
+    comment: str | None,
+    contact_requested: bool,
+    answered_at: datetime,
+    event_topic: str,
+) -> Row | None:
+    """The stored answer with its survey key, or None when nothing was written."""
+    return _row(
+        await conn.fetchrow(
+            Q["record_api_response"],
+            customer_id,
+            customer_external_id,
+            survey_key,
+            kinds,
+            score,
+            comment,
+            contact_requested,
+            answered_at,
+            event_topic,
+        )
+    )
 
 
 async def response_by_invitation(conn: Conn, invitation_id: UUID) -> Row | None:

@@ -17,10 +17,12 @@ SELECT max(created_at)
    AND status IN ('scheduled', 'queued', 'sent', 'answered');
 
 -- name: opted_out_channels
+-- An erased customer's opt-outs are kept as hashes (privacy/queries.sql): compare both forms.
 SELECT channel
   FROM suppressions
  WHERE lifted_at IS NULL
-   AND ((channel = 'email' AND address = lower($1)) OR (channel = 'sms' AND address = $2));
+   AND ((channel = 'email' AND address IN (lower($1), 'sha256:' || encode(sha256(convert_to(lower($1), 'UTF8')), 'hex')))
+     OR (channel = 'sms' AND address IN ($2, 'sha256:' || encode(sha256(convert_to($2, 'UTF8')), 'hex'))));
 
 -- name: get_survey
 SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
@@ -98,7 +100,11 @@ SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.e
 
 -- name: upsert_invited_response
 -- One answer per invitation; a second submission edits it while the window is open.
--- No row back means the window has closed.
+-- No row back means the window has closed (the caller rolls back, the invitation's update too).
+-- The invitation is marked answered by the same statement: one round trip fewer per answer.
+WITH answered AS (
+    UPDATE invitations SET status = 'answered', updated_at = now() WHERE id = $1
+)
 INSERT INTO responses AS r (invitation_id, customer_id, survey_id, interaction_id, kind, score, comment,
                             contact_requested, channel, touchpoint, answered_at, editable_until)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::timestamptz, $11::timestamptz + $12::interval)
@@ -119,9 +125,6 @@ VALUES ($1, $2, $3, $4, $5, $6, 'api', $7::timestamptz, $7::timestamptz + $8::in
 RETURNING id, customer_id, invitation_id, kind, score, comment, contact_requested, channel,
           touchpoint, answered_at, updated_at, editable_until, true AS inserted;
 
--- name: mark_invitation_answered
-UPDATE invitations SET status = 'answered', updated_at = now() WHERE id = $1;
-
 -- name: response_by_invitation
 SELECT id, score, comment, contact_requested, editable_until
   FROM responses
@@ -133,3 +136,117 @@ INSERT INTO suppressions (channel, address, customer_id, reason)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (channel, address) WHERE lifted_at IS NULL DO NOTHING
 RETURNING id;
+
+-- name: answer_invitation
+-- An answer to an open invitation in one statement (one round trip, one commit): find the
+-- invitation by token hash ($1, the survey page) or id ($2, the API), store the answer (or edit
+-- it while its window is open), mark the invitation answered and write the response event.
+-- No row back means nothing was written: no open invitation, a score outside its scale, or the
+-- edit window has closed; the caller then looks again to say which.
+WITH invitation AS (
+    -- open as in service.invitation_is_open; $5 lists the kinds whose scale admits the score
+    SELECT i.id, i.customer_id, i.survey_id, i.interaction_id, i.channel, i.locale,
+           s.key AS survey, s.kind, s.answer_window, it.touchpoint
+      FROM invitations i
+      JOIN surveys s ON s.id = i.survey_id
+      JOIN customers c ON c.id = i.customer_id
+      LEFT JOIN interactions it ON it.id = i.interaction_id
+     WHERE (i.token_hash = $1 OR i.id = $2)
+       AND c.erased_at IS NULL
+       AND i.expires_at > $3
+       AND i.status NOT IN ('suppressed', 'failed', 'expired')
+       AND s.kind = ANY($5::text[])
+),
+answer AS (
+    -- one answer per invitation; a second submission edits it while the window is open
+    INSERT INTO responses AS r (invitation_id, customer_id, survey_id, interaction_id, kind, score, comment,
+                                contact_requested, channel, touchpoint, answered_at, editable_until)
+    SELECT id, customer_id, survey_id, interaction_id, kind, $4, $6, $7, coalesce($8, channel, 'web'),
+           touchpoint, $9::timestamptz, $9::timestamptz + answer_window
+      FROM invitation
+    ON CONFLICT (invitation_id) DO UPDATE
+       SET score = excluded.score,
+           comment = excluded.comment,
+           contact_requested = r.contact_requested OR excluded.contact_requested,
+           updated_at = now()
+     WHERE r.editable_until > now()
+    RETURNING r.id, r.customer_id, r.invitation_id, r.kind, r.score, r.comment, r.contact_requested,
+              r.channel, r.touchpoint, r.answered_at, r.updated_at, r.editable_until, (xmax = 0) AS inserted
+),
+answered AS (
+    UPDATE invitations SET status = 'answered', updated_at = now()
+     WHERE id = (SELECT invitation_id FROM answer)
+),
+event AS (
+    -- the response event, as service.emit_response_event writes it (timestamps as msgspec
+    -- writes them: UTC, 'Z', microseconds only when not zero; the dedupe key as isoformat())
+    INSERT INTO outbox (topic, payload, ordering_key, dedupe_key)
+    SELECT $10, jsonb_build_object('type', e.type, 'data', jsonb_build_object(
+               'id', a.id, 'customer_id', a.customer_id, 'invitation_id', a.invitation_id,
+               'survey', i.survey, 'kind', a.kind, 'score', a.score, 'comment', a.comment,
+               'contact_requested', a.contact_requested, 'channel', a.channel, 'touchpoint', a.touchpoint,
+               'answered_at', f.iso[1] || 'Z', 'updated_at', f.iso[2] || 'Z',
+               'editable_until', f.iso[3] || 'Z')),
+           a.customer_id::text, e.type || ':' || a.id || ':' || f.iso[2] || '+00:00'
+      FROM answer a
+     CROSS JOIN invitation i
+     CROSS JOIN LATERAL (SELECT CASE WHEN a.inserted THEN 'response.created' ELSE 'response.updated' END
+                         AS type) e
+     CROSS JOIN LATERAL (
+           SELECT array_agg(to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                            || CASE WHEN date_part('microseconds', t AT TIME ZONE 'UTC')::bigint % 1000000 = 0
+                                    THEN '' ELSE to_char(t AT TIME ZONE 'UTC', '.US') END
+                            ORDER BY n) AS iso
+             FROM unnest(ARRAY[a.answered_at, a.updated_at, a.editable_until]) WITH ORDINALITY AS stamp (t, n)
+     ) f
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT a.*, i.survey, i.locale
+  FROM answer a
+ CROSS JOIN invitation i;
+
+-- name: record_api_response
+-- An answer collected elsewhere (no invitation) in one statement: the customer (by id $1 or
+-- external id $2) and survey ($3) looked up, the answer stored and its response.created event
+-- written (same payload as answer_invitation). No row back means nothing was written: an unknown
+-- customer or survey, or a score outside the survey's scale ($4 lists the kinds admitting it);
+-- the caller then looks again to say which.
+WITH customer AS (
+    SELECT $1::uuid AS id WHERE $1::uuid IS NOT NULL
+    UNION ALL
+    SELECT id FROM customers WHERE $1::uuid IS NULL AND external_id = $2
+),
+survey AS (
+    SELECT id, key, kind, answer_window FROM surveys WHERE key = $3 AND kind = ANY($4::text[])
+),
+answer AS (
+    INSERT INTO responses (customer_id, survey_id, kind, score, comment, contact_requested, channel,
+                           answered_at, editable_until)
+    SELECT c.id, s.id, s.kind, $5, $6, $7, 'api', $8::timestamptz, $8::timestamptz + s.answer_window
+      FROM customer c CROSS JOIN survey s
+    RETURNING id, customer_id, invitation_id, kind, score, comment, contact_requested, channel,
+              touchpoint, answered_at, updated_at, editable_until, true AS inserted
+),
+event AS (
+    INSERT INTO outbox (topic, payload, ordering_key, dedupe_key)
+    SELECT $9, jsonb_build_object('type', 'response.created', 'data', jsonb_build_object(
+               'id', a.id, 'customer_id', a.customer_id, 'invitation_id', a.invitation_id,
+               'survey', s.key, 'kind', a.kind, 'score', a.score, 'comment', a.comment,
+               'contact_requested', a.contact_requested, 'channel', a.channel, 'touchpoint', a.touchpoint,
+               'answered_at', f.iso[1] || 'Z', 'updated_at', f.iso[2] || 'Z',
+               'editable_until', f.iso[3] || 'Z')),
+           a.customer_id::text, 'response.created:' || a.id || ':' || f.iso[2] || '+00:00'
+      FROM answer a
+     CROSS JOIN survey s
+     CROSS JOIN LATERAL (
+           SELECT array_agg(to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                            || CASE WHEN date_part('microseconds', t AT TIME ZONE 'UTC')::bigint % 1000000 = 0
+                                    THEN '' ELSE to_char(t AT TIME ZONE 'UTC', '.US') END
+                            ORDER BY n) AS iso
+             FROM unnest(ARRAY[a.answered_at, a.updated_at, a.editable_until]) WITH ORDINALITY AS stamp (t, n)
+     ) f
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT a.*, s.key AS survey
+  FROM answer a
+ CROSS JOIN survey s;

@@ -14,6 +14,7 @@ from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
 from feedback_svc.lib.idempotency import HEADER, check_key, run_idempotent
 from feedback_svc.lib.openapi import BEARER, problem_responses
+from feedback_svc.metrics.collector import count_answer
 from feedback_svc.surveys import service
 from feedback_svc.surveys.schemas import (
     InteractionCreate,
@@ -123,10 +124,16 @@ class SurveysController(Controller):
         data: JSONBody[ResponseCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> SurveyResponse:
-        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            return 201, _encoder.encode(await service.record_api_response(conn, data))
+        stored: list[SurveyResponse] = []
 
-        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            stored.append(await service.record_api_response(conn, data))
+            return 201, _encoder.encode(stored[-1])
+
+        result = await self._idempotent(request, pool, idempotency_key, work)
+        if stored:  # committed now; a replay ran no work and counts nothing
+            count_answer(channel="api", kind=stored[-1].kind)
+        return result  # type: ignore[return-value]
 
     async def _idempotent(
         self,

@@ -6,8 +6,17 @@ The message itself goes out after that transaction commits, so no row is locked 
 an SMTP relay or SMS provider takes its time. A crash between the send and marking it
 'sent' means the job runs again and the customer may get the email twice (with the same
 Message-ID and link); the SMS provider drops the repeat by its idempotency key.
+
+When our own settings stop the send (SMTP not configured, login or sender refused), the
+invitation is not failed: it waits, still 'queued' with the reason, and is tried again with
+growing pauses (up to an hour) until an operator fixes the settings, or until its link would
+expire before the next try, which is when a late survey stops being worth sending. The
+outbox worker's own retries give up after about an hour, too soon for a person to notice and
+fix a password, so each wait is a fresh job (its payload counts the waits). A refused
+recipient, by contrast, fails the invitation at once: no setting can fix it.
 """
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,9 +27,10 @@ import structlog
 
 from feedback_svc.db.sql import load_queries
 from feedback_svc.delivery.email.render import make_message_id, render_survey_email
-from feedback_svc.delivery.errors import PermanentDeliveryError
+from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError
 from feedback_svc.delivery.sms import texts as sms_texts
-from feedback_svc.outbox.queries import Job
+from feedback_svc.outbox.queries import Job, enqueue
+from feedback_svc.outbox.worker import backoff_delay
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.email_texts import email_texts
 from feedback_svc.surveys.queries import opted_out_channels
@@ -83,6 +93,9 @@ class InvitationSender:
                     ),
                     idempotency_key=str(invitation_id),
                 )
+        except SettingsDeliveryError as error:
+            await self._wait_for_settings(job, invitation, error)
+            return
         except PermanentDeliveryError as error:
             await self._pool.execute(Q["mark_invitation_failed"], invitation_id, f"failed: {error}")
             log.warning("invitation failed", invitation_id=str(invitation_id), channel=channel)
@@ -104,6 +117,13 @@ class InvitationSender:
             if invitation["status"] not in WAITING or invitation["channel"] not in ("email", "sms"):
                 # sent, answered or suppressed meanwhile: a repeated job is a no-op
                 return None
+            if invitation["expires_at"] <= datetime.now(UTC):
+                # a link that no longer opens is not worth a message
+                await conn.execute(
+                    Q["set_invitation_status"], invitation_id, "expired", "expired before it could be sent"
+                )
+                log.info("invitation expired unsent", invitation_id=str(invitation_id))
+                return None
             problem = await self._why_not_now(conn, invitation)
             if problem is not None:
                 reason = f"suppressed at send: {problem}"
@@ -112,6 +132,43 @@ class InvitationSender:
                 return None
             await conn.execute(Q["set_invitation_status"], invitation_id, "queued", None)
             return invitation
+
+    async def _wait_for_settings(
+        self, job: Job, invitation: dict[str, Any], error: SettingsDeliveryError
+    ) -> None:
+        """Try again later with a fresh job, or fail the invitation once its link would expire first."""
+        invitation_id = invitation["id"]
+        waits = int(job.payload.get("waits", 0)) + 1
+        delay = backoff_delay(waits)
+        async with self._pool.acquire() as conn, conn.transaction():
+            waiting = await conn.fetchval(
+                Q["wait_for_settings"], invitation_id, f"queued: waiting for settings: {error}", delay
+            )
+            if waiting is not None:
+                # the dedupe key makes a redelivered job (lease ran out) add no second chain of tries
+                await enqueue(
+                    conn,
+                    topic=TOPIC,
+                    payload={"invitation_id": str(invitation_id), "waits": waits},
+                    ordering_key=str(invitation["customer_id"]),
+                    dedupe_key=f"{TOPIC}:{invitation_id}:wait:{waits}",
+                    run_after=datetime.now(UTC) + delay,
+                )
+                failed = False
+            else:
+                reason = f"failed: settings not fixed before the survey link expired: {error}"
+                failed = await conn.execute(Q["mark_invitation_failed"], invitation_id, reason) == "UPDATE 1"
+        if failed:
+            log.warning("invitation failed", invitation_id=str(invitation_id), error=str(error))
+            raise PermanentDeliveryError(f"gave up waiting for settings: {error}") from error
+        if waiting is not None:
+            log.warning(
+                "invitation waits for settings",
+                invitation_id=str(invitation_id),
+                error=str(error),
+                waits=waits,
+                retry_in_seconds=round(delay.total_seconds(), 1),
+            )
 
     async def _why_not_now(self, conn: asyncpg.Connection, invitation: dict[str, Any]) -> str | None:
         channel = invitation["channel"]

@@ -1,7 +1,7 @@
 -- name: lock_invitation_for_send
 -- Held while the send is decided, so an answer, erasure or second sender waits for us.
 -- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey.
-SELECT i.id, i.channel, i.status, i.locale,
+SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at,
        c.email, c.phone, c.name, c.erased_at IS NOT NULL AS erased,
        s.key AS survey, s.kind, s.texts,
        coalesce(it.touchpoint, 'experience') AS touchpoint
@@ -35,3 +35,11 @@ ON CONFLICT (phone) DO UPDATE
        state = 'awaiting_score',
        reprompted = false,
        updated_at = now();
+
+-- name: wait_for_settings
+-- The send waits for an operator to fix our settings: still 'queued', with the reason shown,
+-- as long as the link outlives the next try ($3); NULL otherwise (or when answered meanwhile).
+UPDATE invitations
+   SET reason = $2, updated_at = now()
+ WHERE id = $1 AND status = 'queued' AND expires_at > now() + $3::interval
+RETURNING id;

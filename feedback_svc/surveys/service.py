@@ -67,6 +67,11 @@ def check_score(kind: str, score: int) -> None:
         )
 
 
+def kinds_admitting(score: int) -> list[str]:
+    """The survey kinds whose scale admits `score`: lets one statement check it without a lookup."""
+    return [kind for kind, (low, high) in SCALES.items() if low <= score <= high]
+
+
 def clean_comment(comment: str | None) -> str | None:
     """Plain text: control characters other than newlines and tabs are dropped."""
     if comment is None:
@@ -291,21 +296,93 @@ async def answer_invitation(
     if row is None:
         raise Conflict("This answer can no longer be changed: its edit window has closed.")
     response = _response(row, invitation["survey"])
-    await queries.mark_invitation_answered(conn, invitation["id"])
     await _emit_response_event(conn, response, created=row["inserted"])
     return response, row["inserted"]
+
+
+async def answer_by_token(
+    conn: queries.Conn,
+    *,
+    token_hash: bytes,
+    score: int,
+    comment: str,
+    contact_requested: bool,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The survey page's answer as one statement (its own transaction, committed on return).
+
+    Returns the stored answer with the invitation's locale, or None when nothing was written:
+    the caller then finds out why the slow way, with the usual messages."""
+    return await queries.answer_invitation(
+        conn,
+        token_hash=token_hash,
+        now=now,
+        score=score,
+        kinds=kinds_admitting(score),
+        comment=clean_comment(comment),
+        contact_requested=contact_requested,
+        channel=None,  # the invitation's own channel, or web
+        answered_at=now,
+        event_topic=EVENT_TOPIC,
+    )
+
+
+async def _record_api_response_at_once(
+    conn: asyncpg.Connection, data: ResponseCreate, *, now: datetime, answered_at: datetime
+) -> SurveyResponse | None:
+    """The usual API answer as one statement; None when something is wrong, to be told the slow way."""
+    if data.comment is not None and len(data.comment) > 5000:
+        return None  # clean_comment's error, in its turn after the others
+    comment = clean_comment(data.comment)
+    if data.invitation_id is not msgspec.UNSET:
+        row = await queries.answer_invitation(
+            conn,
+            invitation_id=data.invitation_id,  # type: ignore[arg-type]
+            now=now,
+            score=data.score,
+            kinds=kinds_admitting(data.score),
+            comment=comment,
+            contact_requested=data.contact_requested,
+            channel="api",
+            answered_at=answered_at,
+            event_topic=EVENT_TOPIC,
+        )
+        return _response(row, row["survey"]) if row is not None else None
+    has_id = data.customer_id is not msgspec.UNSET
+    if data.survey is msgspec.UNSET or has_id == (data.customer_external_id is not msgspec.UNSET):
+        return None
+    row = await queries.record_api_response(
+        conn,
+        customer_id=data.customer_id if has_id else None,  # type: ignore[arg-type]
+        customer_external_id=None if has_id else data.customer_external_id,  # type: ignore[arg-type]
+        survey_key=data.survey,  # type: ignore[arg-type]
+        kinds=kinds_admitting(data.score),
+        score=data.score,
+        comment=comment,
+        contact_requested=data.contact_requested,
+        answered_at=answered_at,
+        event_topic=EVENT_TOPIC,
+    )
+    return _response(row, row["survey"]) if row is not None else None
 
 
 async def record_api_response(
     conn: asyncpg.Connection, data: ResponseCreate, *, now: datetime | None = None
 ) -> SurveyResponse:
-    """An answer collected elsewhere; call inside a transaction."""
+    """An answer collected elsewhere; call inside a transaction.
+
+    One statement does the usual case; when it writes nothing, the steps below run one by one
+    to raise the precise error (or, after a race such as the customer created meanwhile, store
+    the answer after all)."""
     now = now or now_utc()
     answered_at = data.answered_at or now
     if answered_at > now + timedelta(minutes=5):
         raise InvalidInput(
             "answered_at lies in the future.", errors=[{"field": "answered_at", "message": "in the future"}]
         )
+    stored = await _record_api_response_at_once(conn, data, now=now, answered_at=answered_at)
+    if stored is not None:
+        return stored
     if data.invitation_id is not msgspec.UNSET:
         invitation = await queries.invitation_by_id(conn, data.invitation_id)  # type: ignore[arg-type]
         if invitation is None:

@@ -35,6 +35,7 @@ from feedback_svc.delivery.sms.replies import (
     parse_reply,
 )
 from feedback_svc.lib.errors import Conflict
+from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.settings import DEFAULT_BRAND, Settings
@@ -232,7 +233,7 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
         )
     assert isinstance(reply, ScoreReply)
     try:
-        await answer_invitation(
+        answer, inserted = await answer_invitation(
             conn,
             invitation,
             score=reply.score,
@@ -244,6 +245,8 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
     except Conflict:
         await _set_state(conn, context, "closed")
         return _Outcome("score:answer_closed")
+    if inserted:  # counted inside the transaction: a rollback here would overcount by one, rarely
+        count_answer(channel="sms", kind=answer.kind)
     if reply.comment is None:
         await _set_state(conn, context, "awaiting_reason")
         return _Outcome("score", texts.ask_reason(locale=context.locale))

@@ -51,7 +51,10 @@ SELECT id, locale
 
 -- name: sms_suppressed
 SELECT EXISTS (
-    SELECT 1 FROM suppressions WHERE channel = 'sms' AND address = $1 AND lifted_at IS NULL
+    SELECT 1 FROM suppressions
+     WHERE channel = 'sms' AND lifted_at IS NULL
+       -- an erased customer's opt-out is kept as a hash (privacy/queries.sql)
+       AND address IN ($1, 'sha256:' || encode(sha256(convert_to($1, 'UTF8')), 'hex'))
 );
 
 -- name: insert_sms_stop

@@ -34,11 +34,21 @@ class BrowserProblems:
             self.messages.append(f"{message.type}: {message.text}")
 
 
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL."""
+def loopback_listener() -> socket.socket:
+    """A socket bound to a free loopback port, for an app that must know its own URL before it serves."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
+    return listener
+
+
+def base_url_of(listener: socket.socket) -> str:
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@contextmanager
+def serve(app: object, *, listener: socket.socket | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a loopback port (free, or `listener`'s) in a thread; yields its URL."""
+    listener = listener or loopback_listener()
     port = listener.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)

@@ -1,14 +1,23 @@
 """Turn what aiosmtplib raises into the outbox's two outcomes, with a message a person can act on.
 
 4xx replies and anything on the way to the server (refused connection, timeout, dropped line,
-TLS handshake) are worth retrying; 5xx replies are the server's final word.
+TLS handshake) are worth retrying; 5xx replies are the server's final word on this message.
+Except where the refusal is about our own settings rather than the message: a refused login or
+sender, or a relay that cannot do the security the settings ask for, would refuse every message
+alike, and every one goes through once an operator fixes the settings. Those are
+SettingsDeliveryError (retried, for longer), so a bad password does not fail a day's surveys.
 """
 
 import ssl
 
 import aiosmtplib
 
-from feedback_svc.delivery.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.delivery.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    SettingsDeliveryError,
+    TransientDeliveryError,
+)
 
 
 def classify_smtp_error(
@@ -19,11 +28,15 @@ def classify_smtp_error(
         return refused_recipients_error(codes, server=server)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         text = _describe_reply(error, server=server, username=username)
-        return PermanentDeliveryError(text) if error.code >= 500 else TransientDeliveryError(text)
+        if error.code < 500:
+            return TransientDeliveryError(text)
+        if isinstance(error, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPSenderRefused):
+            return SettingsDeliveryError(text)
+        return PermanentDeliveryError(text)
     # aiosmtplib raises the bare base class when the server lacks STARTTLS or AUTH: the
-    # settings ask for something this relay cannot do, and every retry would fail alike.
+    # settings ask for something this relay cannot do, and every message would fail alike.
     if isinstance(error, aiosmtplib.SMTPNotSupported) or type(error) is aiosmtplib.SMTPException:
-        return PermanentDeliveryError(
+        return SettingsDeliveryError(
             f"SMTP server {server} cannot do what the settings ask for ({error.message}); check "
             f"FEEDBACK_SMTP_SECURITY={security} (starttls is usually port 587, tls port 465) and "
             "whether the relay wants FEEDBACK_SMTP_USERNAME at all"

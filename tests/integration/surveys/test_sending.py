@@ -21,7 +21,11 @@ from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import OutboxWorker
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.sending import TOPIC, InvitationSender
-from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.email.conftest import (
+    Inbox,
+    Passwords,
+    free_port,
+)
 from tests.integration.delivery.sms.provider import FakeProvider, running_provider
 
 Client = AsyncTestClient[Litestar]
@@ -35,11 +39,11 @@ def smtp_port() -> int:
 
 
 @pytest.fixture
-def start_smtp() -> Iterator[Callable[[Inbox, int], None]]:
+def start_smtp() -> Iterator[Callable[..., None]]:
     controllers: list[Controller] = []
 
-    def start(inbox: Inbox, port: int) -> None:
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    def start(inbox: Inbox, port: int, **options: Any) -> None:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
         controller.start()
         controllers.append(controller)
 
@@ -297,3 +301,132 @@ async def test_a_refused_recipient_fails_the_invitation_and_buries_the_job(
     assert "550" in row["reason"]
     dead = await job(conn)
     assert (dead["status"], dead["attempts"]) == ("dead", 1)
+
+
+def worker_with(pool: asyncpg.Pool, settings: Settings) -> OutboxWorker:
+    """A worker as a process started with these settings would build it."""
+    sender = InvitationSender(
+        pool,
+        settings=settings,
+        email=SmtpSender(settings, timeout=5),
+        sms=SmsClient(settings, timeout=5),
+        brand_name="Acme",
+    )
+    return OutboxWorker(pool, {TOPIC: sender}, name=f"worker-{uuid.uuid4().hex[:6]}")
+
+
+async def send_jobs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT status, payload, attempts, run_after > now() AS later, last_error "
+        "FROM outbox WHERE topic = 'invitation.send' ORDER BY id"
+    )
+
+
+async def test_unconfigured_smtp_waits_past_the_workers_attempts_until_an_operator_sets_it(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    send_settings: Settings,
+    worker: OutboxWorker,
+    inbox: Inbox,
+) -> None:
+    unconfigured = worker_with(pool, msgspec.structs.replace(send_settings, smtp_host=None))
+    invitation_id = await invite(client, crm)
+
+    assert await unconfigured.run_once() == 1
+    row = await invitation(conn, invitation_id)
+    assert row["status"] == "queued"
+    assert row["reason"] == "queued: waiting for settings: SMTP is not configured: set FEEDBACK_SMTP_HOST"
+    first, waiting = await send_jobs(conn)
+    assert first["status"] == "done"
+    assert (waiting["status"], waiting["later"], waiting["payload"]["waits"]) == ("pending", True, 1)
+    assert await unconfigured.run_once() == 0  # not before its pause
+
+    # far more tries than the worker's max_attempts: the invitation keeps waiting, nothing is buried
+    tries = unconfigured.max_attempts + 2
+    for _ in range(tries):
+        await make_due(conn)
+        assert await unconfigured.run_once() == 1
+    jobs = await send_jobs(conn)
+    assert [job["status"] for job in jobs] == ["done"] * (tries + 1) + ["pending"]
+    assert jobs[-1]["payload"]["waits"] == tries + 1
+    assert (await invitation(conn, invitation_id))["status"] == "queued"
+    assert inbox.received == []
+
+    # the operator sets FEEDBACK_SMTP_HOST and restarts: the survey goes out, once
+    await make_due(conn)
+    assert await worker.run_once() == 1
+    await make_due(conn)
+    assert await worker.run_once() == 0
+    assert [mail.rcpt_tos for mail in inbox.received] == [["ana@example.com"]]
+    assert (await invitation(conn, invitation_id))["status"] == "sent"
+
+
+async def test_a_refused_login_waits_and_delivers_once_the_password_is_fixed(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    send_settings: Settings,
+    start_smtp: Callable[..., None],
+) -> None:
+    relay = Inbox()
+    port = free_port()
+    # no TLS on loopback in this test; the login itself is what is refused
+    start_smtp(
+        relay, port, auth_required=True, auth_require_tls=False, authenticator=Passwords("mailer", "s3cret")
+    )
+    relay_settings = msgspec.structs.replace(
+        send_settings, smtp_port=port, smtp_username="mailer", smtp_password="wrong"
+    )
+    invitation_id = await invite(client, crm)
+
+    assert await worker_with(pool, relay_settings).run_once() == 1
+    row = await invitation(conn, invitation_id)
+    assert row["status"] == "queued"
+    assert "rejected the login as 'mailer': 535" in row["reason"]
+    assert "FEEDBACK_SMTP_PASSWORD" in row["reason"]
+    assert "wrong" not in row["reason"]
+    assert [job["status"] for job in await send_jobs(conn)] == ["done", "pending"]
+    assert relay.received == []
+
+    fixed = worker_with(pool, msgspec.structs.replace(relay_settings, smtp_password="s3cret"))
+    await make_due(conn)
+    assert await fixed.run_once() == 1
+    assert [mail.rcpt_tos for mail in relay.received] == [["ana@example.com"]]
+    assert (await invitation(conn, invitation_id))["status"] == "sent"
+
+
+async def test_a_wait_that_would_outlast_the_link_fails_the_invitation(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, pool: asyncpg.Pool, send_settings: Settings
+) -> None:
+    invitation_id = await invite(client, crm)
+    # the next try (5 s or more away) would come after the link stopped working
+    await conn.execute("UPDATE invitations SET expires_at = now() + interval '2 seconds'")
+
+    assert await worker_with(pool, msgspec.structs.replace(send_settings, smtp_host=None)).run_once() == 1
+
+    row = await invitation(conn, invitation_id)
+    assert row["status"] == "failed"
+    assert row["reason"] == (
+        "failed: settings not fixed before the survey link expired: "
+        "SMTP is not configured: set FEEDBACK_SMTP_HOST"
+    )
+    [dead] = await send_jobs(conn)
+    assert dead["status"] == "dead"
+    assert "gave up waiting for settings" in dead["last_error"]
+
+
+async def test_an_invitation_whose_link_expired_is_not_sent(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection, worker: OutboxWorker, inbox: Inbox
+) -> None:
+    invitation_id = await invite(client, crm)
+    await conn.execute("UPDATE invitations SET expires_at = now() - interval '1 second'")
+
+    assert await worker.run_once() == 1
+
+    assert inbox.received == []
+    row = await invitation(conn, invitation_id)
+    assert (row["status"], row["reason"]) == ("expired", "expired before it could be sent")
+    assert (await job(conn))["status"] == "done"

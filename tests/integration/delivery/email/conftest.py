@@ -96,13 +96,19 @@ def tls() -> Tls:
 
 
 class Passwords:
-    """aiosmtpd authenticator accepting one login."""
+    """aiosmtpd authenticator accepting one login; counts attempts, and its password can change."""
 
     def __init__(self, username: str, password: str) -> None:
-        self._login = LoginPassword(username.encode(), password.encode())
+        self._username = username
+        self.attempts = 0
+        self.change_password(password)
+
+    def change_password(self, password: str) -> None:
+        self._login = LoginPassword(self._username.encode(), password.encode())
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
+        self.attempts += 1
         # handled=False: let aiosmtpd answer "535 5.7.8" itself instead of staying silent.
         return AuthResult(success=data == self._login, handled=False)

@@ -10,7 +10,7 @@ import pytest
 from feedback_svc.delivery.email.render import render_survey_email
 from feedback_svc.delivery.email.schemas import EmailTexts
 from feedback_svc.delivery.email.smtp import SmtpSender
-from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError, TransientDeliveryError
 from feedback_svc.settings import Settings
 from tests.integration.delivery.email.conftest import Inbox, Passwords, StartServer, Tls, free_port
 
@@ -53,6 +53,7 @@ def sender(
     password: str | None = None,
     tls: Tls | None = None,
     timeout: float = 5,
+    login_pause: float = 300,
 ) -> SmtpSender:
     settings = Settings(
         smtp_host="127.0.0.1",
@@ -62,7 +63,9 @@ def sender(
         smtp_password=password,
         mail_from=MAIL_FROM,
     )
-    return SmtpSender(settings, timeout=timeout, tls_context=tls.client if tls else None)
+    return SmtpSender(
+        settings, timeout=timeout, tls_context=tls.client if tls else None, login_pause=login_pause
+    )
 
 
 async def test_a_survey_email_arrives_with_its_envelope_and_headers(start_smtp_server: StartServer) -> None:
@@ -164,13 +167,14 @@ async def test_starttls_with_login(start_smtp_server: StartServer, tls: Tls) -> 
     assert [arrived.rcpt_tos for arrived in inbox.received] == [["ana@example.com"]]
 
 
-async def test_rejected_login_is_permanent(start_smtp_server: StartServer, tls: Tls) -> None:
+async def test_rejected_login_waits_for_the_settings(start_smtp_server: StartServer, tls: Tls) -> None:
     inbox = Inbox()
     port = start_smtp_server(
         inbox, tls_context=tls.server, auth_required=True, authenticator=Passwords("mailer", "s3cret")
     )
 
-    with pytest.raises(PermanentDeliveryError, match="rejected the login as 'mailer': 535") as raised:
+    # retried (an operator can fix the password), never buried as if the recipient were at fault
+    with pytest.raises(SettingsDeliveryError, match="rejected the login as 'mailer': 535") as raised:
         await sender(port, security="starttls", username="mailer", password="wrong", tls=tls).send(
             survey_email()
         )
@@ -191,7 +195,7 @@ async def test_starttls_is_never_skipped_when_asked_for(start_smtp_server: Start
     inbox = Inbox()
     port = start_smtp_server(inbox)  # offers no STARTTLS
 
-    with pytest.raises(PermanentDeliveryError, match="FEEDBACK_SMTP_SECURITY=starttls"):
+    with pytest.raises(SettingsDeliveryError, match="FEEDBACK_SMTP_SECURITY=starttls"):
         await sender(port, security="starttls").send(survey_email())
 
     assert inbox.received == []
@@ -204,3 +208,29 @@ async def test_implicit_tls(start_smtp_server: StartServer, tls: Tls) -> None:
     await sender(port, security="tls", tls=tls).send(survey_email())
 
     assert [arrived.message["Message-ID"] for arrived in inbox.received] == [MESSAGE_ID]
+
+
+async def test_after_a_refused_login_the_sender_pauses_before_logging_in_again(
+    start_smtp_server: StartServer, tls: Tls
+) -> None:
+    inbox = Inbox()
+    passwords = Passwords("mailer", "s3cret")
+    port = start_smtp_server(inbox, tls_context=tls.server, auth_required=True, authenticator=passwords)
+    smtp = sender(port, security="starttls", username="mailer", password="old", tls=tls, login_pause=0.5)
+
+    with pytest.raises(SettingsDeliveryError, match="535"):
+        await smtp.send(survey_email())
+    logins = passwords.attempts  # aiosmtplib tries each mechanism the relay offers
+    assert logins >= 1
+    # a backlog of waiting messages costs the relay no further bad logins during the pause
+    for _ in range(3):
+        with pytest.raises(SettingsDeliveryError, match=r"535 .*not tried again within 0\.5 s"):
+            await smtp.send(survey_email())
+    assert passwords.attempts == logins
+
+    # the relay's password is put back to ours; after the pause the next send logs in and goes out
+    passwords.change_password("old")
+    await asyncio.sleep(0.6)
+    await smtp.send(survey_email())
+    assert passwords.attempts == logins + 1
+    assert [arrived.rcpt_tos for arrived in inbox.received] == [["ana@example.com"]]

@@ -8,7 +8,12 @@ import pytest
 
 from feedback_svc.delivery.email._smtp_errors import classify_smtp_error
 from feedback_svc.delivery.email.smtp import SmtpSender
-from feedback_svc.delivery.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.delivery.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    SettingsDeliveryError,
+    TransientDeliveryError,
+)
 from feedback_svc.settings import Settings
 
 
@@ -21,14 +26,15 @@ def classify(error: Exception) -> DeliveryError:
 async def test_send_without_a_host_says_which_variable_to_set() -> None:
     sender = SmtpSender(Settings(smtp_host=None))
 
-    with pytest.raises(PermanentDeliveryError, match=r"^SMTP is not configured: set FEEDBACK_SMTP_HOST$"):
+    with pytest.raises(SettingsDeliveryError, match=r"^SMTP is not configured: set FEEDBACK_SMTP_HOST$"):
         await sender.send(EmailMessage())
 
 
-def test_rejected_login_is_permanent_and_names_the_settings() -> None:
+def test_rejected_login_waits_for_the_settings_and_names_them() -> None:
     error = classify(aiosmtplib.SMTPAuthenticationError(535, "5.7.8 Authentication credentials invalid"))
 
-    assert isinstance(error, PermanentDeliveryError)
+    assert isinstance(error, SettingsDeliveryError)
+    assert isinstance(error, TransientDeliveryError)
     assert "535 5.7.8 Authentication credentials invalid" in str(error)
     assert "'mailer'" in str(error)
     assert "FEEDBACK_SMTP_USERNAME and FEEDBACK_SMTP_PASSWORD" in str(error)
@@ -37,20 +43,20 @@ def test_rejected_login_is_permanent_and_names_the_settings() -> None:
 def test_temporary_login_failure_is_transient() -> None:
     error = classify(aiosmtplib.SMTPAuthenticationError(454, "4.7.0 Temporary authentication failure"))
 
-    assert isinstance(error, TransientDeliveryError)
+    assert type(error) is TransientDeliveryError
 
 
 def test_refused_sender_points_at_mail_from() -> None:
     error = classify(aiosmtplib.SMTPSenderRefused(553, "5.7.1 Sender not allowed", "x@example.com"))
 
-    assert isinstance(error, PermanentDeliveryError)
+    assert isinstance(error, SettingsDeliveryError)
     assert "FEEDBACK_MAIL_FROM" in str(error)
 
 
-def test_missing_starttls_support_is_permanent_and_names_the_setting() -> None:
+def test_missing_starttls_support_waits_for_the_settings_and_names_them() -> None:
     error = classify(aiosmtplib.SMTPNotSupported("SMTP STARTTLS extension not supported by server."))
 
-    assert isinstance(error, PermanentDeliveryError)
+    assert isinstance(error, SettingsDeliveryError)
     assert "FEEDBACK_SMTP_SECURITY=starttls" in str(error)
 
 

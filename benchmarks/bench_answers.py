@@ -1,0 +1,161 @@
+"""Answers recorded at full speed, against GET /health/live on the same server, in one run.
+
+    python -m benchmarks.bench_answers [--seconds 5] [--rounds 3] [--concurrency 16] [--api-scope crm]
+
+Two ways an answer arrives: the survey page's form (`POST /s/{token}`, a person tapping Confirm)
+and the CRM's `POST /v1/responses` (an answer collected in-app, with an Idempotency-Key). Each
+form POST answers an invitation of its own, prepared through the API before its round, so every
+200 is a new answer with its `response.created` event, committed (synchronous_commit on) before
+the reply. `POST /v1/responses` is sent with a `crm` key, as a CRM would: an `admin` key
+(`--api-scope admin`) also gets an audit-log row, one more committed insert per request. The
+outbox is not drained during the run (FEEDBACK_RUN_WORKERS=false): delivering the events is other
+work, done by `feedback-svc worker` wherever it runs.
+
+Uses the embedded PostgreSQL unless DATABASE_URL is set.
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import subprocess
+import sys
+import uuid
+from collections import deque
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from benchmarks.loadgen import Result, http_request, json_body, measure, running_service, summary
+
+LIVE = "GET /health/live"
+FORM = "POST /s/{token} (web form)"
+API = "POST /v1/responses"
+# a form POST that finds its stock used up goes to a token that cannot exist (404), never
+# to an answered one: it shows in the statuses and is not counted as an answer
+SPENT = "/s/" + "0" * 32
+
+
+async def _prepare(port: int, auth: dict[str, str], count: int, concurrency: int) -> list[str]:
+    """`count` customers, each with one web invitation; returns the survey page paths."""
+    paths: list[str] = []
+    numbers = iter(range(count))
+
+    async def one_after_another(client: httpx.AsyncClient) -> None:
+        for _ in numbers:
+            customer = await client.post(
+                "/v1/customers", json={"external_id": f"answers-{uuid.uuid4().hex}"}, headers=auth
+            )
+            customer.raise_for_status()
+            invited = await client.post(
+                "/v1/invitations",
+                json={"customer_id": customer.json()["id"], "survey": "nps", "channel": "web"},
+                headers=auth,
+            )
+            invited.raise_for_status()
+            paths.append(urlsplit(invited.json()["survey_url"]).path)
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        await asyncio.gather(*(one_after_another(client) for _ in range(concurrency)))
+    return paths
+
+
+def _answers_per_second(result: Result) -> float:
+    answered = sum(count for status, count in result.statuses.items() if 200 <= status < 300)
+    return answered / result.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--api-scope", choices=("crm", "admin"), default="crm", help="key for /v1/responses")
+    args = parser.parse_args()
+
+    with running_service(extra_env={"FEEDBACK_RUN_WORKERS": "false"}) as (port, key, env):
+        auth = {"Authorization": f"Bearer {key}"}
+        api_key = key if args.api_scope == "admin" else _create_key(env, "crm")
+        api_headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        live = http_request("GET", "/health/live")
+        customer_id = asyncio.run(_new_customer(port, auth))  # who answers in-app
+        stock: deque[str] = deque()
+        keys = itertools.count()
+
+        def answer_form(n: int) -> bytes:
+            path = stock.popleft() if stock else SPENT
+            body = urlencode({"score": n % 11, "comment": "Quick and friendly"}).encode()
+            return http_request("POST", path, body=body, headers=form_headers)
+
+        def answer_api(n: int) -> bytes:
+            body = json_body(
+                {"customer_id": customer_id, "survey": "nps", "score": n % 11, "comment": "In-app answer"}
+            )
+            headers = {**api_headers, "Idempotency-Key": f"bench-{os.getpid()}-{next(keys)}"}
+            return http_request("POST", "/v1/responses", body=body, headers=headers)
+
+        scenarios = {LIVE: lambda _: live, FORM: answer_form, API: answer_api}
+        results = {name: Result(name=name, seconds=0.0) for name in scenarios}
+        expected_form_rate = 500.0  # a guess for the first round; later rounds use what was seen
+        for _ in range(args.rounds):
+            for name, make in scenarios.items():
+                if name == FORM:
+                    # half again the best rate seen: enough fresh invitations that none runs out
+                    need = int(expected_form_rate * args.seconds * 1.5) + 500
+                    stock.clear()
+                    stock.extend(asyncio.run(_prepare(port, auth, need, args.concurrency)))
+                part = measure(name, port, make, seconds=args.seconds, concurrency=args.concurrency)
+                if name == FORM:
+                    expected_form_rate = max(expected_form_rate, _answers_per_second(part))
+                total = results[name]
+                total.seconds += part.seconds
+                total.latencies.extend(part.latencies)
+                for status, count in part.statuses.items():
+                    total.statuses[status] = total.statuses.get(status, 0) + count
+    print(
+        f"# {platform.node()} {os.cpu_count()} cpus, concurrency {args.concurrency}, "
+        f"{args.rounds} rounds x {args.seconds:g}s each, database: "
+        f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}, "
+        f"one uvicorn worker, outbox not drained, /v1/responses with a {args.api_scope} key"
+    )
+    for result in results.values():
+        print(result.line())
+    for name in (FORM, API):
+        print(f"{name:34} {_answers_per_second(results[name]):9.0f} answers/s (2xx only)")
+    for line in summary(results, LIVE):
+        print(line)
+
+
+def _create_key(env: dict[str, str], scope: str) -> str:
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feedback_svc.cli",
+            "create-key",
+            "--name",
+            f"bench-{scope}",
+            "--scope",
+            scope,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+async def _new_customer(port: int, auth: dict[str, str]) -> str:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        created = await client.post(
+            "/v1/customers", json={"external_id": f"answers-api-{uuid.uuid4().hex}"}, headers=auth
+        )
+        created.raise_for_status()
+        return str(created.json()["id"])
+
+
+if __name__ == "__main__":
+    main()
