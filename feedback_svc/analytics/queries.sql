@@ -1,0 +1,125 @@
+-- name: score_counts
+-- Answers of one kind counted per score, per period ($4: none|week|month, weeks start Monday, UTC)
+-- and per group ($5: none|touchpoint|channel|segment|agent), in [$2, $3).
+SELECT CASE WHEN $4::text = 'none' THEN NULL
+            ELSE date_trunc($4::text, r.answered_at AT TIME ZONE 'UTC')::date END AS period,
+       CASE $5::text
+            WHEN 'touchpoint' THEN coalesce(r.touchpoint, '(none)')
+            WHEN 'channel' THEN r.channel
+            WHEN 'segment' THEN coalesce(c.segment, '(none)')
+            WHEN 'agent' THEN coalesce(i.agent, '(none)')
+       END AS grp,
+       r.score,
+       count(*)::int AS answers
+FROM responses r
+JOIN customers c ON c.id = r.customer_id
+LEFT JOIN interactions i ON i.id = r.interaction_id
+WHERE r.kind = $1 AND r.answered_at >= $2 AND r.answered_at < $3
+GROUP BY 1, 2, 3
+ORDER BY 1 NULLS FIRST, 2 NULLS FIRST, 3;
+
+-- name: response_counts
+-- Invitations sent in [$1, $2) and how many of them were answered, per period ($3) and group ($4).
+SELECT CASE WHEN $3::text = 'none' THEN NULL
+            ELSE date_trunc($3::text, inv.sent_at AT TIME ZONE 'UTC')::date END AS period,
+       CASE $4::text
+            WHEN 'touchpoint' THEN coalesce(i.touchpoint, '(none)')
+            WHEN 'channel' THEN inv.channel
+            WHEN 'segment' THEN coalesce(c.segment, '(none)')
+            WHEN 'agent' THEN coalesce(i.agent, '(none)')
+       END AS grp,
+       count(*)::int AS sent,
+       count(r.id)::int AS answered
+FROM invitations inv
+JOIN customers c ON c.id = inv.customer_id
+LEFT JOIN interactions i ON i.id = inv.interaction_id
+LEFT JOIN responses r ON r.invitation_id = inv.id
+WHERE inv.sent_at >= $1 AND inv.sent_at < $2
+GROUP BY 1, 2
+ORDER BY 1 NULLS FIRST, 2 NULLS FIRST;
+
+-- name: detractors_by_touchpoint
+-- NPS answers and detractors (0-6) per touchpoint in [$1, $2): each is later compared with all others.
+SELECT coalesce(touchpoint, '(none)') AS touchpoint,
+       count(*)::int AS answers,
+       (count(*) FILTER (WHERE score <= 6))::int AS detractors
+FROM responses
+WHERE kind = 'nps' AND answered_at >= $1 AND answered_at < $2
+GROUP BY 1
+ORDER BY 1;
+
+-- name: churn_by_touchpoint
+-- Customers with an interaction in [$1, $2), and who of them churned from $1 on, per touchpoint
+-- they met; with the population's totals so each touchpoint can be compared with the rest.
+WITH exposure AS (
+    SELECT DISTINCT customer_id, touchpoint
+    FROM interactions
+    WHERE occurred_at >= $1 AND occurred_at < $2
+), churned AS (
+    SELECT DISTINCT customer_id FROM customer_events WHERE kind = 'churned' AND occurred_at >= $1
+), totals AS (
+    SELECT count(DISTINCT e.customer_id)::int AS population,
+           count(DISTINCT ch.customer_id)::int AS population_churned
+    FROM exposure e
+    LEFT JOIN churned ch ON ch.customer_id = e.customer_id
+)
+SELECT e.touchpoint,
+       count(*)::int AS customers,
+       count(ch.customer_id)::int AS churned,
+       t.population,
+       t.population_churned
+FROM exposure e
+LEFT JOIN churned ch ON ch.customer_id = e.customer_id
+CROSS JOIN totals t
+GROUP BY e.touchpoint, t.population, t.population_churned
+ORDER BY e.touchpoint;
+
+-- name: export_responses
+-- Every answer in [$1, $2) (of kind $3 when given) for the CSV export, oldest first.
+SELECT r.answered_at, r.kind, r.score, r.touchpoint, r.channel,
+       CASE WHEN c.erased_at IS NULL THEN c.external_id END AS customer_external_id,
+       c.segment, i.agent, r.comment, r.contact_requested
+FROM responses r
+JOIN customers c ON c.id = r.customer_id
+LEFT JOIN interactions i ON i.id = r.interaction_id
+WHERE r.answered_at >= $1 AND r.answered_at < $2 AND ($3::text IS NULL OR r.kind = $3)
+ORDER BY r.answered_at, r.id;
+
+-- name: value_vulnerability
+-- Each customer's latest score next to their value, counted into a grid: churn probability in
+-- quarters, value split at its own quartiles so the picture reads the same in any currency.
+-- Erased customers are left out: there is nobody left to win back.
+WITH latest AS (
+    SELECT DISTINCT ON (s.customer_id) s.customer_id, s.churn_probability
+      FROM scores s
+     ORDER BY s.customer_id, s.scored_at DESC, s.id DESC
+),
+scored AS (
+    SELECT c.value, l.churn_probability
+      FROM latest l
+      JOIN customers c ON c.id = l.customer_id
+     WHERE c.erased_at IS NULL
+),
+cuts AS (
+    SELECT percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) AS q FROM scored
+)
+SELECT least(width_bucket(s.churn_probability, 0, 1, 4), 4) - 1 AS risk_band,
+       width_bucket(s.value, cuts.q) AS value_band,
+       count(*) AS customers,
+       sum(s.value) AS value,
+       sum(s.value * s.churn_probability) AS value_at_risk,
+       cuts.q AS cuts
+  FROM scored s CROSS JOIN cuts
+ GROUP BY 1, 2, cuts.q
+ ORDER BY 1, 2;
+
+-- name: first_contact_times
+-- How long customers waited for the first call: tasks opened in the window, control left out.
+SELECT count(*) FILTER (WHERE first_contact_at IS NOT NULL) AS contacted,
+       count(*) AS tasks,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - created_at))
+           FILTER (WHERE first_contact_at IS NOT NULL) / 3600 AS median_hours,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - created_at))
+           FILTER (WHERE first_contact_at IS NOT NULL) / 3600 AS p90_hours
+  FROM recovery_tasks
+ WHERE NOT control AND created_at >= $1 AND created_at < $2;

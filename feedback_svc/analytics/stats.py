@@ -1,0 +1,165 @@
+"""The numbers managers read, with 95% intervals: pure functions, no database, no HTTP.
+
+Intervals and their approximations:
+- NPS: the share of promoters minus the share of detractors is a difference of two
+  multinomial proportions, whose variance is ((p + d) - (p - d)^2) / n; the interval is
+  the normal approximation NPS +/- 1.96 * 100 * sqrt(var), clipped to [-100, 100].
+- CSAT (share of 4-5 answers): the Wilson score interval, sound near 0% and 100%.
+- CES (mean effort, 1-7): Student's t interval on the sample mean.
+- Differences of two shares (drivers): Newcombe's hybrid score interval built from the
+  two Wilson intervals (method 10 of Newcombe 1998), defined even with zero counts.
+- Risk ratios: the log (Katz) interval; none when a group has no events.
+Below SMALL_SAMPLE answers the normal approximations are rough, so results say so.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+
+import msgspec
+from scipy import stats
+
+Z95 = 1.959963984540054
+SMALL_SAMPLE = 30
+
+
+class Estimate(msgspec.Struct, frozen=True, kw_only=True):
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    small_sample: bool
+
+
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Share of an outcome with and without an exposure, their difference and ratio."""
+
+    exposed_events: int
+    exposed_n: int
+    unexposed_events: int
+    unexposed_n: int
+    difference: Estimate
+    risk_ratio: float | None
+    risk_ratio_low: float | None
+    risk_ratio_high: float | None
+
+
+def _empty() -> Estimate:
+    return Estimate(value=None, low=None, high=None, n=0, small_sample=True)
+
+
+def wilson(events: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion, as shares (0..1)."""
+    if n <= 0:
+        raise ValueError("a proportion needs at least one observation")
+    p = events / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def nps(counts: Mapping[int, int]) -> Estimate:
+    """NPS (-100..100) from {score: count} of 0-10 answers."""
+    n = sum(counts.values())
+    if n == 0:
+        return _empty()
+    promoters = sum(count for score, count in counts.items() if score >= 9)
+    detractors = sum(count for score, count in counts.items() if score <= 6)
+    p, d = promoters / n, detractors / n
+    variance = max(0.0, (p + d) - (p - d) ** 2) / n
+    half = Z95 * 100 * math.sqrt(variance)
+    value = 100 * (p - d)
+    return Estimate(
+        value=value,
+        low=max(-100.0, value - half),
+        high=min(100.0, value + half),
+        n=n,
+        small_sample=n < SMALL_SAMPLE,
+    )
+
+
+def csat(counts: Mapping[int, int]) -> Estimate:
+    """CSAT (% of 4-5 answers on 1-5) with its Wilson interval, in percent."""
+    n = sum(counts.values())
+    if n == 0:
+        return _empty()
+    satisfied = sum(count for score, count in counts.items() if score >= 4)
+    low, high = wilson(satisfied, n)
+    return Estimate(
+        value=100 * satisfied / n, low=100 * low, high=100 * high, n=n, small_sample=n < SMALL_SAMPLE
+    )
+
+
+def ces(counts: Mapping[int, int]) -> Estimate:
+    """Mean effort (1 easy .. 7 very difficult) with a t interval; none from a single answer."""
+    n = sum(counts.values())
+    if n == 0:
+        return _empty()
+    mean = sum(score * count for score, count in counts.items()) / n
+    if n == 1:
+        return Estimate(value=mean, low=None, high=None, n=1, small_sample=True)
+    variance = sum(count * (score - mean) ** 2 for score, count in counts.items()) / (n - 1)
+    half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
+    return Estimate(
+        value=mean, low=max(1.0, mean - half), high=min(7.0, mean + half), n=n, small_sample=n < SMALL_SAMPLE
+    )
+
+
+KIND_ESTIMATORS = {"nps": nps, "csat": csat, "ces": ces}
+
+
+def estimate(kind: str, counts: Mapping[int, int]) -> Estimate:
+    return KIND_ESTIMATORS[kind](counts)
+
+
+def proportion(events: int, n: int) -> Estimate:
+    """A share in percent with its Wilson interval (response rates)."""
+    if n == 0:
+        return _empty()
+    low, high = wilson(events, n)
+    return Estimate(
+        value=100 * events / n, low=100 * low, high=100 * high, n=n, small_sample=n < SMALL_SAMPLE
+    )
+
+
+def compare(
+    exposed_events: int, exposed_n: int, unexposed_events: int, unexposed_n: int
+) -> Comparison | None:
+    """Difference in outcome share (percentage points, Newcombe) and risk ratio (Katz), exposed vs not."""
+    if exposed_n == 0 or unexposed_n == 0:
+        return None
+    p1, p2 = exposed_events / exposed_n, unexposed_events / unexposed_n
+    l1, u1 = wilson(exposed_events, exposed_n)
+    l2, u2 = wilson(unexposed_events, unexposed_n)
+    difference = p1 - p2
+    low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    ratio = ratio_low = ratio_high = None
+    if exposed_events > 0 and unexposed_events > 0:
+        ratio = p1 / p2
+        se = math.sqrt(1 / exposed_events - 1 / exposed_n + 1 / unexposed_events - 1 / unexposed_n)
+        ratio_low, ratio_high = ratio * math.exp(-Z95 * se), ratio * math.exp(Z95 * se)
+    n = exposed_n + unexposed_n
+    return Comparison(
+        exposed_events=exposed_events,
+        exposed_n=exposed_n,
+        unexposed_events=unexposed_events,
+        unexposed_n=unexposed_n,
+        difference=Estimate(
+            value=100 * difference,
+            low=100 * low,
+            high=100 * high,
+            n=n,
+            small_sample=min(exposed_n, unexposed_n) < SMALL_SAMPLE,
+        ),
+        risk_ratio=ratio,
+        risk_ratio_low=ratio_low,
+        risk_ratio_high=ratio_high,
+    )
+
+
+def merge_counts(parts: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for part in parts:
+        for score, count in part.items():
+            merged[score] = merged.get(score, 0) + count
+    return merged

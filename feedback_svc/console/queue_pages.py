@@ -1,0 +1,153 @@
+"""The recovery queue page: open tasks in priority order, filters, and "Claim next"."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+
+from feedback_svc.console import queries
+from feedback_svc.console.guard import console_user, requires_role
+from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
+from feedback_svc.console.timefmt import deadline_text, utc_text
+from feedback_svc.lib.auth import PUBLIC
+from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.recovery import service as recovery
+from feedback_svc.recovery.schemas import TRIGGERS
+from feedback_svc.users.schemas import SessionUser
+
+PAGE_SIZE = 50
+TRIGGER_LABELS = {
+    "contact_requested": "Asked to be contacted",
+    "nps_detractor": "NPS detractor",
+    "csat_low": "Low CSAT",
+    "ces_high_effort": "High effort (CES)",
+    "churn_risk": "Churn risk",
+}
+MESSAGES = {
+    "released": "You released the task; it is back in the queue for anyone to claim.",
+    "resolved": "The task is resolved. Claim the next one when you are ready.",
+    "empty": "Nothing to claim: every open task is held by someone or assigned to another agent.",
+}
+
+
+def lease_for(request: Request[Any, Any, Any]) -> timedelta:
+    return timedelta(seconds=request.app.state.settings.recovery_lease_seconds)
+
+
+def person_names(people: list[dict[str, Any]]) -> dict[str, str]:
+    return {person["email"]: person["name"] for person in people}
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def queue_row(row: dict[str, Any], *, now: datetime, names: dict[str, str]) -> dict[str, Any]:
+    owner = row["assignee"] or row["lease_holder"]
+    return {
+        **row,
+        "trigger_label": TRIGGER_LABELS.get(row["trigger"], row["trigger"]),
+        "due_text": deadline_text(row["deadline_at"], now=now, contacted=row["first_contact_at"] is not None),
+        "deadline_utc": utc_text(row["deadline_at"]),
+        "owner_text": names.get(owner, owner) if owner else "nobody",
+        "owner_kind": "assigned" if row["assignee"] else ("working" if owner else ""),
+        "customer_label": row["customer_name"] or row["customer_external_id"],
+    }
+
+
+class QueuePagesController(Controller):
+    path = "/console/queue"
+    opt = {PUBLIC: True}
+    include_in_schema = False
+    guards = [requires_role("agent")]
+    exception_handlers = CONSOLE_EXCEPTION_HANDLERS
+    dependencies = {"user": Provide(console_user, sync_to_thread=False)}
+
+    @get("/")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        pool: NamedDependency[asyncpg.Pool],
+        user: NamedDependency[SessionUser],
+        trigger: FromQuery[str | None] = None,
+        touchpoint: FromQuery[str | None] = None,
+        segment: FromQuery[str | None] = None,
+        owner: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        done: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        now = datetime.now(UTC)
+        errors: list[str] = []
+        trigger, touchpoint, segment, owner = map(_clean, (trigger, touchpoint, segment, owner))
+        if trigger is not None and trigger not in TRIGGERS:
+            errors.append(f"{trigger!r} is not a trigger; showing every trigger.")
+            trigger = None
+        after = None
+        if cursor:
+            try:
+                after = recovery.decode_cursor(cursor)
+            except InvalidInput as error:
+                errors.append(error.detail)
+        owner_email = user.email if owner == "me" else (None if owner in (None, "nobody") else owner)
+        async with pool.acquire() as conn:
+            rows = await queries.queue_tasks(
+                conn,
+                trigger=trigger,
+                touchpoint=touchpoint,
+                segment=segment,
+                owner=owner_email,
+                unowned=owner == "nobody",
+                after=after,
+                limit=PAGE_SIZE + 1,
+            )
+            counts = await queries.queue_counts(conn)
+            touchpoints = await queries.queue_touchpoints(conn)
+            segments = await queries.queue_segments(conn)
+            people = await queries.active_people(conn)
+        names = person_names(people)
+        shown = rows[:PAGE_SIZE]
+        next_cursor = (
+            recovery.encode_cursor(shown[-1]["priority"], shown[-1]["id"]) if len(rows) > PAGE_SIZE else None
+        )
+        filters = {"trigger": trigger, "touchpoint": touchpoint, "segment": segment, "owner": owner}
+        chosen = {key: value for key, value in filters.items() if value}
+        next_href = "/console/queue?" + urlencode({**chosen, "cursor": next_cursor}) if next_cursor else ""
+        body = pages(request).render(
+            "queue.html",
+            user=user,
+            current="/console/queue",
+            tasks=[queue_row(row, now=now, names=names) for row in shown],
+            counts=counts,
+            filters=filters,
+            filtered=any(filters.values()),
+            triggers=TRIGGER_LABELS,
+            touchpoints=touchpoints,
+            segments=segments,
+            people=people,
+            next_href=next_href,
+            message=MESSAGES.get(done or "", ""),
+            errors=errors,
+        )
+        return html(body, status=422 if errors else 200)
+
+    @post("/claim", status_code=200)
+    async def claim_next(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        pool: NamedDependency[asyncpg.Pool],
+        user: NamedDependency[SessionUser],
+    ) -> Response[Any]:
+        async with pool.acquire() as conn:
+            claimed = await recovery.claim_next(
+                conn, actor=recovery.Actor(name=user.email), lease=lease_for(request)
+            )
+        if claimed is None:
+            return redirect("/console/queue?done=empty")
+        return redirect(f"/console/tasks/{claimed.id}?done=claimed")

@@ -1,0 +1,113 @@
+"""The value-vulnerability matrix and recovery effectiveness, checked against hand-computed values."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.console.seed import insert_customer, insert_score, insert_task
+from tests.integration.users.console_helpers import log_in, make_user
+
+Client = AsyncTestClient[Litestar]
+
+
+async def finished_task(
+    conn: asyncpg.Connection,
+    *,
+    days_ago: int,
+    outcome: str,
+    root_cause: str,
+    contact_hours: float | None = None,
+    control: bool = False,
+    churned_after_days: int | None = None,
+) -> UUID:
+    customer = await insert_customer(conn, name="Someone")
+    task = await insert_task(conn, customer, control=control)
+    opened = datetime.now(UTC) - timedelta(days=days_ago)
+    await conn.execute(
+        """UPDATE recovery_tasks
+              SET status = 'resolved', outcome = $2, root_cause = $3, created_at = $4::timestamptz,
+                  resolved_at = $4::timestamptz + interval '1 day',
+                  deadline_at = $4::timestamptz + interval '150 minutes',
+                  first_contact_at = $4::timestamptz + make_interval(secs => $5::float8 * 3600)
+            WHERE id = $1""",
+        task, outcome, root_cause, opened, contact_hours,
+    )  # fmt: skip
+    if churned_after_days is not None:
+        await conn.execute(
+            "INSERT INTO customer_events (customer_id, kind, occurred_at) VALUES ($1, 'churned', $2)",
+            customer,
+            opened + timedelta(days=churned_after_days),
+        )
+    return task
+
+
+async def test_value_vulnerability_counts_each_customer_once_at_their_latest_score(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    for value, churn in ((100, 0.1), (200, 0.3), (300, 0.6), (400, 0.9)):
+        customer = await insert_customer(conn, name=f"v{value}", value=value)
+        if value == 400:  # an older, different score must not count
+            await insert_score(conn, customer, churn=0.05)
+            await conn.execute("UPDATE scores SET scored_at = now() - interval '2 days'")
+        await insert_score(conn, customer, churn=churn)
+    report = (await client.get("/v1/analytics/value-vulnerability", headers=crm)).json()
+    assert report["customers"] == 4
+    assert report["value_cuts"] == [175.0, 250.0, 325.0]  # percentile_cont of 100..400
+    filled = {(c["risk_band"], c["value_band"]): c for c in report["cells"] if c["customers"]}
+    assert set(filled) == {(0, 0), (1, 1), (2, 2), (3, 3)}
+    assert filled[(3, 3)]["value_at_risk"] == pytest.approx(360.0)
+    assert filled[(0, 0)]["value_at_risk"] == pytest.approx(10.0)
+    assert len(report["cells"]) == 16
+
+
+async def test_recovery_effectiveness_matches_hand_computed_figures(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    await finished_task(conn, days_ago=100, outcome="recovered", root_cause="late_delivery", contact_hours=1)
+    await finished_task(conn, days_ago=100, outcome="not_recovered", root_cause="price", contact_hours=2)
+    await finished_task(conn, days_ago=5, outcome="recovered", root_cause="late_delivery", contact_hours=3)
+    await finished_task(conn, days_ago=5, outcome="recovered", root_cause="late_delivery", contact_hours=4)
+    await finished_task(conn, days_ago=5, outcome="unreachable", root_cause="no_phone")
+    await finished_task(conn, days_ago=5, outcome="no_action_needed", root_cause="price")
+    for churned in (60, None):
+        await finished_task(
+            conn, days_ago=100, outcome="no_action_needed", root_cause="control_group", control=True,
+            churned_after_days=churned,
+        )  # fmt: skip
+    report = (await client.get("/v1/analytics/recovery", headers=crm)).json()
+    # 3 recovered of 5 worked (no_action_needed and control left out); Wilson 95%
+    rate = report["recovery_rate"]
+    assert (rate["value"], rate["n"]) == (pytest.approx(60.0), 5)
+    assert rate["low"] == pytest.approx(23.07, abs=0.01)
+    assert rate["high"] == pytest.approx(88.24, abs=0.01)
+    assert rate["small_sample"] is True
+    # contacts after 1, 2, 3, 4 hours: median 2.5, 90th percentile 1 + 0.9 * 3 = 3.7
+    assert report["first_contact"] == {"tasks": 6, "contacted": 4, "median_hours": 2.5, "p90_hours": 3.7}
+    # deadline 2.5 h: kept by the 1 h and 2 h contacts, broken by the other four
+    assert report["promises_kept"]["value"] == pytest.approx(100 * 2 / 6)
+    # control churn 1/2 minus worked churn 0/2 = 50 points, Newcombe interval
+    uplift = report["uplift_90d"]
+    assert uplift["value"] == pytest.approx(50.0)
+    assert uplift["low"] == pytest.approx(-27.26, abs=0.01)
+    assert uplift["high"] == pytest.approx(90.55, abs=0.01)
+    causes = [(c["root_cause"], c["tasks"], round(c["share"]["value"], 1)) for c in report["root_causes"]]
+    assert causes == [("late_delivery", 3, 50.0), ("price", 2, 33.3), ("no_phone", 1, 16.7)]
+
+
+async def test_without_a_control_group_there_is_no_uplift_and_the_page_says_so(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    await finished_task(conn, days_ago=3, outcome="recovered", root_cause="late_delivery", contact_hours=1)
+    report = (await client.get("/v1/analytics/recovery", headers=crm)).json()
+    assert report["uplift_90d"] is None
+    await make_user(conn, email="boss@example.com", role="manager")
+    await log_in(client, "boss@example.com")
+    page = await client.get("/console/analytics")
+    assert page.status_code == 200
+    assert "Value-vulnerability matrix" in page.text
+    assert "Needs control-group and worked tasks resolved 90+ days ago" in page.text
+    assert 'id="root-causes-t"' in page.text

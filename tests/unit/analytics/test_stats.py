@@ -1,0 +1,88 @@
+"""The analytics statistics against values worked out by hand (and published tables)."""
+
+import math
+
+import pytest
+
+from feedback_svc.analytics import stats
+
+
+def test_nps_and_its_interval_by_hand() -> None:
+    # 5 promoters, 3 passives, 2 detractors: NPS = 100 * (0.5 - 0.2) = 30
+    # var = ((0.5 + 0.2) - 0.3^2) / 10 = 0.061; half width = 1.96 * 100 * sqrt(0.061) = 48.41
+    result = stats.nps({10: 5, 8: 3, 3: 2})
+    assert result.n == 10
+    assert result.value == pytest.approx(30.0)
+    assert result.low == pytest.approx(30 - 48.4075, abs=1e-3)
+    assert result.high == pytest.approx(30 + 48.4075, abs=1e-3)
+    assert result.small_sample
+
+
+def test_nps_boundaries_count_nine_as_promoter_and_six_as_detractor() -> None:
+    result = stats.nps({9: 30, 7: 10, 6: 20})
+    assert result.value == pytest.approx(100 * (30 - 20) / 60)
+    assert not result.small_sample
+    # all promoters: no spread, and the interval is clipped to the scale
+    unanimous = stats.nps({10: 40})
+    assert (unanimous.value, unanimous.low, unanimous.high) == (100.0, 100.0, 100.0)
+
+
+def test_csat_uses_the_wilson_interval() -> None:
+    # 8 of 10 answered 4 or 5; Wilson 95% for 8/10 is 0.4902 .. 0.9433
+    result = stats.csat({5: 6, 4: 2, 2: 1, 1: 1})
+    assert result.value == pytest.approx(80.0)
+    assert result.low == pytest.approx(49.02, abs=0.01)
+    assert result.high == pytest.approx(94.33, abs=0.01)
+
+
+def test_ces_mean_with_a_t_interval() -> None:
+    # 3, 4, 5, 4: mean 4, sd sqrt(2/3), t(0.975, 3) = 3.18245, half = 3.18245 * 0.40825 = 1.29923
+    result = stats.ces({3: 1, 4: 2, 5: 1})
+    assert result.value == pytest.approx(4.0)
+    assert result.low == pytest.approx(2.70077, abs=1e-4)
+    assert result.high == pytest.approx(5.29923, abs=1e-4)
+    single = stats.ces({6: 1})
+    assert (single.value, single.low, single.high) == (6.0, None, None)
+
+
+def test_no_answers_gives_no_number() -> None:
+    for kind in ("nps", "csat", "ces"):
+        empty = stats.estimate(kind, {})
+        assert (empty.value, empty.n, empty.small_sample) == (None, 0, True)
+
+
+def test_small_sample_flag_switches_at_thirty() -> None:
+    assert stats.csat({5: 29}).small_sample
+    assert not stats.csat({5: 30}).small_sample
+
+
+def test_difference_and_risk_ratio_by_hand() -> None:
+    # 8 of 20 exposed, 4 of 40 not: difference 30 points; Wilson 8/20 = .2188-.6134, 4/40 = .0396-.2303
+    # Newcombe: 30 - 100*sqrt(.1812^2 + .1303^2) = 7.68; 30 + 100*sqrt(.2134^2 + .0604^2) = 52.18
+    # risk ratio 4, log se sqrt(1/8 - 1/20 + 1/4 - 1/40) = sqrt(.3): 4 * exp(-/+1.96 * .5477) = 1.367 .. 11.70
+    result = stats.compare(8, 20, 4, 40)
+    assert result is not None
+    assert result.difference.value == pytest.approx(30.0)
+    assert result.difference.low == pytest.approx(7.68, abs=0.02)
+    assert result.difference.high == pytest.approx(52.18, abs=0.02)
+    assert result.risk_ratio == pytest.approx(4.0)
+    assert result.risk_ratio_low == pytest.approx(4 / math.exp(1.959964 * math.sqrt(0.3)), abs=1e-4)
+    assert result.risk_ratio_low == pytest.approx(1.3672, abs=1e-3)
+    assert result.risk_ratio_high == pytest.approx(11.7026, abs=1e-3)
+
+
+def test_comparison_without_events_keeps_the_difference_but_no_ratio() -> None:
+    result = stats.compare(0, 10, 3, 30)
+    assert result is not None
+    assert result.risk_ratio is None
+    assert result.difference.value == pytest.approx(-10.0)
+    assert result.difference.low is not None
+    assert result.difference.high is not None
+    assert result.difference.low < -10 < result.difference.high
+    assert stats.compare(1, 0, 3, 30) is None
+
+
+def test_response_rate_is_a_wilson_share() -> None:
+    rate = stats.proportion(8, 10)
+    assert rate.value == pytest.approx(80.0)
+    assert rate.low == pytest.approx(49.02, abs=0.01)
