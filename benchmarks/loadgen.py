@@ -138,6 +138,9 @@ def running_service(*, extra_env: dict[str, str] | None = None) -> Iterator[tupl
         "FEEDBACK_PORT": str(port),
         "FEEDBACK_DATA_DIR": data_dir,
         "FEEDBACK_LOG_LEVEL": "WARNING",
+        # a benchmark measures throughput; one client at full speed is exactly what limits stop
+        "FEEDBACK_RATE_LIMIT_API_PER_MINUTE": "0",
+        "FEEDBACK_RATE_LIMIT_PUBLIC_PER_MINUTE": "0",
         **(extra_env or {}),
     }
     if env.get("DATABASE_URL") and not env.get("FEEDBACK_SECRET_KEY"):

@@ -13,8 +13,19 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 
+from feedback_svc.analytics.pages import AnalyticsPageController
+from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
+from feedback_svc.audit.routes import AuditController
+from feedback_svc.audit.service import AuditMiddleware
 from feedback_svc.background import background_runners, run_all
+from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
+from feedback_svc.console.queue_pages import QueuePagesController
+from feedback_svc.console.task_pages import TaskPagesController
+from feedback_svc.console.users_pages import UsersPagesController
+from feedback_svc.console.web.render import STATIC_DIR as CONSOLE_STATIC_DIR
+from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
+from feedback_svc.console.web.render import ConsolePages
 from feedback_svc.customers.routes import CustomersController
 from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_pool
@@ -22,12 +33,19 @@ from feedback_svc.health.routes import HealthController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
+from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
+from feedback_svc.metrics.collector import WorkGauges, prometheus_config
+from feedback_svc.metrics.routes import MetricsController
+from feedback_svc.recovery.routes import RecoveryController
+from feedback_svc.scoring.cache import ScorerCache
+from feedback_svc.scoring.routes import ModelsController, ScoresController
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
 from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
+from feedback_svc.webhooks.routes import WebhookEndpointsController
 
 MAX_BODY_BYTES = 1_048_576
 # below uvicorn's graceful shutdown timeout: the batch in hand finishes, the rest
@@ -58,9 +76,14 @@ def create_app(settings: Settings) -> Litestar:
         pool = await create_pool(settings, database_url)
         app.state.pool = pool
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
+        limiter = app.state.rate_limiter = RateLimiter(pool)
+        stop = asyncio.Event()
+        flushing = asyncio.create_task(limiter.run(stop), name="rate-limit-flush")
         try:
             yield
         finally:
+            stop.set()
+            await flushing
             await pool.close()
 
     @asynccontextmanager
@@ -86,18 +109,48 @@ def create_app(settings: Settings) -> Litestar:
             SurveysController,
             SurveyPagesController,
             SmsInboundController,
+            WebhookEndpointsController,
+            MetricsController,
+            AuditController,
+            ScoresController,
+            ModelsController,
+            RecoveryController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
+            ),
+            AnalyticsController,
+            AnalyticsPageController,
+            ConsoleAuthController,
+            ConsoleHomeController,
+            UsersPagesController,
+            QueuePagesController,
+            TaskPagesController,
+            create_static_files_router(
+                CONSOLE_STATIC_PATH,
+                [CONSOLE_STATIC_DIR],
+                opt={PUBLIC: True},
+                include_in_schema=False,
+                send_as_attachment=False,
             ),
         ],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
-            DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"])
+            # outside authentication, so refused requests are measured too
+            prometheus_config().middleware,
+            DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
+            AuditMiddleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database, workers],  # exited in reverse: worker stops first
         state=State(
-            {"settings": settings, "head_revision": migrate.head_revision(), "survey_pages": SurveyPages()}
+            {
+                "settings": settings,
+                "head_revision": migrate.head_revision(),
+                "survey_pages": SurveyPages(),
+                "console_pages": ConsolePages(brand_name=settings.brand_name),
+                "work_gauges": WorkGauges(),
+                "scorers": ScorerCache(refresh_seconds=settings.model_refresh_seconds),
+            }
         ),
         openapi_config=openapi_config(service_version()),
         request_max_body_size=MAX_BODY_BYTES,

@@ -11,8 +11,11 @@ import asyncpg
 import httpx
 import structlog
 
+from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
+from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
+from feedback_svc.webhooks.delivery import WebhookDeliverer
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +28,12 @@ def background_runners(
     """name -> runner; each domain with periodic work adds its own here."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
+        "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
+        "console-session-sweeper": SessionSweeper(pool).run,
+        # its own HTTP client: guarded against private targets, no redirects, no env proxies
+        "webhook-deliverer": WebhookDeliverer(
+            pool, allow_private=settings.webhooks_allow_private, timeout=settings.webhooks_timeout_seconds
+        ).run,
     }
 
 

@@ -215,6 +215,62 @@ def cmd_revoke_key(args: argparse.Namespace) -> None:
         asyncio.run(run(settings.database_url))
 
 
+def _read_new_password() -> str:
+    """From the terminal (asked twice, not echoed) or from stdin: never from argv, which others can see."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("feedback-svc: the two passwords differ; nothing was created")
+    return first
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from feedback_svc.db.pool import connect
+    from feedback_svc.lib.errors import AppError
+    from feedback_svc.users.service import create_user
+
+    password = _read_new_password()
+
+    async def run(url: str) -> None:
+        conn = await connect(url)
+        try:
+            user = await create_user(
+                conn, email=args.email, name=args.name, role=args.role, password=password
+            )
+        except AppError as error:
+            raise SystemExit(f"feedback-svc: {error.detail}") from None
+        finally:
+            await conn.close()
+        print(f"created {user.role} {user.email} ({user.id}); log in at /console/login")
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        asyncio.run(run(settings.database_url))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.scoring import commands
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        asyncio.run(commands.train(settings, activate=args.activate, force=args.force))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.scoring import commands
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        asyncio.run(commands.demo(settings, customers=args.customers, seed=args.seed))
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from feedback_svc.lib.openapi_file import render_openapi
 
@@ -267,8 +323,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         required=True,
-        choices=["crm", "agent", "admin"],
-        help="repeat for several scopes",
+        choices=["crm", "agent", "admin", "metrics"],
+        help="repeat for several scopes (metrics: read /metrics only, for Prometheus)",
     )
     key.set_defaults(run=cmd_create_key)
 
@@ -279,6 +335,28 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke an API key by id")
     revoke.add_argument("key_id", type=UUID)
     revoke.set_defaults(run=cmd_revoke_key)
+
+    person = commands.add_parser(
+        "create-user", help="create a console account; the password is prompted for or read from stdin"
+    )
+    person.add_argument("--email", required=True)
+    person.add_argument("--name", required=True)
+    person.add_argument("--role", required=True, choices=["agent", "manager"])
+    person.set_defaults(run=cmd_create_user)
+
+    training = commands.add_parser(
+        "train", help="train a churn/loyalty model on this database, print its card, register it"
+    )
+    training.add_argument("--activate", action="store_true", help="activate it if it beats the active model")
+    training.add_argument("--force", action="store_true", help="with --activate: activate it in any case")
+    training.set_defaults(run=cmd_train)
+
+    demo = commands.add_parser(
+        "demo", help="fill the database with simulated customers, train a model, print an API key"
+    )
+    demo.add_argument("--customers", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(run=cmd_demo)
 
     spec = commands.add_parser("openapi", help="write openapi/openapi.json from the app")
     spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))

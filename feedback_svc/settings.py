@@ -47,10 +47,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str | None = None
     api_key_cache_seconds: NonNegativeFloat = 5.0
 
+    # Rate limits per minute, shared by every replica (0 turns one off): per API key, and per
+    # client address on the public token pages (/s/..., /u/...), where a person needs a handful.
+    rate_limit_api_per_minute: Annotated[int, Meta(ge=0)] = 6000
+    rate_limit_public_per_minute: Annotated[int, Meta(ge=0)] = 120
+
     # Background work: drain the outbox (send invitations, process inbound SMS) in
     # each API process; or run `feedback-svc worker` processes and set this false
     run_workers: bool = True
     brand_name: str = DEFAULT_BRAND
+
+    # Scoring: a score at or above the threshold emits `customer.at_risk` (the
+    # recovery queue's proactive trigger); replicas look for a newly activated
+    # model at most this often
+    at_risk_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    model_refresh_seconds: NonNegativeFloat = 5.0
+
+    # Console (the recovery team's pages): session lifetime and lock-out after failed logins
+    console_session_hours: Annotated[float, Meta(gt=0, le=24 * 30)] = 12.0
+    console_max_failed_logins: PositiveInt = 5
+    console_lockout_minutes: Annotated[float, Meta(gt=0)] = 15.0
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -69,6 +85,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
     sms_from: str | None = None
+
+    # CRM webhooks: targets on loopback, private, link-local or reserved addresses are refused
+    # unless allowed (for a CRM inside the same network); each POST waits at most the timeout
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
+
+    # Recovery queue: a churn score at or over the threshold opens a task; with no score yet a
+    # customer's churn probability is taken as the prior; customers worth at least high_value get
+    # the high-value deadline; control_share of eligible tasks (never a contact request) are left
+    # uncontacted to measure uplift.
+    recovery_churn_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    recovery_churn_prior: Annotated[float, Meta(ge=0, le=1)] = 0.2
+    recovery_high_value: NonNegativeFloat = 5000.0
+    recovery_control_share: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    recovery_lease_seconds: Annotated[int, Meta(ge=1, le=86400)] = 900
+    recovery_sweep_seconds: Annotated[float, Meta(gt=0)] = 30.0
 
     @property
     def base_url(self) -> str:

@@ -8,8 +8,9 @@ from msgspec import Meta
 
 from feedback_svc.lib.structs import Wire
 
-Scope = Literal["crm", "agent", "admin"]
-SCOPES: tuple[Scope, ...] = ("crm", "agent", "admin")
+# `metrics` reads /metrics only, so the key Prometheus holds can do nothing else
+Scope = Literal["crm", "agent", "admin", "metrics"]
+SCOPES: tuple[Scope, ...] = ("crm", "agent", "admin", "metrics")
 
 
 class ApiKeyCreate(Wire):

@@ -13,6 +13,7 @@ from litestar.types import Guard
 
 from feedback_svc.apikeys.service import ApiKeyVerifier, Principal
 from feedback_svc.lib.errors import Forbidden, Unauthorized
+from feedback_svc.lib.ratelimit import check_api_key
 
 PUBLIC = "public"
 
@@ -29,13 +30,15 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             raise Unauthorized("Use the Bearer scheme: `Authorization: Bearer <key>`.")
         verifier: ApiKeyVerifier = connection.app.state.api_keys
         principal = await verifier.verify(key.strip())
+        check_api_key(connection, str(principal.key_id))
         return AuthenticationResult(user=principal, auth=principal)
 
 
 def requires_scope(scope: str) -> Guard:
     """A guard letting through keys with `scope` (admin keys pass every guard)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async although it awaits nothing: Litestar runs a plain `def` guard on a worker thread
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("auth")
         if not isinstance(principal, Principal):
             raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")

@@ -61,11 +61,16 @@ async def run_idempotent(
         digest = request_hash(method, path, body)
         try:
             async with conn.transaction():
-                await conn.execute(f"SET LOCAL lock_timeout = '{IN_FLIGHT_WAIT}'")
                 claimed = await conn.fetchval(
-                    Q["claim_idempotency_key"], principal.key_id, key, method, path, digest, KEEP_FOR
+                    Q["claim_idempotency_key"],
+                    principal.key_id,
+                    key,
+                    method,
+                    path,
+                    digest,
+                    KEEP_FOR,
+                    IN_FLIGHT_WAIT,
                 )
-                await conn.execute("SET LOCAL lock_timeout = DEFAULT")
                 if claimed:
                     status, content = await work(conn)
                     await conn.execute(Q["store_idempotent_response"], principal.key_id, key, status, content)

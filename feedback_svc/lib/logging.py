@@ -37,7 +37,9 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer(serializer=_serialize)
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        # a plain traceback: the default one prints every frame's locals, and with them
+        # settings, API keys and webhook secrets
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

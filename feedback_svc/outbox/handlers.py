@@ -10,10 +10,14 @@ from feedback_svc.delivery.sms.client import UNSUBSCRIBED_RECIPIENT, SmsClient, 
 from feedback_svc.outbox.events import EVENT_TOPIC, EventConsumer, event_handler
 from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import Handler, OutboxWorker
+from feedback_svc.recovery.triggers import RecoveryTriggers
+from feedback_svc.scoring.trainer import TOPIC as MODEL_TRAIN
+from feedback_svc.scoring.trainer import TrainingJob
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.sending import TOPIC as INVITATION_SEND
 from feedback_svc.surveys.sending import InvitationSender
 from feedback_svc.surveys.sms_inbound import INBOUND_TOPIC, SEND_TOPIC, process_inbound
+from feedback_svc.webhooks.service import fan_out_event as fan_out_webhooks
 
 
 def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient) -> dict[str, Handler]:
@@ -34,7 +38,7 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
                 raise
 
     # Each domain that reacts to events adds its consumer here (recovery triggers, webhook fan-out).
-    event_consumers: list[EventConsumer] = []
+    event_consumers: list[EventConsumer] = [fan_out_webhooks, RecoveryTriggers(settings)]
 
     return {
         EVENT_TOPIC: event_handler(pool, event_consumers),
@@ -43,6 +47,7 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
         ),
         INBOUND_TOPIC: handle_inbound_sms,
         SEND_TOPIC: send_sms_reply,
+        MODEL_TRAIN: TrainingJob(pool),
     }
 
 

@@ -1,0 +1,264 @@
+"""Erasure forgets a customer everywhere; export hands over everything first."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from feedback_svc.db.pool import create_pool
+from feedback_svc.outbox.events import EVENT_TOPIC
+from feedback_svc.outbox.handlers import outbox_handlers
+from feedback_svc.outbox.worker import OutboxWorker
+from feedback_svc.settings import Settings
+from tests.conftest import KeyFactory
+
+Client = AsyncTestClient[Litestar]
+
+EMAIL = "Erin.Erasable@example.com"
+PHONE = "+4915112345679"
+NAME = "Erin Erasable"
+COMMENT = "Parcel lost twice, reach me on +4915112345679 or erin.erasable@example.com"
+NOTE = "Called Erin Erasable at +4915112345679, left a voicemail"
+SECRETS = (EMAIL.lower(), PHONE, NAME.lower(), "parcel lost twice", "left a voicemail", "crm-erin-1")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # the CRM's webhook receiver in this test is never contacted, only registered
+    return msgspec.structs.replace(settings, webhooks_allow_private=True)
+
+
+@pytest.fixture
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings, database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def run_events(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Hand every pending event to the real consumers (recovery triggers, webhook fan-out)."""
+    async with httpx.AsyncClient() as http:
+        handlers = outbox_handlers(pool, settings, http=http)
+        worker = OutboxWorker(pool, {EVENT_TOPIC: handlers[EVENT_TOPIC]}, batch_size=50)
+        while await worker.run_once():
+            pass
+
+
+async def leave_a_full_footprint(
+    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, make_key: KeyFactory
+) -> dict[str, Any]:
+    crm = await make_key("crm", name="crm")
+    agent = await make_key("agent", name="agent")
+    admin = await make_key("admin", name="admin")
+    hook = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hook", "event_types": ["response.created", "customer.erased"]},
+        headers=admin,
+    )
+    assert hook.status_code == 201, hook.text
+
+    created = await client.post(
+        "/v1/customers",
+        json={
+            "external_id": "crm-erin-1",
+            "email": EMAIL,
+            "phone": PHONE,
+            "name": NAME,
+            "value": 1200,
+            "attributes": {"account_manager_note": f"prefers {EMAIL}"},
+        },
+        headers=crm,
+    )
+    assert created.status_code == 201, created.text
+    customer = created.json()
+    web = await client.post(
+        "/v1/invitations",
+        json={"customer_id": customer["id"], "survey": "nps", "channel": "web"},
+        headers=crm,
+    )
+    assert web.status_code == 201, web.text
+    interaction = await client.post(
+        "/v1/interactions",
+        json={
+            "customer_id": customer["id"],
+            "touchpoint": "delivery",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "external_id": "crm-erin-1-delivery",
+        },
+        headers=crm,
+    )
+    assert interaction.status_code == 201, interaction.text
+    token = web.json()["survey_url"].rsplit("/", 1)[1]
+    answered = await client.post(
+        f"/s/{token}", data={"score": "2", "comment": COMMENT, "contact_requested": "true"}
+    )
+    assert answered.status_code == 200, answered.text
+    api_answer = await client.post(
+        "/v1/responses",
+        json={"customer_id": customer["id"], "survey": "csat", "score": 1, "comment": COMMENT},
+        headers={**crm, "Idempotency-Key": "erin-in-app-1"},
+    )
+    assert api_answer.status_code == 201, api_answer.text
+    await opt_out(conn, customer["id"])
+
+    # an SMS conversation with the customer's own words
+    await conn.execute(
+        "INSERT INTO inbound_messages (provider_message_id, from_phone, body) VALUES ('SM1', $1, $2)",
+        PHONE,
+        COMMENT,
+    )
+    await conn.execute("INSERT INTO sms_conversations (phone, state) VALUES ($1, 'awaiting_reason')", PHONE)
+
+    await run_events(pool, settings)  # opens the recovery task, fans out the webhooks
+    claimed = await client.post("/v1/recovery/tasks/claim", json={"agent": "sam"}, headers=agent)
+    assert claimed.status_code == 200, claimed.text
+    task = claimed.json()
+    note = await client.post(
+        f"/v1/recovery/tasks/{task['id']}/notes",
+        json={"lease_token": task["lease_token"], "text": NOTE},
+        headers=agent,
+    )
+    assert note.status_code in (200, 201), note.text
+    assert await conn.fetchval("SELECT count(*) FROM webhook_deliveries") > 0
+    return {"customer": customer, "token": token, "crm": crm, "task": task}
+
+
+async def opt_out(conn: asyncpg.Connection, customer_id: str) -> None:
+    """What the email's one-click unsubscribe stores (tested with the survey pages)."""
+    await conn.execute(
+        "INSERT INTO suppressions (channel, address, customer_id, reason) "
+        "VALUES ('email', $1, $2, 'unsubscribe')",
+        EMAIL.lower(),
+        customer_id,
+    )
+
+
+async def tables_mentioning(conn: asyncpg.Connection, needle: str) -> list[str]:
+    """Every table holding `needle` anywhere in a row, text and byte columns alike."""
+    found = []
+    tables = await conn.fetch(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+    )
+    for (table,) in tables:
+        if await conn.fetchval(
+            f'SELECT count(*) FROM "{table}" t WHERE strpos(lower(t::text), lower($1)) > 0', needle
+        ):
+            found.append(table)
+    byte_columns = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type = 'bytea'"
+    )
+    for table, column in byte_columns:
+        if await conn.fetchval(
+            f'SELECT count(*) FROM "{table}" WHERE position(convert_to($1, \'UTF8\') in "{column}") > 0',
+            needle,
+        ):
+            found.append(f"{table}.{column}")
+    return found
+
+
+async def test_erasure_leaves_no_trace_in_any_table(
+    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, make_key: KeyFactory
+) -> None:
+    footprint = await leave_a_full_footprint(client, conn, pool, settings, make_key)
+    customer_id = footprint["customer"]["id"]
+    for needle in SECRETS:  # the test can see what it must later not see
+        assert await tables_mentioning(conn, needle), needle
+
+    erased = await client.delete(f"/v1/customers/{customer_id}", headers=footprint["crm"])
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["erased_now"] is True
+
+    for needle in SECRETS:
+        assert await tables_mentioning(conn, needle) == [], needle
+
+    # anonymous aggregates stay: the answers' scores, the task's outcome
+    scores = await conn.fetch("SELECT score, comment FROM responses WHERE customer_id = $1", customer_id)
+    assert sorted(r["score"] for r in scores) == [1, 2]
+    assert {r["comment"] for r in scores} == {None}
+    task = await conn.fetchrow("SELECT status, outcome, root_cause FROM recovery_tasks")
+    assert dict(task) == {
+        "status": "resolved",
+        "outcome": "no_action_needed",
+        "root_cause": "customer_erased",
+    }
+    # the survey link is dead, and the CRM hears of the erasure
+    assert "no longer" in (await client.get(f"/s/{footprint['token']}")).text.lower()
+    event = await conn.fetchrow("SELECT payload FROM outbox WHERE payload->>'type' = 'customer.erased'")
+    assert event["payload"]["data"]["customer_id"] == customer_id
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.erase'") == 1
+
+
+async def test_erasing_twice_changes_nothing_and_unknown_is_404(
+    client: Client, conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    crm = await make_key("crm")
+    customer = (
+        await client.post("/v1/customers", json={"external_id": "c-9", "email": EMAIL}, headers=crm)
+    ).json()
+    first = (await client.delete(f"/v1/customers/{customer['id']}", headers=crm)).json()
+    again = await client.delete(f"/v1/customers/{customer['id']}", headers=crm)
+    assert again.status_code == 200
+    assert again.json() == {**first, "erased_now": False}
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload->>'type' = 'customer.erased'") == 1
+    missing = await client.delete("/v1/customers/00000000-0000-0000-0000-000000000000", headers=crm)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert (
+        await client.delete(f"/v1/customers/{customer['id']}", headers=await make_key("agent"))
+    ).status_code == 403
+
+
+async def test_the_crm_id_and_the_opt_out_outlive_the_customer(
+    client: Client, conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    crm = await make_key("crm")
+    customer = (
+        await client.post("/v1/customers", json={"external_id": "c-7", "email": EMAIL}, headers=crm)
+    ).json()
+    await opt_out(conn, customer["id"])
+    await client.delete(f"/v1/customers/{customer['id']}", headers=crm)
+
+    again = await client.post("/v1/customers", json={"external_id": "c-7", "email": EMAIL}, headers=crm)
+    assert again.status_code == 201  # a new customer: the old row no longer answers to that id
+    assert again.json()["id"] != customer["id"]
+    invited = await client.post(
+        "/v1/invitations",
+        json={"customer_id": again.json()["id"], "survey": "nps", "channel": "email"},
+        headers=crm,
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["status"] == "suppressed"  # the hashed opt-out still holds
+    assert "opted out" in invited.json()["reason"]
+
+
+async def test_export_holds_everything_about_the_customer(
+    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, make_key: KeyFactory
+) -> None:
+    footprint = await leave_a_full_footprint(client, conn, pool, settings, make_key)
+    customer_id = footprint["customer"]["id"]
+    exported = await client.get(f"/v1/customers/{customer_id}/export", headers=footprint["crm"])
+    assert exported.status_code == 200, exported.text
+    data = exported.json()["data"]
+    assert data["customer"]["email"] == EMAIL.lower() or data["customer"]["email"] == EMAIL
+    assert {r["comment"] for r in data["responses"]} == {COMMENT}
+    assert len(data["interactions"]) == 1
+    assert data["suppressions"][0]["channel"] == "email"
+    assert data["sms_messages"][0]["body"] == COMMENT
+    [task] = data["recovery_tasks"]
+    assert any(h["details"].get("text") == NOTE for h in task["history"])
+    assert "lease_token" not in task
+    assert all("token_hash" not in invitation for invitation in data["invitations"])
+    missing = await client.get(
+        "/v1/customers/00000000-0000-0000-0000-000000000000/export", headers=footprint["crm"]
+    )
+    assert missing.status_code == 404

@@ -1,0 +1,53 @@
+import asyncio
+from typing import Any
+
+import pytest
+
+from feedback_svc.lib.ratelimit import RateLimiter
+
+
+class DownPool:
+    """A database that cannot be reached."""
+
+    calls = 0
+
+    async def fetch(self, *_: Any) -> list[Any]:
+        self.calls += 1
+        raise OSError("connection refused")
+
+    async def execute(self, *_: Any) -> str:
+        raise OSError("connection refused")
+
+
+def test_a_window_counts_up_to_its_limit_then_says_how_long_to_wait() -> None:
+    limiter = RateLimiter(DownPool(), window_seconds=60, clock=lambda: 1_800_000_015.0)  # type: ignore[arg-type]
+    assert [limiter.hit("k", 3) for _ in range(3)] == [None, None, None]
+    assert limiter.hit("k", 3) == pytest.approx(45.0)
+    assert limiter.hit("other", 3) is None
+
+
+def test_a_new_window_starts_afresh() -> None:
+    now = [1_800_000_015.0]
+    limiter = RateLimiter(DownPool(), window_seconds=60, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(2):
+        limiter.hit("k", 2)
+    assert limiter.hit("k", 2) is not None
+    now[0] += 60
+    assert limiter.hit("k", 2) is None
+
+
+async def test_with_the_database_down_hits_are_kept_and_limits_hold_per_process() -> None:
+    pool = DownPool()
+    limiter = RateLimiter(pool, flush_seconds=0.01, clock=lambda: 1_800_000_015.0)  # type: ignore[arg-type]
+    for _ in range(5):
+        assert limiter.hit("k", 5) is None
+    with pytest.raises(OSError, match="refused"):
+        await limiter.flush()
+    assert limiter.hit("k", 5) is not None  # the unsent hits still count
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(limiter.run(stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 1)  # the flush loop survives the outage and stops when told
+    assert pool.calls >= 2
