@@ -56,7 +56,7 @@ class AtRiskSignal(msgspec.Struct, kw_only=True):
     model_version: str | None = None
 
 
-async def load_rules(conn: asyncpg.Connection) -> dict[str, Rule]:
+async def load_rules(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Rule]:
     return {
         row["trigger"]: Rule(
             trigger=row["trigger"],
@@ -278,3 +278,24 @@ class RecoveryTriggers:
             probability=float(score["churn_probability"]),
             source=f"score {score['id']}, model {score['model_version']}",
         )
+
+
+async def promised_contact(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    customer_id: UUID,
+    touchpoint: str | None,
+    at: datetime,
+    high_value: float,
+) -> datetime | None:
+    """When a customer who asked to be contacted will hear from us: the deadline their task
+    gets (the thank-you page states it, so the promise and the queue agree). None when the
+    contact-request rule is off."""
+    rule = (await load_rules(conn)).get(CONTACT)
+    if rule is None or not rule.enabled:
+        return None
+    customer = await queries.customer_value(conn, customer_id)
+    critical = touchpoint is not None and await queries.touchpoint_critical(conn, touchpoint)
+    return evidence_deadline(
+        rule, at=at, critical=critical, high_value=customer is not None and customer["value"] >= high_value
+    )

@@ -5,10 +5,12 @@ score link opens the page with that score selected and one Confirm button.
 Unknown, expired and erased tokens get one identical page.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -19,6 +21,7 @@ from feedback_svc.lib.errors import Conflict, InvalidInput
 from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
+from feedback_svc.recovery.triggers import promised_contact
 from feedback_svc.surveys import queries, service
 from feedback_svc.surveys.texts import SCALES, resolve_texts
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
@@ -49,6 +52,19 @@ def _brand(request: Request[Any, Any, State]) -> str:
 
 def _pages(request: Request[Any, Any, State]) -> SurveyPages:
     return request.app.state.survey_pages
+
+
+async def _promised_contact(
+    request: Request[Any, Any, State], pool: asyncpg.Pool, answer: Mapping[str, Any]
+) -> datetime | None:
+    """The deadline the recovery task will carry, so the page promises what the queue keeps."""
+    return await promised_contact(
+        pool,
+        customer_id=answer["customer_id"],
+        touchpoint=answer["touchpoint"],
+        at=answer["answered_at"],
+        high_value=request.app.state.settings.recovery_high_value,
+    )
 
 
 def _when(moment: datetime) -> str:
@@ -111,7 +127,12 @@ class SurveyPagesController(Controller):
         )
 
     def _thanks(
-        self, request: Request[Any, Any, State], locale: str, token: str, editable_until: datetime
+        self,
+        request: Request[Any, Any, State],
+        locale: str,
+        token: str,
+        editable_until: datetime,
+        contact_by: datetime | None = None,
     ) -> Response[str]:
         texts = page_texts(locale)
         open_for_edits = editable_until > datetime.now(UTC)
@@ -121,6 +142,7 @@ class SurveyPagesController(Controller):
             texts=texts.thanks,
             edit_url=f"/s/{token}" if open_for_edits else None,
             editable_until=_when(editable_until) if open_for_edits else None,
+            contact_deadline=_when(contact_by) if contact_by else None,
         )
         return _html(_pages(request).render_thanks_page(view))
 
@@ -183,7 +205,8 @@ class SurveyPagesController(Controller):
             if stored is not None:
                 if stored["inserted"]:
                     count_answer(channel=stored["channel"], kind=stored["kind"])
-                return self._thanks(request, stored["locale"], token, stored["editable_until"])
+                contact_by = await _promised_contact(request, pool, stored) if contact else None
+                return self._thanks(request, stored["locale"], token, stored["editable_until"], contact_by)
         invitation = await self._invitation(pool, token)
         if invitation is None:
             return self._unavailable(request)
@@ -222,8 +245,13 @@ class SurveyPagesController(Controller):
             return _html(_pages(request).render_survey_page(view), 422)
         if inserted:
             count_answer(channel=answer.channel, kind=answer.kind)
+        contact_by = (
+            await _promised_contact(request, pool, msgspec.structs.asdict(answer))
+            if answer.contact_requested
+            else None
+        )
         # the stored answer came back from its own statement: no second read
-        return self._thanks(request, invitation["locale"], token, answer.editable_until)
+        return self._thanks(request, invitation["locale"], token, answer.editable_until, contact_by)
 
     @get("/u/{token:str}")
     async def confirm_unsubscribe(
