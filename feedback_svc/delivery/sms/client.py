@@ -1,7 +1,8 @@
 """Sends one SMS through a provider API shaped like Twilio's Messages API.
 
 Errors are sorted for the outbox: TransientDeliveryError when a later attempt can succeed
-(429, 5xx, timeouts, no connection), PermanentDeliveryError when only a person can fix it.
+(429, 5xx, timeouts, no connection), PermanentDeliveryError when only a person can fix the
+message, SettingsDeliveryError (retried for longer) when our own settings or account are wrong.
 """
 
 from urllib.parse import quote
@@ -9,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError, TransientDeliveryError
 from feedback_svc.settings import ENV_NAMES, Settings
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -99,7 +100,7 @@ class SmsClient:
         except httpx.TimeoutException as error:
             raise TransientDeliveryError(f"SMS provider did not answer in time: {error!r}") from error
         except httpx.UnsupportedProtocol as error:
-            raise PermanentDeliveryError(
+            raise SettingsDeliveryError(
                 f"{ENV_NAMES['sms_base_url']}={self._base_url!r} is not an http(s) URL"
             ) from error
         except httpx.TransportError as error:
@@ -107,14 +108,14 @@ class SmsClient:
                 f"SMS provider unreachable at {self._base_url}: {error!r}"
             ) from error
         except httpx.InvalidURL as error:
-            raise PermanentDeliveryError(
+            raise SettingsDeliveryError(
                 f"{ENV_NAMES['sms_base_url']}={self._base_url!r} is not a valid URL: {error}"
             ) from error
 
     def _account(self) -> tuple[str, str, str]:
         sid, token, sender = self._account_sid, self._auth_token, self._from
         if not (sid and token and sender):
-            raise PermanentDeliveryError(f"SMS is not configured: set {', '.join(self._missing_settings())}")
+            raise SettingsDeliveryError(f"SMS is not configured: set {', '.join(self._missing_settings())}")
         return sid, token, sender
 
     def _missing_settings(self) -> list[str]:
@@ -139,17 +140,19 @@ def _error_for(response: httpx.Response, *, to: str) -> TransientDeliveryError |
     detail = _describe(error)
     if status in _RETRY_STATUSES or status >= 500:
         return TransientDeliveryError(f"SMS provider answered {status}, try again later{detail}")
+    # Our credentials or account, not this message: every send fails alike until an operator
+    # fixes the settings, so the messages wait (as with SMTP) instead of failing for good.
     if status in (401, 403):
-        message = (
+        return SettingsDeliveryError(
             f"SMS provider refused our credentials ({status}): check {ENV_NAMES['sms_account_sid']} "
             f"and {ENV_NAMES['sms_auth_token']}{detail}"
         )
-    elif status == 404:
-        message = (
+    if status == 404:
+        return SettingsDeliveryError(
             f"SMS provider has no such account or endpoint (404): check {ENV_NAMES['sms_base_url']} "
             f"and {ENV_NAMES['sms_account_sid']}{detail}"
         )
-    elif status < 400:
+    if status < 400:
         message = f"SMS provider answered {status} instead of 201: check {ENV_NAMES['sms_base_url']}"
     else:
         message = f"SMS provider refused the message to {to} ({status}){detail}"

@@ -430,3 +430,29 @@ async def test_an_invitation_whose_link_expired_is_not_sent(
     row = await invitation(conn, invitation_id)
     assert (row["status"], row["reason"]) == ("expired", "expired before it could be sent")
     assert (await job(conn))["status"] == "done"
+
+
+async def test_refused_sms_credentials_wait_and_send_once_the_token_is_fixed(
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    send_settings: Settings,
+    worker: OutboxWorker,
+    provider: FakeProvider,
+) -> None:
+    invitation_id = await invite(client, crm, preference="sms")
+    await make_due(conn)
+    provider.answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+    assert await worker.run_once() == 1
+    row = await invitation(conn, invitation_id)
+    assert row["status"] == "queued"
+    assert row["reason"].startswith(
+        "queued: waiting for settings: SMS provider refused our credentials (401)"
+    )
+
+    # the operator fixes the token: the provider answers the next request with a sid
+    await conn.execute("UPDATE outbox SET run_after = now() WHERE status = 'pending'")
+    assert await worker.run_once() == 1
+    assert (await invitation(conn, invitation_id))["status"] == "sent"
+    assert len(provider.requests) == 2  # the refused try and the one that went through

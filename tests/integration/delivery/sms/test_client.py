@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
+from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError, TransientDeliveryError
 from feedback_svc.delivery.sms.client import IDEMPOTENCY_HEADER, SmsClient, SmsRefused
 from feedback_svc.settings import Settings
 from tests.integration.delivery.sms.provider import FakeProvider
@@ -121,20 +121,20 @@ async def test_an_unsubscribed_recipient_is_permanent_with_its_code(provider: Fa
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_rejected_credentials_are_permanent_and_name_the_settings(
+async def test_rejected_credentials_wait_for_the_settings_and_name_them(
     provider: FakeProvider, status: int
 ) -> None:
     provider.answer(status, {"code": 20003, "message": "Authenticate", "status": status})
-    with pytest.raises(PermanentDeliveryError, match="FEEDBACK_SMS_AUTH_TOKEN") as caught:
+    with pytest.raises(SettingsDeliveryError, match="FEEDBACK_SMS_AUTH_TOKEN") as caught:
         await client_for(provider).send(to=TO, body="hi", idempotency_key="k")
     assert "FEEDBACK_SMS_ACCOUNT_SID" in str(caught.value)
     assert "error 20003: Authenticate" in str(caught.value)
     assert TOKEN not in str(caught.value)
 
 
-async def test_an_unknown_account_is_permanent_and_names_the_base_url(provider: FakeProvider) -> None:
+async def test_an_unknown_account_waits_for_the_settings_and_names_them(provider: FakeProvider) -> None:
     provider.answer(404, {"code": 20404, "message": "The requested resource was not found"})
-    with pytest.raises(PermanentDeliveryError, match="FEEDBACK_SMS_BASE_URL"):
+    with pytest.raises(SettingsDeliveryError, match="FEEDBACK_SMS_BASE_URL"):
         await client_for(provider).send(to=TO, body="hi", idempotency_key="k")
 
 
@@ -174,23 +174,23 @@ async def test_without_configuration_nothing_is_sent(provider: FakeProvider, mis
     client = client_for(provider, **{missing: None})
     assert not client.configured
     env_name = "FEEDBACK_" + missing.upper()
-    with pytest.raises(PermanentDeliveryError, match=f"^SMS is not configured: set {env_name}$"):
+    with pytest.raises(SettingsDeliveryError, match=f"^SMS is not configured: set {env_name}$"):
         await client.send(to=TO, body="hi", idempotency_key="k")
     assert provider.requests == []
 
 
 async def test_default_settings_name_every_missing_variable() -> None:
     client = SmsClient(Settings())
-    with pytest.raises(PermanentDeliveryError) as caught:
+    with pytest.raises(SettingsDeliveryError) as caught:
         await client.send(to=TO, body="hi", idempotency_key="k")
     assert str(caught.value) == (
         "SMS is not configured: set FEEDBACK_SMS_ACCOUNT_SID, FEEDBACK_SMS_AUTH_TOKEN, FEEDBACK_SMS_FROM"
     )
 
 
-async def test_a_base_url_that_is_not_http_is_permanent() -> None:
+async def test_a_base_url_that_is_not_http_waits_for_the_settings() -> None:
     client = SmsClient(sms_settings("ftp://sms.example.com"), timeout=TIMEOUT)
     with pytest.raises(
-        PermanentDeliveryError, match=re.escape("FEEDBACK_SMS_BASE_URL='ftp://sms.example.com'")
+        SettingsDeliveryError, match=re.escape("FEEDBACK_SMS_BASE_URL='ftp://sms.example.com'")
     ):
         await client.send(to=TO, body="hi", idempotency_key="k")
