@@ -24,7 +24,7 @@ class AuditController(Controller):
         summary="Read the audit log, newest first",
         description="Filter by actor, action prefix (e.g. `POST /v1/recovery`), target or time; "
         "page with `before` = the previous page's `next_before`.",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
     )
     async def list_audit_log(
         self,

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -40,7 +41,10 @@ class CustomersController(Controller):
         status_code=HTTP_200_OK,
         dto=StrictBody[CustomerUpsert],
         return_dto=None,
-        responses=problem_responses(400, 401, 403, 413, 422),
+        responses={
+            HTTP_201_CREATED: ResponseSpec(data_container=Customer, description="Customer created"),
+            **problem_responses(400, 401, 403, 413, 422),
+        },
     )
     async def upsert_customer(
         self, pool: NamedDependency[asyncpg.Pool], data: JSONBody[CustomerUpsert]
@@ -66,7 +70,10 @@ class CustomersController(Controller):
         dto=StrictBody[CustomerEventCreate],
         return_dto=None,
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+        responses={
+            HTTP_200_OK: ResponseSpec(data_container=CustomerEvent, description="Already recorded"),
+            **problem_responses(400, 401, 403, 404, 409, 413, 422),
+        },
     )
     async def record_event(
         self,

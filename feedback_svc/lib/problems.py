@@ -116,6 +116,15 @@ def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return problem_response(request, error)
 
 
+def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # PostgreSQL text cannot hold a NUL character; input carrying one is the client's to fix
+    error = InvalidInput(
+        "The request contains a character that cannot be stored (a NUL, \\u0000); remove it and "
+        "send it again. Nothing was saved."
+    )
+    return problem_response(request, error)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled_error", path=request.url.path)
     error = AppError(
@@ -133,6 +142,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     asyncpg.PostgresConnectionError: _database_down,
     asyncpg.CannotConnectNowError: _database_down,
     asyncpg.exceptions.ConnectionDoesNotExistError: _database_down,
+    asyncpg.CharacterNotInRepertoireError: _unstorable_text,
+    asyncpg.UntranslatableCharacterError: _unstorable_text,
     ConnectionError: _database_down,  # includes refused and reset connections
     TimeoutError: _database_down,
     Exception: _unexpected,

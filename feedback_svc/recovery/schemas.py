@@ -154,7 +154,8 @@ class Rule(Wire):
     updated_at: datetime
 
 
-Hours = Annotated[float, Meta(gt=0, le=24 * 90)]
+# at least 36 s: a smaller deadline rounds to a zero interval, which the table refuses
+Hours = Annotated[float, Meta(ge=0.01, le=24 * 90)]
 
 
 class RuleUpdate(Wire):

@@ -181,17 +181,23 @@ async def record_interaction(
     now = now or now_utc()
     customer_id = await resolve_customer_id(conn, data)
     rule = await queries.get_touchpoint(conn, data.touchpoint)
-    row = await queries.insert_interaction(
-        conn,
-        customer_id=customer_id,
-        external_id=data.external_id,
-        touchpoint=data.touchpoint,
-        critical=bool(rule and rule["critical"]),
-        occurred_at=data.occurred_at,
-        channel_preference=data.channel_preference,
-        agent=data.agent,
-        attributes={} if data.attributes is msgspec.UNSET else data.attributes,
-    )
+    try:
+        row = await queries.insert_interaction(
+            conn,
+            customer_id=customer_id,
+            external_id=data.external_id,
+            touchpoint=data.touchpoint,
+            critical=bool(rule and rule["critical"]),
+            occurred_at=data.occurred_at,
+            channel_preference=data.channel_preference,
+            agent=data.agent,
+            attributes={} if data.attributes is msgspec.UNSET else data.attributes,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        # the customer id was never checked up front: the insert's own constraint says it
+        raise NotFound(
+            f"No customer with id {customer_id}; create it with POST /v1/customers first."
+        ) from None
     interaction = msgspec.convert({k: row[k] for k in Interaction.__struct_fields__}, Interaction)
     if not row["inserted"]:
         # the CRM sent this interaction before: answer as the first time

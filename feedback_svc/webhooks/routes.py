@@ -126,7 +126,7 @@ class WebhookEndpointsController(Controller):
         description="Same message id, from the start of the retry schedule. 409 while the endpoint is "
         "disabled.",
         status_code=202,
-        responses=problem_responses(401, 403, 404, 409),
+        responses=problem_responses(401, 403, 404, 409, 422),
     )
     async def replay_delivery(
         self,

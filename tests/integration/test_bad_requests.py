@@ -132,3 +132,29 @@ async def test_body_too_large(client: Client, crm: dict[str, str], conn: asyncpg
     )
     assert_problem(response, 413)
     assert await count_customers(conn) == 0
+
+
+async def test_a_nul_character_is_a_clear_422_not_a_500(
+    client: AsyncTestClient[Litestar], make_key: KeyFactory
+) -> None:
+    agent = await make_key("agent")
+    listed = await client.get("/v1/recovery/tasks", params={"touchpoint": "deli\x00very"}, headers=agent)
+    assert listed.status_code == 422
+    assert listed.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in listed.json()["detail"]
+
+
+async def test_an_interaction_for_an_unknown_customer_id_is_404(
+    client: AsyncTestClient[Litestar], crm: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/v1/interactions",
+        json={
+            "customer_id": "463c2098-2d00-303b-9bdf-5777245e8552",
+            "touchpoint": "delivery",
+            "occurred_at": "2026-11-01T10:00:00Z",
+        },
+        headers=crm,
+    )
+    assert response.status_code == 404
+    assert "POST /v1/customers" in response.json()["detail"]
