@@ -51,21 +51,22 @@ async def test_two_runners_in_two_pools_deliver_each_once_and_in_order_per_custo
             for p, name in ((pool, "runner-a"), (other_pool, "runner-b"))
         ]
 
-        async def work(runner: WebhookDeliverer) -> int:
+        async def work(runner: WebhookDeliverer, own: asyncpg.Pool) -> int:
             claimed = 0
             async with runner.client() as http:
                 for _ in range(200):
                     got = await runner.run_once(http)
                     claimed += got
                     if not got:
-                        if not await conn.fetchval(
+                        # through its own pool: both runners may ask at the same moment
+                        if not await own.fetchval(
                             "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
                         ):
                             break
                         await asyncio.sleep(0.01)
             return claimed
 
-        claims = await asyncio.gather(*(work(runner) for runner in runners))
+        claims = await asyncio.gather(*(work(r, p) for r, p in zip(runners, (pool, other_pool), strict=True)))
     finally:
         await other_pool.close()
 
