@@ -20,7 +20,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from benchmarks.loadgen import http_request, interleaved, json_body, measure, running_service, summary
+from benchmarks.loadgen import (
+    create_key,
+    http_request,
+    interleaved,
+    json_body,
+    measure,
+    running_service,
+    summary,
+)
 
 
 def _customer_ids(port: int, key: str, count: int, seed: int) -> list[str]:
@@ -77,7 +85,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         ids = _customer_ids(port, key, min(args.customers, 1000), seed)
-        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        # the CRM's scope, as in production (an admin key's calls are also written to the audit log)
+        crm = create_key(env, "crm")
+        auth = {"Authorization": f"Bearer {crm}", "Content-Type": "application/json"}
         live = http_request("GET", "/health/live")
         rng = random.Random(0)
 

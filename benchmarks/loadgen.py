@@ -162,17 +162,31 @@ def running_service(*, extra_env: dict[str, str] | None = None) -> Iterator[tupl
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"service did not start:\n{log.read_text()}")
             time.sleep(0.3)
-        created = subprocess.run(
-            [sys.executable, "-m", "feedback_svc.cli", "create-key", "--name", "bench", "--scope", "admin"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        yield port, created.stdout.strip().splitlines()[-1], env
+        yield port, create_key(env, "admin"), env
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def create_key(env: dict[str, str], scope: str) -> str:
+    """A new API key with one scope, made by the CLI against the benchmark's database."""
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feedback_svc.cli",
+            "create-key",
+            "--name",
+            f"bench-{scope}",
+            "--scope",
+            scope,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
 
 
 def summary(results: dict[str, Result], baseline: str) -> list[str]:

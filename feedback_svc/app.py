@@ -28,7 +28,7 @@ from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
 from feedback_svc.console.web.render import ConsolePages
 from feedback_svc.customers.routes import CustomersController
 from feedback_svc.db import migrate
-from feedback_svc.db.pool import create_pool
+from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.openapi import openapi_config
@@ -38,6 +38,7 @@ from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges, prometheus_config
 from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.recovery.routes import RecoveryController
+from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController
 from feedback_svc.settings import Settings
@@ -75,6 +76,14 @@ def create_app(settings: Settings) -> Litestar:
     async def database(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings, database_url)
         app.state.pool = pool
+        try:
+            scoring_pool = app.state.scoring_pool = await create_feature_pool(settings, database_url)
+        except BaseException:
+            await pool.close()
+            raise
+        batcher = app.state.score_batcher = ScoreBatcher(
+            scoring_pool, app.state.scorers, at_risk_threshold=settings.at_risk_threshold
+        )
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
         limiter = app.state.rate_limiter = RateLimiter(pool)
         stop = asyncio.Event()
@@ -84,6 +93,8 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             stop.set()
             await flushing
+            await batcher.close()
+            await scoring_pool.close()
             await pool.close()
 
     @asynccontextmanager

@@ -21,11 +21,10 @@ _BATCH = 2000
 # 0.6 ms of execution on one customer, and PostgreSQL never settles on the generic plan by
 # itself; the generic plan is as fast to run, for one customer or a thousand. JIT is off as
 # well: near 900 customers the plan passes jit_above_cost and LLVM compiled it on every call,
-# 100-200 ms for a 40 ms query. (The service's pool turns JIT off for every connection; this
-# keeps training and CLI connections right too.)
-_TUNE = "SET jit = off; SET plan_cache_mode = force_generic_plan"
+# 100-200 ms for a 40 ms query. The service's scoring pool sets both for its sessions
+# (feedback_svc.db.pool.create_feature_pool, marked by `features_tuned`); any other
+# connection (training, the CLI) gets them for one transaction.
 _TUNE_LOCAL = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_plan"
-_UNTUNE = "RESET jit; RESET plan_cache_mode"
 _decode_object = msgspec.json.Decoder(dict[str, Any])
 
 FeatureRow = dict[str, Any]
@@ -51,16 +50,15 @@ async def fetch_features(
 
 
 async def _fetch_tuned(conn: asyncpg.Connection, query: str, *args: Any) -> list[asyncpg.Record]:
+    if getattr(conn, "features_tuned", False):
+        return await conn.fetch(query, *args)
     if conn.is_in_transaction():
         await conn.execute(_TUNE_LOCAL)  # until the caller's transaction ends
         return await conn.fetch(query, *args)
-    # Two short round trips instead of a transaction's three; RESET, not the caller's own
-    # earlier values, is what comes back: nothing in this code base sets these two.
-    await conn.execute(_TUNE)
-    try:
+    # SET LOCAL, never a session SET: pooled connections are handed back without RESET ALL
+    async with conn.transaction():
+        await conn.execute(_TUNE_LOCAL)
         return await conn.fetch(query, *args)
-    finally:
-        await conn.execute(_UNTUNE)
 
 
 async def fetch_population(conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime) -> list[UUID]:

@@ -33,9 +33,17 @@ async def insert_scores(conn: Conn, scores: Sequence[CustomerScore], *, scored_a
         [s.risk_band for s in scores],
         [max(0.0, s.value_at_risk) for s in scores],
         [_encode(s.reasons).decode() for s in scores],
-        [_encode(s.imputed).decode() for s in scores],
+        [array_literal(s.imputed) for s in scores],
     )
     return [record["id"] for record in records]
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL text[] literal; every element quoted, so any text survives."""
+    if not values:
+        return "{}"
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
 
 
 async def active_model_version(conn: Conn, kind: str = KIND) -> str | None:

@@ -44,29 +44,48 @@ async def score_batch(
     """Score, store and flag every known customer; unknown or erased ones fail alone."""
     scorer = await scorers.scorer(pool)
     async with pool.acquire() as conn:
-        rows = await fetch_features(conn, as_of=now, customer_ids=list({item.customer_id for item in items}))
-        by_id = {row["customer_id"]: row for row in rows}
-        failures: dict[int, ItemError] = {}
-        wanted: list[tuple[int, FeatureRow]] = []
-        for position, item in enumerate(items):
-            row = by_id.get(item.customer_id)
-            if row is None or row["erased"]:
-                failures[position] = _missing(item.customer_id, erased=row is not None)
-            else:
-                wanted.append((position, with_fresh_inputs(row, item)))
-        scores = await run_scorer(scorer, [row for _, row in wanted])
-        ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
+        results = await score_items(conn, scorer, items, at_risk_threshold=at_risk_threshold, now=now)
+    return batch_of(results, model_version=scorer.version)
+
+
+async def score_items(
+    conn: asyncpg.Connection,
+    scorer: Scorer,
+    items: Sequence[ScoreItem],
+    *,
+    at_risk_threshold: float,
+    now: datetime,
+) -> list[ScoreResult]:
+    """One result per item, in order: features read, scored, stored (one statement each)."""
+    rows = await fetch_features(conn, as_of=now, customer_ids=list({item.customer_id for item in items}))
+    by_id = {row["customer_id"]: row for row in rows}
+    failures: dict[int, ItemError] = {}
+    wanted: list[tuple[int, FeatureRow]] = []
+    for position, item in enumerate(items):
+        row = by_id.get(item.customer_id)
+        if row is None or row["erased"]:
+            failures[position] = _missing(item.customer_id, erased=row is not None)
+        else:
+            wanted.append((position, with_fresh_inputs(row, item)))
+    scores = await run_scorer(scorer, [row for _, row in wanted])
+    ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
     scored = {
         position: to_wire(s, score_id=i, scored_at=now)
         for (position, _), s, i in zip(wanted, scores, ids, strict=True)
     }
-    results = [
+    return [
         ScoreResult(customer_id=item.customer_id, status="scored", score=scored[position])
         if position in scored
         else ScoreResult(customer_id=item.customer_id, status="failed", error=failures[position])
         for position, item in enumerate(items)
     ]
-    return ScoreBatch(scored=len(scored), failed=len(failures), model_version=scorer.version, results=results)
+
+
+def batch_of(results: Sequence[ScoreResult], *, model_version: str) -> ScoreBatch:
+    scored = sum(result.status == "scored" for result in results)
+    return ScoreBatch(
+        scored=scored, failed=len(results) - scored, model_version=model_version, results=list(results)
+    )
 
 
 async def score_customer(
