@@ -42,22 +42,40 @@ class AdditiveLogit:
     _edge_lists: tuple[list[float], ...] = field(init=False, repr=False, compare=False)
     _flat_tables: np.ndarray = field(init=False, repr=False, compare=False)
     _table_starts: np.ndarray = field(init=False, repr=False, compare=False)
+    # for many rows: every column's edges in one sorted array of (column, edge) pairs
+    _keyed_edges: np.ndarray = field(init=False, repr=False, compare=False)
+    _edge_starts: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sizes = [table.size for table in self.tables]
         object.__setattr__(self, "_edge_lists", tuple(edges.tolist() for edges in self.thresholds))
         object.__setattr__(self, "_flat_tables", np.concatenate(self.tables) if sizes else np.empty(0))
         object.__setattr__(self, "_table_starts", np.cumsum([0, *sizes[:-1]], dtype=np.intp))
+        counts = [edges.size for edges in self.thresholds]
+        columns = np.repeat(np.arange(len(counts), dtype=float), counts)
+        edges = np.concatenate(self.thresholds) if counts else np.empty(0)
+        object.__setattr__(self, "_keyed_edges", _pairs(columns, edges))
+        object.__setattr__(self, "_edge_starts", np.cumsum([0, *counts[:-1]], dtype=np.intp))
 
     def parts(self, x: np.ndarray) -> np.ndarray:
         if self.weights is not None:
             return (x - self.reference) * self.weights
         if x.shape[0] == 1:
             return self._parts_of_one(x[0].tolist())[None, :]
-        out = np.empty_like(x)
-        for j, (edges, table) in enumerate(zip(self.thresholds, self.tables, strict=True)):
-            out[:, j] = table[edges.searchsorted(x[:, j], side="left")]
-        return out
+        return self._flat_tables[self._table_starts + self._bins(x)]
+
+    def _bins(self, x: np.ndarray) -> np.ndarray:
+        """Every column's bin in one search, instead of one numpy call per column.
+
+        numpy orders complex numbers by real part, then imaginary part, so the pairs
+        (column, value) sort column by column and one `searchsorted` over all the
+        edges finds each value's place within its own column. NaN goes after every
+        edge, as `searchsorted` puts it (+inf does the same and compares cleanly).
+        """
+        columns = np.broadcast_to(np.arange(x.shape[1], dtype=float), x.shape)
+        values = np.where(np.isnan(x), np.inf, x)
+        where = self._keyed_edges.searchsorted(_pairs(columns, values), side="left")
+        return where - self._edge_starts
 
     def _parts_of_one(self, row: list[float]) -> np.ndarray:
         """A bisect per column: numpy's per-call overhead (55 calls) costs ten times more.
@@ -68,6 +86,14 @@ class AdditiveLogit:
             for edges, value in zip(self._edge_lists, row, strict=True)
         ]
         return self._flat_tables[self._table_starts + np.array(bins, dtype=np.intp)]
+
+
+def _pairs(real: np.ndarray, imaginary: np.ndarray) -> np.ndarray:
+    # set part by part: `real + 1j * imaginary` would turn an infinite value into nan + inf j
+    out = np.empty(np.shape(real), dtype=complex)
+    out.real = real
+    out.imag = imaginary
+    return out
 
 
 def additive_logit(model: CalibratedClassifierCV, reference: np.ndarray) -> AdditiveLogit:

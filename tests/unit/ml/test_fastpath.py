@@ -6,8 +6,8 @@ from ml._fastpath import additive_logit
 
 
 def test_one_row_reads_the_same_bins_as_a_batch() -> None:
-    """One row goes through bisect, a batch through numpy's searchsorted: same bins,
-    edges and NaN included."""
+    """One row goes through bisect, a batch through one search over (column, edge) pairs:
+    same bins, edges, NaN and infinities included."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(600, 4))
     x[:, 3] = rng.integers(0, 5, 600)
@@ -20,7 +20,14 @@ def test_one_row_reads_the_same_bins_as_a_batch() -> None:
     logit = additive_logit(model, np.median(x, axis=0))
     edges = np.concatenate(logit.thresholds)
     probes = np.vstack(
-        [x[:50], np.tile(edges[:, None], (1, 4)), np.full((1, 4), np.nan), np.full((1, 4), np.inf)]
+        [
+            x[:50],
+            np.tile(edges[:, None], (1, 4)),
+            np.full((1, 4), np.nan),
+            np.full((1, 4), np.inf),
+            np.full((1, 4), -np.inf),
+            np.where(rng.random((20, 4)) < 0.3, np.nan, x[50:70]),
+        ]
     )
     batch = logit.parts(probes)
     alone = np.vstack([logit.parts(row[None, :]) for row in probes])
