@@ -5,9 +5,11 @@
 Uses the embedded PostgreSQL unless DATABASE_URL is set. `feedback-svc demo` fills
 the database first (simulated customers with a history, a trained and activated
 model), so every score reads real feature rows and is stored, like in production.
-Prints: single-customer scoring req/s as a ratio to /health/live; p50/p99 of a
-1,000-customer batch (one client, one request at a time); the serving process's
-resident memory with the model loaded.
+Prints: single-customer scoring req/s as a ratio to /health/live (16 clients, so
+concurrent requests share batches, see feedback_svc/scoring/batcher.py); the same
+request from one client alone, which never shares; p50/p99 of a 1,000-customer
+batch (one client, one request at a time); the serving process's resident memory
+with the model loaded.
 """
 
 import argparse
@@ -102,6 +104,10 @@ def main() -> None:
             seconds=args.seconds,
             concurrency=args.concurrency,
         )
+        # a lone client cannot share batches with anyone: the latency of one score on its own
+        alone = measure(
+            "POST /v1/scores (1 customer, 1 client)", port, score_one, seconds=args.seconds, concurrency=1
+        )
         batch = http_request(
             "POST", "/v1/scores", body=json_body({"items": [{"customer_id": i} for i in ids]}), headers=auth
         )
@@ -118,7 +124,7 @@ def main() -> None:
         f"{args.rounds} rounds x {args.seconds:g}s each, {args.customers} simulated customers, database: "
         f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}"
     )
-    for result in (*results.values(), batches):
+    for result in (*results.values(), alone, batches):
         print(result.line())
     for line in summary(results, "GET /health/live"):
         print(line)

@@ -16,6 +16,7 @@ never missing; an unseen touchpoint or category simply counts zero.
 
 import math
 import re
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Self
@@ -83,6 +84,7 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
         self.max_attributes = max_attributes
 
     def fit(self, rows: Iterable[Mapping[str, Any]], y: object = None) -> Self:
+        _COLUMNS.pop(self, None)  # learned anew
         rows = list(rows)
         touchpoints: Counter[str] = Counter()
         for row in rows:
@@ -98,22 +100,23 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         out = np.zeros((len(rows), self.n_features_out_))
-        start = len(FIXED_FEATURES)
-        out[:, :start] = _number_block([[row.get(key) for key in FIXED_FEATURES] for row in rows])
-        self._one_hot(
-            out, start, self.touchpoints_, [touchpoint_counts(row.get("touchpoints_90d")) for row in rows]
+        out[:, : len(FIXED_FEATURES)] = _number_block(
+            [[row.get(key) for key in FIXED_FEATURES] for row in rows]
         )
-        start += len(self.touchpoints_)
-        segments = [{row.get("segment"): 1} for row in rows]
-        self._one_hot(out, start, self.segments_, segments)
-        start += len(self.segments_)
-        attributes = [_attributes_of(row) for row in rows]
-        for key in self.numeric_attributes_:
-            out[:, start] = [_number(values.get(key)) for values in attributes]
-            start += 1
-        for key, values in self.categorical_attributes_.items():
-            self._one_hot(out, start, values, [{row.get(key): 1} for row in attributes])
-            start += len(values)
+        where = _columns_of(self)
+        out[:, where.numeric_attribute_columns] = math.nan  # an attribute not sent is missing
+        # one pass over what each row has, not one per known column: most columns are zero
+        for line, row in zip(out, rows, strict=True):
+            for key, count in touchpoint_counts(row.get("touchpoints_90d")).items():
+                if (j := where.touchpoints.get(key)) is not None:
+                    line[j] = count
+            if (j := where.segments.get(row.get("segment"))) is not None:
+                line[j] = 1
+            for key, value in _attributes_of(row).items():
+                if (j := where.numeric_attributes.get(key)) is not None:
+                    line[j] = _number(value)
+                elif isinstance(value, str) and (j := where.categories.get((key, value))) is not None:
+                    line[j] = 1  # categories are strings; anything else matches none
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -121,12 +124,6 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def columns(self) -> list[Column]:
         return [Column(*column) for column in self.columns_]
-
-    def _one_hot(
-        self, out: np.ndarray, start: int, keys: Sequence[str], counts: Sequence[Mapping[Any, float]]
-    ) -> None:
-        for offset, key in enumerate(keys):
-            out[:, start + offset] = [row.get(key, 0) for row in counts]
 
     def _categories(self, values: Iterable[object]) -> list[str]:
         seen = Counter(value for value in values if isinstance(value, str))
@@ -180,6 +177,40 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
             for value in values
         ]
         return columns
+
+
+class _Columns(NamedTuple):
+    touchpoints: dict[str, int]
+    segments: dict[object, int]
+    numeric_attributes: dict[str, int]
+    numeric_attribute_columns: list[int]
+    categories: dict[tuple[str, object], int]
+
+
+# Where each learned name lands in the matrix, per fitted vectorizer. Kept beside it, not
+# on it: skops would save it with the model, and the shipped model's bytes would change.
+_COLUMNS: "weakref.WeakKeyDictionary[RowVectorizer, _Columns]" = weakref.WeakKeyDictionary()
+
+
+def _columns_of(vectorizer: RowVectorizer) -> _Columns:
+    found = _COLUMNS.get(vectorizer)
+    if found is None:
+        start = len(FIXED_FEATURES)
+        touchpoints = {key: start + k for k, key in enumerate(vectorizer.touchpoints_)}
+        start += len(touchpoints)
+        segments: dict[object, int] = {value: start + k for k, value in enumerate(vectorizer.segments_)}
+        start += len(segments)
+        numeric = {key: start + k for k, key in enumerate(vectorizer.numeric_attributes_)}
+        start += len(numeric)
+        categories: dict[tuple[str, object], int] = {}
+        for key, values in vectorizer.categorical_attributes_.items():
+            for value in values:
+                categories[key, value] = start
+                start += 1
+        found = _COLUMNS[vectorizer] = _Columns(
+            touchpoints, segments, numeric, list(numeric.values()), categories
+        )
+    return found
 
 
 def make_feature_pipeline(**vectorizer: int) -> Pipeline:

@@ -48,6 +48,23 @@ def test_unknown_attribute_types_and_rare_values_are_ignored() -> None:
     assert wider.shape == (1, len(vectorizer.columns_))
 
 
+@pytest.mark.parametrize("odd", [["premium"], {"a": 1}, True, 1.0, None])
+def test_a_category_sent_as_something_else_matches_no_column(odd: object) -> None:
+    rows = _rows(20, plan="basic") + _rows(20, plan="premium")
+    vectorizer = RowVectorizer(min_frequency=10).fit(rows)
+    names = list(vectorizer.get_feature_names_out())
+    matrix = vectorizer.transform([{"attributes": {"plan": odd}}])
+    assert matrix[0, names.index("attr:plan=basic")] == matrix[0, names.index("attr:plan=premium")] == 0
+
+
+def test_refitting_learns_new_columns() -> None:
+    vectorizer = RowVectorizer(min_frequency=10).fit(_rows(20, plan="basic"))
+    vectorizer.transform(_rows(1, plan="basic"))  # the column positions are now known
+    vectorizer.fit(_rows(20, seats=3))
+    names = list(vectorizer.get_feature_names_out())
+    assert vectorizer.transform(_rows(1, seats=5))[0, names.index("attr:seats")] == 5
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "12", None, [1], {"a": 1}])
 def test_non_finite_or_non_numeric_attribute_values_are_missing_not_errors(bad: object) -> None:
     vectorizer = RowVectorizer(min_frequency=10).fit(_rows(20, seats=3))
