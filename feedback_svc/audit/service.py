@@ -4,6 +4,8 @@ Console actions are recorded by the console itself (the actor is a user). Action
 the API by keys that act for people (`agent`, `admin` scopes) are recorded for every
 successful mutating request by `AuditMiddleware`, so no endpoint can forget to; CRM
 keys are a system integration whose writes are the data itself, not actions to audit.
+A replayed answer to a retry with the same Idempotency-Key did nothing, so it is not
+recorded again.
 """
 
 from datetime import datetime
@@ -19,6 +21,7 @@ from litestar.types import Message, Receive, Scope, Send
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.audit.schemas import ActorType, AuditEntry, AuditPage
 from feedback_svc.db.sql import load_queries
+from feedback_svc.lib.idempotency import REPLAYED_HEADER
 from feedback_svc.lib.request_context import request_id_of
 
 Q = load_queries(Path(__file__).with_name("queries.sql"))
@@ -26,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 AUDITED_SCOPES = frozenset({"agent", "admin"})
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_REPLAYED = REPLAYED_HEADER.lower().encode()
 
 
 async def record(
@@ -70,17 +74,23 @@ class AuditMiddleware(AbstractMiddleware):
         if scope["type"] != "http" or scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
-        status = 0
+        status, replayed = 0, False
 
         async def remember_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replayed
             if message["type"] == "http.response.start":
                 status = message["status"]
+                replayed = any(name.lower() == _REPLAYED for name, _ in message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, remember_status)
         principal = scope.get("auth")
-        if isinstance(principal, Principal) and principal.scopes & AUDITED_SCOPES and 200 <= status < 300:
+        if (
+            isinstance(principal, Principal)
+            and principal.scopes & AUDITED_SCOPES
+            and 200 <= status < 300
+            and not replayed
+        ):
             await _record_api_action(scope, principal, status)
 
 

@@ -1,7 +1,6 @@
 """HTTP for customers; the rules live in service.py."""
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -18,12 +17,11 @@ from feedback_svc.customers import service
 from feedback_svc.customers.schemas import Customer, CustomerEvent, CustomerEventCreate, CustomerUpsert
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
-from feedback_svc.lib.idempotency import check_key, run_idempotent
+from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.privacy import service as privacy
 from feedback_svc.privacy.schemas import CustomerExport, Erasure
-from feedback_svc.surveys.routes import IdempotencyKey
 
 _encoder = msgspec.json.Encoder()
 
@@ -31,7 +29,7 @@ _encoder = msgspec.json.Encoder()
 class CustomersController(Controller):
     path = "/v1/customers"
     tags = ["customers"]
-    guards = [requires_scope("crm")]
+    opt = requires_scope("crm")
     security = BEARER
 
     @post(
@@ -43,14 +41,21 @@ class CustomersController(Controller):
         return_dto=None,
         responses={
             HTTP_201_CREATED: ResponseSpec(data_container=Customer, description="Customer created"),
-            **problem_responses(400, 401, 403, 413, 422),
+            **problem_responses(400, 401, 403, 409, 413, 422),
         },
     )
     async def upsert_customer(
-        self, pool: NamedDependency[asyncpg.Pool], data: JSONBody[CustomerUpsert]
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[CustomerUpsert],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Customer]:
-        customer, created = await service.upsert_customer(pool, data)
-        return Response(customer, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            customer, created = await service.upsert_customer(conn, data)
+            return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(customer)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get(
         "/{customer_id:uuid}",
@@ -82,26 +87,14 @@ class CustomersController(Controller):
         customer_id: FromPath[UUID],
         data: JSONBody[CustomerEventCreate],
         idempotency_key: IdempotencyKey = None,
-    ) -> CustomerEvent:
+    ) -> Response[CustomerEvent]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             event, created = await service.record_customer_event(
                 conn, customer_id, data, now=datetime.now(UTC)
             )
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(event)
 
-        status, body, replayed = await run_idempotent(
-            pool,
-            principal=request.user,
-            key=check_key(idempotency_key) if idempotency_key is not None else None,
-            method=request.method,
-            path=request.url.path,
-            body=await request.body(),
-            work=work,
-        )
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(  # type: ignore[return-value]
-            content=body, status_code=status, media_type="application/json", headers=headers
-        )
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @delete(
         "/{customer_id:uuid}",
@@ -110,24 +103,31 @@ class CustomersController(Controller):
             "Removes contact details, the CRM's id, attributes, comments, notes, SMS messages, survey "
             "tokens, queued messages and webhook payloads; keeps anonymous scores and outcomes for "
             "statistics and opt-outs as hashes. Sends `customer.erased` to webhook endpoints. Calling "
-            "it again changes nothing and answers the same (`erased_now: false`)."
+            "it again changes nothing and answers the same (`erased_now: false`). Stored replies "
+            "of earlier requests that mention the customer are erased too; this one's own reply "
+            "holds only ids and times, so it is kept for replay."
         ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(401, 403, 404),
+        responses=problem_responses(401, 403, 404, 409, 422),
     )
     async def erase_customer(
         self,
-        request: Request[Principal, Any, Any],
+        request: Request[Principal, Principal, State],
         pool: NamedDependency[asyncpg.Pool],
         customer_id: FromPath[UUID],
-    ) -> Erasure:
-        return await privacy.erase_customer(
-            pool,
-            customer_id,
-            actor_id=str(request.user.key_id),
-            request_id=request_id_of(request.scope),
-            now=datetime.now(UTC),
-        )
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Erasure]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            erasure = await privacy.erase_customer(
+                conn,
+                customer_id,
+                actor_id=str(request.user.key_id),
+                request_id=request_id_of(request.scope),
+                now=datetime.now(UTC),
+            )
+            return HTTP_200_OK, _encoder.encode(erasure)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get(
         "/{customer_id:uuid}/export",

@@ -41,7 +41,14 @@ class HealthController(Controller):
         try:
             async with asyncio.timeout(READY_TIMEOUT_SECONDS):
                 revision = await pool.fetchval(Q["current_revision"])
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            # the protocol state asyncpg is left in when a server's goodbye lands on an idle connection
+            asyncpg.exceptions.InternalClientError,
+        ) as error:
             raise ServiceUnavailable(
                 f"The database is not reachable: {type(error).__name__}.", headers={"Retry-After": "5"}
             ) from error

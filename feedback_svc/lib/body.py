@@ -4,13 +4,16 @@ Litestar converts bodies leniently (the string "5" becomes the number 5). A CRM
 integration should learn about a wrong type on its first request, not after its
 data was silently coerced, so bodies are decoded with msgspec in strict mode.
 Use as `@post(..., dto=StrictBody[CustomerUpsert], return_dto=None)`; the OpenAPI schema is
-the Struct's own.
+the Struct's own, closed (`additionalProperties: false`) wherever msgspec refuses unknown
+fields, so clients and fuzzers learn from the spec that an extra field is an error.
 """
 
 import re
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 from litestar.dto import MsgspecDTO
 from litestar.typing import FieldDefinition
 
@@ -40,12 +43,43 @@ def invalid_input(error: msgspec.ValidationError) -> InvalidInput:
     )
 
 
+def strict_structs(model: type) -> Iterator[type[msgspec.Struct]]:
+    """`model` and every Struct reachable from its fields that forbids unknown fields."""
+    seen: set[type] = set()
+    pending: list[mi.Type] = [mi.type_info(model)]
+    while pending:
+        info = pending.pop()
+        match info:
+            case mi.StructType(cls=struct) if struct not in seen:
+                seen.add(struct)
+                if info.forbid_unknown_fields:
+                    yield struct
+                pending.extend(field.type for field in info.fields)
+            case mi.ListType() | mi.SetType() | mi.FrozenSetType() | mi.VarTupleType():
+                pending.append(info.item_type)
+            case mi.TupleType():
+                pending.extend(info.item_types)
+            case mi.UnionType():
+                pending.extend(info.types)
+            case mi.DictType():
+                pending.extend((info.key_type, info.value_type))
+            case mi.Metadata():
+                pending.append(info.type)
+
+
 class StrictBody(MsgspecDTO[T], Generic[T]):
     @classmethod
     def create_openapi_schema(
         cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
     ) -> Any:
-        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+        schema = schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+        # Litestar's msgspec schemas leave objects open; each Struct is a component by now
+        registry = schema_creator.schema_registry
+        for struct in strict_structs(cls.model_type):
+            reference = registry.get_reference_for_field_definition(FieldDefinition.from_annotation(struct))
+            if reference is not None:
+                registry.from_reference(reference).schema.additional_properties = False
+        return schema
 
     def decode_bytes(self, value: bytes) -> Any:
         if not value:

@@ -1,9 +1,14 @@
-"""Idempotency-Key for mutating CRM requests, kept in the same transaction as the work.
+"""Idempotency-Key for every mutating API-key request, kept in the same transaction as the work.
 
 Because the key, the work and the stored response commit together, a crash can
 never leave work done without its replayable response, or the reverse. A replay
 returns the first response byte for byte; the same key with another body is 422;
-a replay while the first request is still running is 409.
+a replay while the first request is still running is 409. Keys are scoped to the
+API key that sent them.
+
+A handler declares `idempotency_key: IdempotencyKey = None` and answers with
+`await respond_idempotently(request, pool, idempotency_key, work)`, where `work`
+does all its database work on the connection it is given.
 """
 
 import hashlib
@@ -11,8 +16,11 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
 import asyncpg
+from litestar import Request, Response
+from litestar.params import HeaderParameter
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.db.sql import load_queries
@@ -21,12 +29,27 @@ from feedback_svc.lib.errors import Conflict, InvalidInput
 Q = load_queries(Path(__file__).with_name("idempotency.sql"))
 
 HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 KEEP_FOR = timedelta(hours=24)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # how long a replay waits for the first request before answering 409
 IN_FLIGHT_WAIT = "200ms"
 
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name=HEADER,
+        required=False,
+        description="Makes a retry safe: for 24 h the first successful response is replayed (with "
+        f"`{REPLAYED_HEADER}: true`) to the same API key; the same key with another request is refused "
+        "with 422, and 409 while the first request is still running. Errors are not kept: a retry after "
+        "one runs again. 1-255 visible ASCII characters; a UUID is a good choice.",
+        # documented, not enforced by Litestar: check_key's 422 names the header and says what fits
+        schema_extra={"minLength": 1, "maxLength": 255, "pattern": _KEY.pattern},
+    ),
+]
 
 
 def check_key(key: str) -> str:
@@ -93,3 +116,31 @@ async def run_idempotent(
             errors=[{"field": HEADER, "message": "reused with a different request", "source": "header"}],
         )
     return stored["response_status"], stored["response_body"], True
+
+
+async def respond_idempotently(
+    request: Request[Principal, Any, Any], pool: asyncpg.Pool, key: str | None, work: Work
+) -> Response[Any]:
+    """Answer with what `work` answered, or with what it answered the first time for this key.
+
+    An error raised by `work` rolls back its claim on the key together with whatever it
+    wrote, so nothing is stored: a retry after a 404 or 409 runs the work again.
+    """
+    # the query string is part of the request: `?force=true` must not replay a refusal without it
+    path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    status, body, replayed = await run_idempotent(
+        pool,
+        principal=request.user,
+        key=check_key(key) if key is not None else None,
+        method=request.method,
+        path=path,
+        body=await request.body(),
+        work=work,
+    )
+    return reply(status, body, replayed=replayed)
+
+
+def reply(status: int, body: bytes, *, replayed: bool) -> Response[Any]:
+    """The stored bytes as they are; a 204 stays empty."""
+    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)

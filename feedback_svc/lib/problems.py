@@ -1,5 +1,6 @@
 """One place that turns every failure into RFC 9457 problem+json."""
 
+import socket
 from typing import Any
 
 import asyncpg
@@ -107,10 +108,50 @@ def _generic(exc: HTTPException) -> AppError:
     return HttpError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
-def _database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+# What asyncpg raises when the server went away or a connection broke under a request: a
+# refused or reset socket, a server starting up, shutting down or recovering from a crash, no
+# connection free in time, and the protocol state asyncpg is left in when the server's
+# goodbye arrives on an idle connection. Retrying on a fresh connection is the cure for all.
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # 08xxx, ConnectionDoesNotExistError among them
+    asyncpg.CannotConnectNowError,  # 57P03
+    asyncpg.AdminShutdownError,  # 57P01: terminating connection due to administrator command
+    asyncpg.CrashShutdownError,  # 57P02: another server process crashed
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,  # refused and reset connections
+    socket.gaierror,  # the database's host name does not resolve (yet)
+    TimeoutError,  # connecting, or waiting for a free connection, took too long
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether `exc`, or what it was raised while handling, means the database went away.
+
+    A lost connection often surfaces second-hand: `async with conn.transaction()` raises
+    "the underlying connection is closed" while the real cause waits in `__context__`.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _CONNECTION_LOST):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if not _connection_lost(exc):
+        return _unexpected(request, exc)
     log.warning("database_unavailable", error=repr(exc))
+    # a connection lost during COMMIT leaves the outcome unknown: only a retry can tell
     error = ServiceUnavailable(
-        "The database is not reachable right now; nothing was saved. Retry in a few seconds.",
+        "The database is not reachable right now, so the request may not have been carried out. "
+        "Retry in a few seconds; with the same Idempotency-Key a request that was carried out is "
+        "answered as it was, not done twice.",
         headers={"Retry-After": "5"},
     )
     return problem_response(request, error)
@@ -139,13 +180,14 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: _validation,
     ClientException: _client,
     HTTPException: _http,
-    asyncpg.PostgresConnectionError: _database_down,
-    asyncpg.CannotConnectNowError: _database_down,
-    asyncpg.exceptions.ConnectionDoesNotExistError: _database_down,
     asyncpg.CharacterNotInRepertoireError: _unstorable_text,
     asyncpg.UntranslatableCharacterError: _unstorable_text,
-    ConnectionError: _database_down,  # includes refused and reset connections
-    TimeoutError: _database_down,
+    # every database error goes through one check: a lost connection is a 503, the rest a 500
+    asyncpg.PostgresError: _database_error,
+    asyncpg.InterfaceError: _database_error,
+    asyncpg.exceptions.InternalClientError: _database_error,
+    OSError: _database_error,
+    TimeoutError: _database_error,
     Exception: _unexpected,
 }
 

@@ -18,7 +18,7 @@ SCRAPE_DB_TIMEOUT_SECONDS = 2.0
 class MetricsController(Controller):
     path = "/metrics"
     tags = ["operations"]
-    guards = [requires_scope("metrics")]
+    opt = requires_scope("metrics")
     security = BEARER
 
     @get(

@@ -27,6 +27,9 @@ Handler = Callable[[Job], Awaitable[None]]
 
 BACKOFF_BASE = timedelta(seconds=10)
 BACKOFF_CAP = timedelta(hours=1)
+# how long a worker keeps trying to record a job's outcome while the database is away; bounded
+# so a long outage does not hold up a shutdown (the lease covers the rest)
+SETTLE_RETRY_SECONDS = 30.0
 
 
 def backoff_delay(
@@ -132,12 +135,23 @@ class OutboxWorker:
         job: Job,
         **fields: object,
     ) -> None:
-        try:
-            await query(self.pool, job_id=job.id, worker=self.name, **fields)
-        except Exception as error:
-            # The lease runs out and the job is claimed again: at least once, never lost.
-            job_log.error("outbox bookkeeping failed", outcome=event, error=_describe(error))
-            return
+        # The database may be back in a moment (a restart, a failover): keep trying for a while,
+        # or the job, and every later job for its customer, waits out the rest of the lease.
+        # Retrying is safe: each query only counts while the lease is still ours.
+        give_up = asyncio.get_running_loop().time() + SETTLE_RETRY_SECONDS
+        pause = 0.5
+        while True:
+            try:
+                await query(self.pool, job_id=job.id, worker=self.name, **fields)
+                break
+            except Exception as error:
+                if asyncio.get_running_loop().time() + pause > give_up:
+                    # The lease runs out and the job is claimed again: at least once, never lost.
+                    job_log.error("outbox bookkeeping failed", outcome=event, error=_describe(error))
+                    return
+                job_log.warning("outbox bookkeeping failed; retrying", outcome=event, error=_describe(error))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
         if event == "done":
             job_log.info("outbox job done")
         else:

@@ -26,9 +26,10 @@ ERASED_EVENT = "customer.erased"
 
 
 async def erase_customer(
-    pool: asyncpg.Pool, customer_id: UUID, *, actor_id: str, request_id: str | None, now: datetime
+    conn: asyncpg.Connection, customer_id: UUID, *, actor_id: str, request_id: str | None, now: datetime
 ) -> Erasure:
-    async with pool.acquire() as conn, conn.transaction():
+    """Erase in one transaction (a savepoint in the caller's, which stores the idempotent reply)."""
+    async with conn.transaction():
         customer = await conn.fetchrow(Q["lock_customer"], customer_id)
         if customer is None:
             raise NotFound(f"No customer with id {customer_id}.")

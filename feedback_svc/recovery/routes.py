@@ -5,6 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -14,6 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.recovery import service
 from feedback_svc.recovery.schemas import (
@@ -41,6 +43,8 @@ AgentRequest = Request[Principal, Principal, State]
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 LEASED_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
+_encoder = msgspec.json.Encoder()
+
 
 def _actor(request: AgentRequest, agent: str | None) -> Actor:
     return Actor(name=agent or request.user.name, key=request.user.name)
@@ -53,7 +57,7 @@ def _lease(request: AgentRequest, seconds: int | None) -> timedelta:
 class RecoveryController(Controller):
     path = "/v1/recovery"
     tags = ["recovery"]
-    guards = [requires_scope("agent")]
+    opt = requires_scope("agent")
     security = BEARER
 
     @get("/tasks", summary="List recovery tasks, most important first", responses=READ_ERRORS)
@@ -100,19 +104,23 @@ class RecoveryController(Controller):
         status_code=200,
         responses={
             204: ResponseSpec(data_container=None, description="Nothing to claim right now."),
-            **problem_responses(400, 401, 403, 413, 422),
+            **problem_responses(400, 401, 403, 409, 413, 422),
         },
     )
     async def claim(
-        self, request: AgentRequest, pool: NamedDependency[asyncpg.Pool], data: JSONBody[ClaimRequest]
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[ClaimRequest],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[ClaimedTask]:
-        async with pool.acquire() as conn:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             task = await service.claim_next(
                 conn, actor=_actor(request, data.agent), lease=_lease(request, data.lease_seconds)
             )
-        if task is None:
-            return Response(content=None, status_code=204)  # type: ignore[arg-type]
-        return Response(task, status_code=200)
+            return (204, b"") if task is None else (200, _encoder.encode(task))
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/lease",
@@ -128,15 +136,19 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[LeaseExtend],
-    ) -> ClaimedTask:
-        async with pool.acquire() as conn:
-            return await service.extend_lease(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ClaimedTask]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.extend_lease(
                 conn,
                 task_id,
                 token=data.lease_token,
                 actor=_actor(request, data.agent),
                 lease=_lease(request, data.lease_seconds),
             )
+            return 200, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/release",
@@ -152,11 +164,15 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[LeaseRelease],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.release(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.release(
                 conn, task_id, token=data.lease_token, actor=_actor(request, data.agent)
             )
+            return 200, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/assign",
@@ -173,11 +189,15 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[Assign],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.assign(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.assign(
                 conn, task_id, assignee=data.assignee, actor=_actor(request, data.agent)
             )
+            return 200, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/notes",
@@ -193,11 +213,15 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[NoteCreate],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.add_note(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.add_note(
                 conn, task_id, token=data.lease_token, text=data.text, actor=_actor(request, data.agent)
             )
+            return 201, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/contact-attempts",
@@ -213,9 +237,10 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[ContactAttempt],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.record_contact(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.record_contact(
                 conn,
                 task_id,
                 token=data.lease_token,
@@ -224,6 +249,9 @@ class RecoveryController(Controller):
                 note=data.note,
                 actor=_actor(request, data.agent),
             )
+            return 201, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/resolve",
@@ -239,9 +267,10 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[Resolve],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.resolve(
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.resolve(
                 conn,
                 task_id,
                 token=data.lease_token,
@@ -250,6 +279,9 @@ class RecoveryController(Controller):
                 note=data.note,
                 actor=_actor(request, data.agent),
             )
+            return 200, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/reopen",
@@ -265,9 +297,15 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         task_id: FromPath[UUID],
         data: JSONBody[Reopen],
-    ) -> Task:
-        async with pool.acquire() as conn:
-            return await service.reopen(conn, task_id, reason=data.reason, actor=_actor(request, data.agent))
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Task]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            changed = await service.reopen(
+                conn, task_id, reason=data.reason, actor=_actor(request, data.agent)
+            )
+            return 200, _encoder.encode(changed)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get("/rules", summary="The trigger rules: urgency and deadlines", responses=READ_ERRORS)
     async def list_rules(self, pool: NamedDependency[asyncpg.Pool]) -> list[Rule]:
@@ -276,15 +314,23 @@ class RecoveryController(Controller):
     @put(
         "/rules/{trigger:str}",
         summary="Change a trigger rule (admin)",
-        guards=[requires_scope("admin")],
+        opt=requires_scope("admin"),
         dto=StrictBody[RuleUpdate],
         return_dto=None,
         responses=LEASED_ERRORS,
     )
     async def update_rule(
-        self, pool: NamedDependency[asyncpg.Pool], trigger: FromPath[Trigger], data: JSONBody[RuleUpdate]
-    ) -> Rule:
-        return await service.update_rule(pool, trigger, data)
+        self,
+        request: AgentRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        trigger: FromPath[Trigger],
+        data: JSONBody[RuleUpdate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Rule]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 200, _encoder.encode(await service.update_rule(conn, trigger, data))
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get(
         "/effectiveness",

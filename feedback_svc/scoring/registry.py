@@ -57,20 +57,24 @@ async def get_model(pool: asyncpg.Pool, version: str) -> ModelDetail:
     return msgspec.convert(row, ModelDetail)
 
 
-async def activate(pool: asyncpg.Pool, version: str, *, force: bool, actor: str) -> Activation:
-    """Make `version` the active model if it beats the active one (or `force`)."""
-    target = await queries.get_model(pool, version)
+async def activate(conn: asyncpg.Connection, version: str, *, force: bool, actor: str) -> Activation:
+    """Make `version` the active model if it beats the active one (or `force`).
+
+    The switch is a transaction of its own, or a savepoint in the caller's (the API's
+    idempotency key); the comparison before it only reads.
+    """
+    target = await queries.get_model(conn, version)
     if target is None:
         raise NotFound(f"No model version {version!r}; GET /v1/models lists them.")
-    active = await queries.active_model(pool)
+    active = await queries.active_model(conn)
     if active is not None and active["id"] == target["id"]:
         raise Conflict(f"Model {version} is already active.")
-    candidate = await _bundle(pool, version)
-    incumbent = await _bundle(pool, active["version"]) if active else baseline_bundle()
+    candidate = await _bundle(conn, version)
+    incumbent = await _bundle(conn, active["version"]) if active else baseline_bundle()
     incumbent_name = active["version"] if active else f"{BASELINE_LABEL} {incumbent.version}"
     comparison: Comparison | None = None
     try:
-        comparison = await compare_on_holdout(pool, candidate, incumbent)
+        comparison = await compare_on_holdout(conn, candidate, incumbent)
     except (InsufficientDataError, ValueError) as error:
         if not force:
             raise Conflict(
@@ -84,7 +88,7 @@ async def activate(pool: asyncpg.Pool, version: str, *, force: bool, actor: str)
             "Send force=true to activate it anyway."
         )
     reason = comparison.reason if comparison is not None else "forced without a comparison"
-    async with pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         await queries.lock_registry(conn)
         now_active = await queries.active_model(conn)
         if _id(now_active) != _id(active):
@@ -109,12 +113,12 @@ async def activate(pool: asyncpg.Pool, version: str, *, force: bool, actor: str)
     )
 
 
-async def rollback(pool: asyncpg.Pool, *, actor: str) -> Activation:
+async def rollback(conn: asyncpg.Connection, *, actor: str) -> Activation:
     """Serve again what served before the last switch (the baseline if that was it).
 
     Rolling back twice returns to where you started, like `cd -`.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         await queries.lock_registry(conn)
         active = await queries.active_model(conn)
         last = await queries.last_activation(conn)
@@ -165,8 +169,8 @@ async def compare_on_holdout(
     )
 
 
-async def _bundle(pool: asyncpg.Pool, version: str) -> ModelBundle:
-    artifact = await queries.model_artifact(pool, version)
+async def _bundle(conn: asyncpg.Connection, version: str) -> ModelBundle:
+    artifact = await queries.model_artifact(conn, version)
     if artifact is None:
         raise NotFound(f"No model version {version!r}.")
     return await asyncio.to_thread(persistence.loads, artifact)

@@ -4,6 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -12,6 +13,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.scoring import registry, service, trainer
 from feedback_svc.scoring.schemas import (
@@ -25,6 +27,7 @@ from feedback_svc.scoring.schemas import (
     TrainingRun,
 )
 
+_encoder = msgspec.json.Encoder()
 Force = Annotated[
     bool, Parameter(query="force", description="Activate even if it does not beat the active model.")
 ]
@@ -33,7 +36,7 @@ Force = Annotated[
 class ScoresController(Controller):
     path = "/v1"
     tags = ["scores"]
-    guards = [requires_scope("crm")]
+    opt = requires_scope("crm")
     security = BEARER
 
     @post(
@@ -45,22 +48,30 @@ class ScoresController(Controller):
         dto=StrictBody[ScoreRequest],
         return_dto=None,
         status_code=200,
-        responses=problem_responses(400, 401, 403, 413, 422, 503),
+        responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
     )
     async def score_customers(
         self,
         request: Request[Principal, Principal, State],
         pool: NamedDependency[asyncpg.Pool],
         data: JSONBody[ScoreRequest],
-    ) -> ScoreBatch:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ScoreBatch]:
         state = request.app.state
-        return await service.score_batch(
-            pool,
-            state.scorers,
-            data.items,
-            at_risk_threshold=state.settings.at_risk_threshold,
-            now=service.now_utc(),
-        )
+
+        async def score() -> ScoreBatch:
+            # shared with other requests in flight: see scoring/batcher.py
+            return await state.score_batcher.score(data.items)
+
+        if idempotency_key is None:  # nothing to keep: no main-pool transaction around the scoring
+            return Response(await score(), status_code=200)
+
+        # Not on `conn`: scoring has a pool of its own, so the scores commit just before the
+        # key does; a crash between the two lets a retry score again (a new score row).
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 200, _encoder.encode(await score())
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get(
         "/customers/{customer_id:uuid}/score",
@@ -74,14 +85,14 @@ class ScoresController(Controller):
         customer_id: FromPath[UUID],
     ) -> Score:
         return await service.score_customer(
-            pool, request.app.state.scorers, customer_id, now=service.now_utc()
+            request.app.state.scoring_pool, request.app.state.scorers, customer_id, now=service.now_utc()
         )
 
 
 class ModelsController(Controller):
     path = "/v1/models"
     tags = ["models"]
-    guards = [requires_scope("admin")]
+    opt = requires_scope("admin")
     security = BEARER
 
     @get(
@@ -107,7 +118,7 @@ class ModelsController(Controller):
         "`succeeded` or `failed`. With activate=true the new version is activated if it beats the "
         "active one on its holdout (or in any case with force=true).",
         status_code=202,
-        responses=problem_responses(401, 403, 422),
+        responses=problem_responses(401, 403, 409, 422),
     )
     async def train_model(
         self,
@@ -117,9 +128,20 @@ class ModelsController(Controller):
             bool, Parameter(query="activate", description="Activate the new version if it wins.")
         ] = False,
         force: Force = False,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[TrainingRun]:
-        run = await trainer.request_training(pool, activate=activate, force=force, actor=request.user.name)
-        return Response(run, status_code=202, headers={"Location": f"/v1/models/training-runs/{run.id}"})
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            # the run and its outbox job commit with the key: a replay never queues a second run
+            run = await trainer.request_training(
+                conn, activate=activate, force=force, actor=request.user.name
+            )
+            return 202, _encoder.encode(run)
+
+        response = await respond_idempotently(request, pool, idempotency_key, work)
+        # from the body, which a replay has too
+        run = msgspec.json.decode(response.content, type=TrainingRun)
+        response.headers["Location"] = f"/v1/models/training-runs/{run.id}"
+        return response
 
     @get(
         "/training-runs/{run_id:uuid}",
@@ -143,10 +165,15 @@ class ModelsController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         version: FromPath[str],
         force: Force = False,
-    ) -> Activation:
-        activation = await registry.activate(pool, version, force=force, actor=request.user.name)
-        request.app.state.scorers.forget()
-        return activation
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Activation]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            activation = await registry.activate(conn, version, force=force, actor=request.user.name)
+            return 200, _encoder.encode(activation)
+
+        response = await respond_idempotently(request, pool, idempotency_key, work)
+        request.app.state.scorers.forget()  # committed now
+        return response
 
     @post(
         "/rollback",
@@ -154,11 +181,17 @@ class ModelsController(Controller):
         description="Rolling back twice returns to where you started. With nothing before, the shipped "
         "baseline serves.",
         status_code=200,
-        responses=problem_responses(401, 403, 409),
+        responses=problem_responses(401, 403, 409, 422),
     )
     async def rollback(
-        self, request: Request[Principal, Principal, State], pool: NamedDependency[asyncpg.Pool]
-    ) -> Activation:
-        activation = await registry.rollback(pool, actor=request.user.name)
-        request.app.state.scorers.forget()
-        return activation
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Activation]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 200, _encoder.encode(await registry.rollback(conn, actor=request.user.name))
+
+        response = await respond_idempotently(request, pool, idempotency_key, work)
+        request.app.state.scorers.forget()  # committed now
+        return response

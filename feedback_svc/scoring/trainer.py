@@ -40,8 +40,11 @@ class Trained:
     not_activated: str | None
 
 
-async def request_training(pool: asyncpg.Pool, *, activate: bool, force: bool, actor: str) -> TrainingRun:
-    async with pool.acquire() as conn, conn.transaction():
+async def request_training(
+    conn: asyncpg.Connection, *, activate: bool, force: bool, actor: str
+) -> TrainingRun:
+    """The run and its job in one transaction (a savepoint in the caller's): no run without a job."""
+    async with conn.transaction():
         run = await queries.insert_training_run(conn, activate=activate, force=force, requested_by=actor)
         await enqueue(
             conn, topic=TOPIC, payload={"run_id": str(run["id"])}, dedupe_key=f"{TOPIC}:{run['id']}"
@@ -74,7 +77,8 @@ async def train_and_register(
     activation, refused = None, None
     if activate:
         try:
-            activation = await registry.activate(pool, result.bundle.version, force=force, actor=actor)
+            async with pool.acquire() as conn:
+                activation = await registry.activate(conn, result.bundle.version, force=force, actor=actor)
         except Conflict as error:
             refused = error.detail
     return Trained(bundle=result.bundle, registered=registered, activation=activation, not_activated=refused)

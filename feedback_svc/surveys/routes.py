@@ -1,18 +1,16 @@
 """HTTP for the CRM's survey endpoints; the rules live in service.py."""
 
-from typing import Annotated
-
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import JSONBody
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
-from feedback_svc.lib.idempotency import HEADER, check_key, run_idempotent
+from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.surveys import service
@@ -27,27 +25,13 @@ from feedback_svc.surveys.schemas import (
 )
 
 _encoder = msgspec.json.Encoder()
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name=HEADER,
-        required=False,
-        description="Makes a retry safe: the first response is replayed for 24 h; the same key with "
-        "another body is refused with 422, and 409 while the first request is still running.",
-    ),
-]
 MUTATION_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
-
-
-def _reply(status: int, body: bytes, replayed: bool) -> Response[bytes]:
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
 
 
 class SurveysController(Controller):
     path = "/v1"
     tags = ["surveys"]
-    guards = [requires_scope("crm")]
+    opt = requires_scope("crm")
     security = BEARER
 
     @get("/surveys", summary="List survey definitions", responses=problem_responses(401, 403))
@@ -70,7 +54,7 @@ class SurveysController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         data: JSONBody[InteractionCreate],
         idempotency_key: IdempotencyKey = None,
-    ) -> InteractionRecorded:
+    ) -> Response[InteractionRecorded]:
         settings = request.app.state.settings
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
@@ -79,7 +63,7 @@ class SurveysController(Controller):
             )
             return (200 if recorded.replayed else 201), _encoder.encode(recorded)
 
-        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/invitations",
@@ -97,7 +81,7 @@ class SurveysController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         data: JSONBody[InvitationCreate],
         idempotency_key: IdempotencyKey = None,
-    ) -> Invitation:
+    ) -> Response[Invitation]:
         settings = request.app.state.settings
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
@@ -107,7 +91,7 @@ class SurveysController(Controller):
                 )
             )
 
-        return await self._idempotent(request, pool, idempotency_key, work)  # type: ignore[return-value]
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/responses",
@@ -123,32 +107,14 @@ class SurveysController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         data: JSONBody[ResponseCreate],
         idempotency_key: IdempotencyKey = None,
-    ) -> SurveyResponse:
+    ) -> Response[SurveyResponse]:
         stored: list[SurveyResponse] = []
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             stored.append(await service.record_api_response(conn, data))
             return 201, _encoder.encode(stored[-1])
 
-        result = await self._idempotent(request, pool, idempotency_key, work)
+        result = await respond_idempotently(request, pool, idempotency_key, work)
         if stored:  # committed now; a replay ran no work and counts nothing
             count_answer(channel="api", kind=stored[-1].kind)
-        return result  # type: ignore[return-value]
-
-    async def _idempotent(
-        self,
-        request: Request[Principal, Principal, State],
-        pool: asyncpg.Pool,
-        key: str | None,
-        work: service.Work,
-    ) -> Response[bytes]:
-        status, body, replayed = await run_idempotent(
-            pool,
-            principal=request.user,
-            key=check_key(key) if key is not None else None,
-            method=request.method,
-            path=request.url.path,
-            body=await request.body(),
-            work=work,
-        )
-        return _reply(status, body, replayed)
+        return result

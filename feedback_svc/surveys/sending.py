@@ -12,8 +12,11 @@ invitation is not failed: it waits, still 'queued' with the reason, and is tried
 growing pauses (up to an hour) until an operator fixes the settings, or until its link would
 expire before the next try, which is when a late survey stops being worth sending. The
 outbox worker's own retries give up after about an hour, too soon for a person to notice and
-fix a password, so each wait is a fresh job (its payload counts the waits). A refused
-recipient, by contrast, fails the invitation at once: no setting can fix it.
+fix a password, so each wait is a fresh job (its payload counts the failed tries). An outage
+on the far side (relay or provider down, 4xx/5xx answers) is retried by the worker itself for
+the first few tries and then waits the same way, so a relay down for an afternoon delays the
+surveys instead of stranding them. A refused recipient, by contrast, fails the invitation at
+once: no setting can fix it.
 """
 
 from datetime import UTC, datetime
@@ -27,7 +30,11 @@ import structlog
 
 from feedback_svc.db.sql import load_queries
 from feedback_svc.delivery.email.render import make_message_id, render_survey_email
-from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError
+from feedback_svc.delivery.errors import (
+    PermanentDeliveryError,
+    SettingsDeliveryError,
+    TransientDeliveryError,
+)
 from feedback_svc.delivery.sms import texts as sms_texts
 from feedback_svc.outbox.queries import Job, enqueue
 from feedback_svc.outbox.worker import backoff_delay
@@ -44,6 +51,10 @@ log = structlog.get_logger(__name__)
 
 TOPIC = SEND_TOPIC
 WAITING = ("queued", "scheduled")
+# Tries the outbox worker retries itself (10 s to 80 s apart) before a send that failed for a
+# passing reason waits in fresh jobs. Well below OutboxWorker's max_attempts, which buries a
+# job (and would leave its invitation 'queued' with nothing left to send it).
+WORKER_TRIES = 5
 
 
 class EmailSender(Protocol):
@@ -94,7 +105,12 @@ class InvitationSender:
                     idempotency_key=str(invitation_id),
                 )
         except SettingsDeliveryError as error:
-            await self._wait_for_settings(job, invitation, error)
+            await self._wait(job, invitation, error, settings=True)
+            return
+        except TransientDeliveryError as error:
+            if job.attempts < WORKER_TRIES and "waits" not in job.payload:
+                raise  # the worker tries again soon
+            await self._wait(job, invitation, error, settings=False)
             return
         except PermanentDeliveryError as error:
             await self._pool.execute(Q["mark_invitation_failed"], invitation_id, f"failed: {error}")
@@ -133,40 +149,43 @@ class InvitationSender:
             await conn.execute(Q["set_invitation_status"], invitation_id, "queued", None)
             return invitation
 
-    async def _wait_for_settings(
-        self, job: Job, invitation: dict[str, Any], error: SettingsDeliveryError
+    async def _wait(
+        self, job: Job, invitation: dict[str, Any], error: TransientDeliveryError, *, settings: bool
     ) -> None:
         """Try again later with a fresh job, or fail the invitation once its link would expire first."""
         invitation_id = invitation["id"]
-        waits = int(job.payload.get("waits", 0)) + 1
-        delay = backoff_delay(waits)
+        # every failed try so far, this job's included: the pauses keep growing along the chain
+        tries = int(job.payload.get("waits", 0)) + job.attempts
+        delay = backoff_delay(tries)
+        waiting_for = "waiting for settings" if settings else "retrying"
         async with self._pool.acquire() as conn, conn.transaction():
             waiting = await conn.fetchval(
-                Q["wait_for_settings"], invitation_id, f"queued: waiting for settings: {error}", delay
+                Q["wait_for_next_try"], invitation_id, f"queued: {waiting_for}: {error}", delay
             )
             if waiting is not None:
-                # the dedupe key makes a redelivered job (lease ran out) add no second chain of tries
+                # keyed by this job, so a redelivered job (lease ran out) adds no second chain of tries
                 await enqueue(
                     conn,
                     topic=TOPIC,
-                    payload={"invitation_id": str(invitation_id), "waits": waits},
+                    payload={"invitation_id": str(invitation_id), "waits": tries},
                     ordering_key=str(invitation["customer_id"]),
-                    dedupe_key=f"{TOPIC}:{invitation_id}:wait:{waits}",
+                    dedupe_key=f"{TOPIC}:{invitation_id}:after:{job.id}",
                     run_after=datetime.now(UTC) + delay,
                 )
                 failed = False
             else:
-                reason = f"failed: settings not fixed before the survey link expired: {error}"
+                fix = "settings not fixed" if settings else "not delivered"
+                reason = f"failed: {fix} before the survey link expired: {error}"
                 failed = await conn.execute(Q["mark_invitation_failed"], invitation_id, reason) == "UPDATE 1"
         if failed:
             log.warning("invitation failed", invitation_id=str(invitation_id), error=str(error))
-            raise PermanentDeliveryError(f"gave up waiting for settings: {error}") from error
+            raise PermanentDeliveryError(f"gave up {waiting_for}: {error}") from error
         if waiting is not None:
             log.warning(
-                "invitation waits for settings",
+                f"invitation {'waits for settings' if settings else 'retried later'}",
                 invitation_id=str(invitation_id),
                 error=str(error),
-                waits=waits,
+                tries=tries,
                 retry_in_seconds=round(delay.total_seconds(), 1),
             )
 

@@ -36,9 +36,10 @@ ON CONFLICT (phone) DO UPDATE
        reprompted = false,
        updated_at = now();
 
--- name: wait_for_settings
--- The send waits for an operator to fix our settings: still 'queued', with the reason shown,
--- as long as the link outlives the next try ($3); NULL otherwise (or when answered meanwhile).
+-- name: wait_for_next_try
+-- The send waits (for an operator to fix our settings, or for the far side to come back):
+-- still 'queued', with the reason shown, as long as the link outlives the next try ($3);
+-- NULL otherwise (or when answered meanwhile).
 UPDATE invitations
    SET reason = $2, updated_at = now()
  WHERE id = $1 AND status = 'queued' AND expires_at > now() + $3::interval

@@ -1,6 +1,5 @@
 """The rules of surveys: who is invited when, and how an answer is stored exactly once."""
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -31,8 +30,6 @@ from feedback_svc.surveys.tokens import hash_token, token_for
 DEFAULT_SURVEY = "nps"
 DEFAULT_DELAY = timedelta(hours=1)
 SEND_TOPIC = "invitation.send"
-
-Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
 
 
 def now_utc() -> datetime:

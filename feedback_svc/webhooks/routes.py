@@ -4,7 +4,8 @@ from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Request, delete, get, patch, post
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
@@ -12,6 +13,7 @@ from litestar.params import JSONBody, Parameter
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.webhooks import service
 from feedback_svc.webhooks.schemas import (
@@ -26,10 +28,14 @@ from feedback_svc.webhooks.schemas import (
 )
 
 READ_ERRORS = problem_responses(401, 403, 404)
-WRITE_ERRORS = problem_responses(400, 401, 403, 404, 413, 422)
+# 409 and 422 for the Idempotency-Key too (still running; reused for another request)
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 BIGINT_MAX = 2**63 - 1
 AdminRequest = Request[Principal, Principal, State]
+
+_encoder = msgspec.json.Encoder()
 
 
 def _allow_private(request: AdminRequest) -> bool:
@@ -39,26 +45,33 @@ def _allow_private(request: AdminRequest) -> bool:
 class WebhookEndpointsController(Controller):
     path = "/v1/webhook-endpoints"
     tags = ["webhooks"]
-    guards = [requires_scope("admin")]
+    opt = requires_scope("admin")
     security = BEARER
 
     @post(
         "/",
         summary="Register a webhook endpoint",
-        description="The signing secret is in this response only. The URL must be http(s) on a public "
+        description="The signing secret is in this response only, and in its replays: a retry with the "
+        "same Idempotency-Key within 24 h (by the same API key) answers this response again, secret "
+        "included, so a client that timed out still learns it. The URL must be http(s) on a public "
         "address (checked again at every delivery).",
         dto=StrictBody[WebhookEndpointCreate],
         return_dto=None,
         status_code=201,
-        responses=problem_responses(400, 401, 403, 413, 422),
+        responses=problem_responses(400, 401, 403, 409, 413, 422),
     )
     async def create_endpoint(
         self,
         request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
         data: JSONBody[WebhookEndpointCreate],
-    ) -> WebhookEndpointCreated:
-        return await service.create_endpoint(pool, data, allow_private=_allow_private(request))
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[WebhookEndpointCreated]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            created = await service.create_endpoint(conn, data, allow_private=_allow_private(request))
+            return 201, _encoder.encode(created)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get("/", summary="List webhook endpoints", responses=problem_responses(401, 403))
     async def list_endpoints(self, pool: NamedDependency[asyncpg.Pool]) -> list[WebhookEndpoint]:
@@ -82,25 +95,52 @@ class WebhookEndpointsController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         endpoint_id: UUID,
         data: JSONBody[WebhookEndpointUpdate],
-    ) -> WebhookEndpoint:
-        return await service.update_endpoint(pool, endpoint_id, data, allow_private=_allow_private(request))
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[WebhookEndpoint]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            updated = await service.update_endpoint(
+                conn, endpoint_id, data, allow_private=_allow_private(request)
+            )
+            return 200, _encoder.encode(updated)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @delete(
-        "/{endpoint_id:uuid}", summary="Delete an endpoint and its delivery history", responses=READ_ERRORS
+        "/{endpoint_id:uuid}", summary="Delete an endpoint and its delivery history", responses=CHANGE_ERRORS
     )
-    async def delete_endpoint(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> None:
-        await service.delete_endpoint(pool, endpoint_id)
+    async def delete_endpoint(
+        self,
+        request: AdminRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        endpoint_id: UUID,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[None]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            await service.delete_endpoint(conn, endpoint_id)
+            return 204, b""
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/{endpoint_id:uuid}/rotate-secret",
         summary="Replace the signing secret",
-        description="The new secret is in this response only. For 24 hours deliveries are signed with "
-        "both secrets, so the receiver can switch without losing a message.",
+        description="The new secret is in this response only, and in its replays for the same "
+        "Idempotency-Key (see creating an endpoint). For 24 hours deliveries are signed with both "
+        "secrets, so the receiver can switch without losing a message.",
         status_code=200,
-        responses=READ_ERRORS,
+        responses=CHANGE_ERRORS,
     )
-    async def rotate_secret(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> SecretRotated:
-        return await service.rotate_secret(pool, endpoint_id)
+    async def rotate_secret(
+        self,
+        request: AdminRequest,
+        pool: NamedDependency[asyncpg.Pool],
+        endpoint_id: UUID,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SecretRotated]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 200, _encoder.encode(await service.rotate_secret(conn, endpoint_id))
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
 
     @get(
         "/{endpoint_id:uuid}/deliveries",
@@ -130,9 +170,13 @@ class WebhookEndpointsController(Controller):
     )
     async def replay_delivery(
         self,
+        request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
         endpoint_id: UUID,
         delivery_id: Annotated[int, Parameter(ge=1, le=BIGINT_MAX)],
-    ) -> WebhookDelivery:
-        async with pool.acquire() as conn:
-            return await service.replay_delivery(conn, endpoint_id, delivery_id)
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[WebhookDelivery]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return 202, _encoder.encode(await service.replay_delivery(conn, endpoint_id, delivery_id))
+
+        return await respond_idempotently(request, pool, idempotency_key, work)

@@ -26,3 +26,34 @@ def test_every_v1_operation_declares_bearer_security() -> None:
         if path.startswith("/v1/") and not path.startswith("/v1/inbound/"):
             for method, operation in operations.items():
                 assert operation.get("security") == [{"bearerAuth": []}], f"{method} {path}"
+
+
+def test_every_operation_with_an_api_key_declares_the_rate_limit() -> None:
+    """The limit is counted where the key is checked, so every such operation can answer 429."""
+    spec = json.loads(CHECKED_IN.read_text())
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            limited = operation["responses"].get("429")
+            if not operation.get("security"):
+                assert limited is None, f"{method} {path} takes no key, so no key's limit"
+                continue
+            assert limited is not None, f"{method} {path}"
+            assert "application/problem+json" in limited["content"]
+            assert limited["headers"]["Retry-After"]["required"] is True
+
+
+def test_request_bodies_are_closed_like_the_decoder_that_reads_them() -> None:
+    """StrictBody refuses unknown fields; the schema of every JSON request body says so."""
+    spec = json.loads(CHECKED_IN.read_text())
+    components = spec["components"]["schemas"]
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+    assert len(bodies) >= 17
+    for name in [*bodies, "ScoreItem"]:  # ScoreItem: nested in ScoreRequest
+        assert components[name]["additionalProperties"] is False, name
+    # answers stay open: a field added later must not break a strict client's validation
+    assert "additionalProperties" not in components["Customer"]

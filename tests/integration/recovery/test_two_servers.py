@@ -1,75 +1,18 @@
 """Two server processes, many claimers, one database: nothing claimed twice, nothing lost."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import asyncpg
 import httpx
 
 from tests.conftest import KeyFactory
-from tests.e2e.test_serve import free_port
+from tests.faults.processes import servers
 from tests.integration.recovery.conftest import insert_customer, insert_task
 
 TASKS = 120
 CLAIMERS = 12
-
-
-def _start(database_url: str, port: int) -> "subprocess.Popen[str]":
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "FEEDBACK_SECRET_KEY": "two-servers-" + "s" * 32,
-        "FEEDBACK_MIGRATE_ON_START": "false",
-        "FEEDBACK_RUN_WORKERS": "false",
-        "FEEDBACK_API_KEY_CACHE_SECONDS": "60",
-        "FEEDBACK_RATE_LIMIT_API_PER_MINUTE": "1000000",
-        "FEEDBACK_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "feedback_svc.asgi:app_from_env", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
-@contextmanager
-def servers(database_url: str, count: int) -> Iterator[list[str]]:
-    """`count` uvicorn processes over the app factory, started side by side; their base URLs."""
-    ports = [free_port() for _ in range(count)]
-    processes = [_start(database_url, port) for port in ports]
-    try:
-        deadline = time.monotonic() + 90
-        for process, port in zip(processes, ports, strict=True):
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(f"server exited: {process.stderr.read() if process.stderr else ''}")
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.2)
-        yield [f"http://127.0.0.1:{port}" for port in ports]
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def test_many_claimers_on_two_servers_claim_each_task_once_and_an_abandoned_lease_returns(

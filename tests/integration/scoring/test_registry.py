@@ -142,7 +142,8 @@ async def test_every_replica_follows_the_active_model(world: World) -> None:
     assert (await two.scorer(world.pool)).version == active
     other = world.bad.version if active == world.good.version else world.good.version
     # "replica one" activates; replica two keeps its model until its next look at the registry
-    await registry.activate(world.pool, other, force=True, actor="test")
+    async with world.pool.acquire() as conn:
+        await registry.activate(conn, other, force=True, actor="test")
     clock[0] = 4.9
     assert (await two.scorer(world.pool)).version == active
     clock[0] = 5.1

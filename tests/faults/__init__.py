@@ -1,0 +1,1 @@
+"""Process-level fault tests: crashes, a restarted database, several servers and workers."""

@@ -1,0 +1,109 @@
+"""`kill -9` of a server while answers pour in: nothing acknowledged is lost, retries are safe.
+
+Two servers share the load; clients answer invitations through the API (with an
+Idempotency-Key) and through the web form (an upsert by invitation), and move on to
+the other server when one stops answering, as a load balancer would. One server is
+killed with SIGKILL mid-load; its clients' retries land on the survivor.
+"""
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from tests.faults.load import (
+    GIVE_UP_AFTER,
+    Outcomes,
+    answer_on_the_page,
+    answer_until_acknowledged,
+    api_headers,
+    create_customers,
+    fetch,
+    invite_on_the_web,
+)
+from tests.faults.processes import Children
+
+INVITATIONS = 60
+CLIENTS = 8
+KILL_AFTER = 15  # acknowledged answers before the kill
+
+
+@dataclass(frozen=True)
+class Invited:
+    id: str
+    path: str  # /s/{token}
+    score: int
+    via: str  # "api" or "web"
+
+
+async def test_a_server_killed_mid_load_loses_no_acknowledged_answer_and_retries_are_safe(
+    database_url: str,
+) -> None:
+    with Children() as children:
+        first, second = [children.server(database_url, wait=False) for _ in range(2)]
+        crm = await api_headers(database_url, "crm")
+        first.wait_ready()
+        second.wait_ready()
+        bases = [first.base_url, second.base_url]
+        outcomes = Outcomes()
+        acked_api: dict[str, str] = {}  # invitation id -> response id
+        acked_web: set[str] = set()
+        async with httpx.AsyncClient(headers=crm, timeout=15) as http:
+            customers = await create_customers(http, bases[1], INVITATIONS, f"kill-{uuid.uuid4().hex[:6]}")
+            invited = [
+                Invited(invitation_id, path, n % 11, "api" if n % 2 else "web")
+                for n, (invitation_id, path) in enumerate(await invite_on_the_web(http, bases[1], customers))
+            ]
+            queue: asyncio.Queue[Invited] = asyncio.Queue()
+            for one in invited:
+                queue.put_nowait(one)
+
+            async def client() -> None:
+                while not queue.empty():
+                    one = queue.get_nowait()
+                    if one.via == "api":
+                        body = {"invitation_id": one.id, "score": one.score}
+                        acked_api[one.id] = await answer_until_acknowledged(http, bases, body, outcomes)
+                    else:
+                        await answer_on_the_page(http, bases, one.path, one.score, outcomes)
+                        acked_web.add(one.id)
+
+            clients = [asyncio.create_task(client()) for _ in range(CLIENTS)]
+            try:
+                deadline = time.monotonic() + GIVE_UP_AFTER
+                while len(acked_api) + len(acked_web) < KILL_AFTER:
+                    assert time.monotonic() < deadline, "the load never got going"
+                    await asyncio.sleep(0.01)
+                first.kill()  # no shutdown: in-flight requests die with the process
+            finally:
+                await asyncio.wait_for(asyncio.gather(*clients), timeout=GIVE_UP_AFTER + 15)
+        assert first.process.returncode == -9
+        assert second.process.poll() is None, children.logs()
+
+    # the kill happened mid-load: some requests died with the server, and were retried
+    assert outcomes.transport_errors or outcomes.statuses[503], (outcomes.statuses, outcomes.transport_errors)
+    assert outcomes.refusals == [], outcomes.refusals[:5]
+
+    # every answer acknowledged is stored, as acknowledged, and each invitation was answered once
+    stored = await fetch(database_url, "SELECT id::text, invitation_id::text, score, channel FROM responses")
+    by_invitation = {row["invitation_id"]: row for row in stored}
+    assert len(stored) == len(by_invitation) == INVITATIONS, "an invitation answered twice"
+    for one in invited:
+        row = by_invitation[one.id]
+        assert row["score"] == one.score
+        if one.via == "api":
+            assert (row["id"], row["channel"]) == (acked_api[one.id], "api")
+        else:
+            assert one.id in acked_web
+            assert row["channel"] == "web"
+    statuses = await fetch(database_url, "SELECT DISTINCT status FROM invitations")
+    assert [row["status"] for row in statuses] == ["answered"]
+    # one response.created event per answer: a retry that was replayed emitted nothing again
+    events = await fetch(
+        database_url,
+        "SELECT payload->'data'->>'id' AS id FROM outbox "
+        "WHERE topic = 'event' AND payload->>'type' = 'response.created'",
+    )
+    assert sorted(row["id"] for row in events) == sorted(row["id"] for row in stored)
