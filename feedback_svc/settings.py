@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Background work: drain the outbox (send invitations, process inbound SMS) in
     # each API process; or run `feedback-svc worker` processes and set this false
     run_workers: bool = True
+    # How long a claimed outbox job stays with its worker: after a crash, the wait before
+    # another worker takes the job over. Keep it above the longest job (a model training).
+    outbox_lease_seconds: Annotated[float, Meta(ge=10)] = 300.0
     brand_name: str = DEFAULT_BRAND
 
     # Scoring: a score at or above the threshold emits `customer.at_risk` (the

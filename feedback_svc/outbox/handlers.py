@@ -1,6 +1,6 @@
 """Which outbox topic is handled by what: the one place a worker's work is wired."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -52,4 +52,8 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
 
 
 def build_outbox_worker(pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient) -> OutboxWorker:
-    return OutboxWorker(pool, outbox_handlers(pool, settings, http=http))
+    return OutboxWorker(
+        pool,
+        outbox_handlers(pool, settings, http=http),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )

@@ -42,8 +42,10 @@ def array_literal(values: Sequence[str]) -> str:
     """A PostgreSQL text[] literal; every element quoted, so any text survives."""
     if not values:
         return "{}"
-    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
-    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+    together = "".join(values)
+    if '"' in together or "\\" in together:  # rare: escape each element
+        values = [value.replace("\\", "\\\\").replace('"', '\\"') for value in values]
+    return '{"' + '","'.join(values) + '"}'
 
 
 async def active_model_version(conn: Conn, kind: str = KIND) -> str | None:
