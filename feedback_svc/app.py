@@ -81,8 +81,12 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await pool.close()
             raise
+        # a lane per scoring connection: a 1,000-customer request keeps four of them busy
         batcher = app.state.score_batcher = ScoreBatcher(
-            scoring_pool, app.state.scorers, at_risk_threshold=settings.at_risk_threshold
+            scoring_pool,
+            app.state.scorers,
+            at_risk_threshold=settings.at_risk_threshold,
+            lanes=settings.db_scoring_pool_max,
         )
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
         limiter = app.state.rate_limiter = RateLimiter(pool)

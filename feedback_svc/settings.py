@@ -34,7 +34,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migrate_on_start: bool = True
     db_pool_min: Annotated[int, Meta(ge=0)] = 2
     db_pool_max: PositiveInt = 10
-    # scoring's own sessions, tuned for the feature query (db/pool.py create_feature_pool)
+    # scoring's own sessions, tuned for the feature query (db/pool.py create_feature_pool);
+    # the score batcher works on as many chunks at once (scoring/batcher.py)
     db_scoring_pool_max: PositiveInt = 4
     db_connect_timeout: NonNegativeFloat = 10.0
 
