@@ -31,6 +31,7 @@ from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
+from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.lib.openapi import openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.ratelimit import RateLimiter
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> Litestar:
         limiter = app.state.rate_limiter = RateLimiter(pool)
         stop = asyncio.Event()
         flushing = asyncio.create_task(limiter.run(stop), name="rate-limit-flush")
+        freeze_long_lived()  # everything imported and built so far lives as long as the process
         try:
             yield
         finally:

@@ -18,6 +18,7 @@ import asyncpg
 
 import feedback_svc
 from feedback_svc.lib.errors import ServiceUnavailable
+from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.scoring import queries
 from ml import persistence
 from ml.bundle import ModelBundle
@@ -69,10 +70,13 @@ class ScorerCache:
 
     async def _load(self, pool: asyncpg.Pool | asyncpg.Connection, version: str | None) -> Scorer:
         if version is None:
-            return await asyncio.to_thread(lambda: Scorer(baseline_bundle()))
-        artifact = await queries.model_artifact(pool, version)
-        if artifact is None:  # deactivated and deleted between the two reads
-            raise ServiceUnavailable(
-                "The active model changed while loading; retry.", headers={"Retry-After": "1"}
-            )
-        return await asyncio.to_thread(lambda: Scorer(persistence.loads(artifact)))
+            scorer = await asyncio.to_thread(lambda: Scorer(baseline_bundle()))
+        else:
+            artifact = await queries.model_artifact(pool, version)
+            if artifact is None:  # deactivated and deleted between the two reads
+                raise ServiceUnavailable(
+                    "The active model changed while loading; retry.", headers={"Retry-After": "1"}
+                )
+            scorer = await asyncio.to_thread(lambda: Scorer(persistence.loads(artifact)))
+        freeze_long_lived()  # the model lives until the next activation
+        return scorer
