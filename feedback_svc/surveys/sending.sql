@@ -16,9 +16,10 @@ SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at,
 UPDATE invitations SET status = $2, reason = coalesce($3, reason), updated_at = now() WHERE id = $1;
 
 -- name: mark_invitation_sent
--- Only from 'queued': an invitation answered or erased meanwhile keeps that status.
+-- Only from 'queued': an invitation answered or erased meanwhile keeps that status. The
+-- reason says how it went, not why an earlier try had to wait ("queued: retrying: ...").
 UPDATE invitations
-   SET status = 'sent', sent_at = now(), updated_at = now()
+   SET status = 'sent', sent_at = now(), reason = coalesce('sent by ' || channel, 'sent'), updated_at = now()
  WHERE id = $1 AND status = 'queued';
 
 -- name: mark_invitation_failed

@@ -360,7 +360,8 @@ async def test_unconfigured_smtp_waits_past_the_workers_attempts_until_an_operat
     await make_due(conn)
     assert await worker.run_once() == 0
     assert [mail.rcpt_tos for mail in inbox.received] == [["ana@example.com"]]
-    assert (await invitation(conn, invitation_id))["status"] == "sent"
+    row = await invitation(conn, invitation_id)
+    assert (row["status"], row["reason"]) == ("sent", "sent by email")  # no longer "waiting for settings"
 
 
 async def test_a_refused_login_waits_and_delivers_once_the_password_is_fixed(
