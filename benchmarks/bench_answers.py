@@ -19,15 +19,13 @@ import asyncio
 import itertools
 import os
 import platform
-import subprocess
-import sys
 import uuid
 from collections import deque
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from benchmarks.loadgen import Result, http_request, json_body, measure, running_service, summary
+from benchmarks.loadgen import Result, create_key, http_request, json_body, measure, running_service, summary
 
 LIVE = "GET /health/live"
 FORM = "POST /s/{token} (web form)"
@@ -76,7 +74,7 @@ def main() -> None:
 
     with running_service(extra_env={"FEEDBACK_RUN_WORKERS": "false"}) as (port, key, env):
         auth = {"Authorization": f"Bearer {key}"}
-        api_key = key if args.api_scope == "admin" else _create_key(env, "crm")
+        api_key = key if args.api_scope == "admin" else create_key(env, "crm")
         api_headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
         live = http_request("GET", "/health/live")
@@ -126,26 +124,6 @@ def main() -> None:
         print(f"{name:34} {_answers_per_second(results[name]):9.0f} answers/s (2xx only)")
     for line in summary(results, LIVE):
         print(line)
-
-
-def _create_key(env: dict[str, str], scope: str) -> str:
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "feedback_svc.cli",
-            "create-key",
-            "--name",
-            f"bench-{scope}",
-            "--scope",
-            scope,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return created.stdout.strip().splitlines()[-1]
 
 
 async def _new_customer(port: int, auth: dict[str, str]) -> str:

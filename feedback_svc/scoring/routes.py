@@ -79,10 +79,7 @@ class ScoresController(Controller):
         responses=problem_responses(401, 403, 404, 503),
     )
     async def customer_score(
-        self,
-        request: Request[Principal, Principal, State],
-        pool: NamedDependency[asyncpg.Pool],
-        customer_id: FromPath[UUID],
+        self, request: Request[Principal, Principal, State], customer_id: FromPath[UUID]
     ) -> Score:
         return await service.score_customer(
             request.app.state.scoring_pool, request.app.state.scorers, customer_id, now=service.now_utc()
