@@ -56,7 +56,7 @@ def queue_row(row: dict[str, Any], *, now: datetime, names: dict[str, str]) -> d
         "deadline_utc": utc_text(row["deadline_at"]),
         "owner_text": names.get(owner, owner) if owner else "nobody",
         "owner_kind": "assigned" if row["assignee"] else ("working" if owner else ""),
-        "customer_label": row["customer_name"] or row["customer_external_id"],
+        "customer_label": row["customer_name"] or row["customer_external_id"] or "Erased customer",
     }
 
 

@@ -28,14 +28,21 @@ async def upsert_customer(
     return _customer(row), row["inserted"]
 
 
-async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | None:
+async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | bool | None:
+    """The customer; True for an erased one; None for no such id."""
     row = await conn.fetchrow(Q["get_customer"], customer_id)
-    return _customer(row) if row else None
+    if row is None:
+        return None
+    return True if row["erased_at"] is not None else _customer(row)
 
 
-async def customer_erased(conn: asyncpg.Connection, customer_id: UUID) -> bool | None:
-    """None when there is no such customer."""
-    return await conn.fetchval(Q["customer_for_event"], customer_id)
+async def lock_customer(
+    conn: asyncpg.Connection, customer_id: UUID, *, exclusive: bool
+) -> asyncpg.Record | None:
+    """The customer's row, locked for the rest of the transaction; None when there is none."""
+    return await conn.fetchrow(
+        Q["lock_customer_exclusive" if exclusive else "lock_customer_shared"], customer_id
+    )
 
 
 async def insert_customer_event(

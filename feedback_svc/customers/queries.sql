@@ -27,14 +27,22 @@ RETURNING id, external_id, email, phone, name, time_zone, locale, value, segment
           created_at, updated_at, (xmax = 0) AS inserted;
 
 -- name: get_customer
-SELECT id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
+SELECT erased_at, id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
        created_at, updated_at
   FROM customers
  WHERE id = $1;
 
--- name: customer_for_event
--- Locks the customer so an erasure cannot slip between the check and the insert.
-SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $1 FOR SHARE;
+-- name: lock_customer_shared
+-- The first lock a transaction takes on a customer it writes for (locks.py says why).
+-- KEY SHARE: writers do not wait for each other, only an erasure waits for them (and
+-- they for it, then see it).
+SELECT id, erased_at FROM customers WHERE id = $1 FOR KEY SHARE;
+
+-- name: lock_customer_exclusive
+-- The first lock of a transaction that decides something per customer (an invitation
+-- under the cooldown): NO KEY UPDATE serialises those deciders, yet inserts that only
+-- reference the customer (KEY SHARE) pass.
+SELECT id, email, phone, time_zone, locale, erased_at FROM customers WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: insert_customer_event
 -- A resent event (same external id) is not stored twice; the caller reads the first.

@@ -60,7 +60,8 @@ class CustomersController(Controller):
     @get(
         "/{customer_id:uuid}",
         summary="Read a customer",
-        responses=problem_responses(401, 403, 404),
+        description="An erased customer answers 410.",
+        responses=problem_responses(401, 403, 404, 410),
     )
     async def get_customer(
         self, pool: NamedDependency[asyncpg.Pool], customer_id: FromPath[UUID]
@@ -77,7 +78,7 @@ class CustomersController(Controller):
         status_code=HTTP_201_CREATED,
         responses={
             HTTP_200_OK: ResponseSpec(data_container=CustomerEvent, description="Already recorded"),
-            **problem_responses(400, 401, 403, 404, 409, 413, 422),
+            **problem_responses(400, 401, 403, 404, 409, 410, 413, 422),
         },
     )
     async def record_event(
@@ -102,13 +103,15 @@ class CustomersController(Controller):
         description=(
             "Removes contact details, the CRM's id, attributes, comments, notes, SMS messages, survey "
             "tokens, queued messages and webhook payloads; keeps anonymous scores and outcomes for "
-            "statistics and opt-outs as hashes. Sends `customer.erased` to webhook endpoints. Calling "
-            "it again changes nothing and answers the same (`erased_now: false`). Stored replies "
-            "of earlier requests that mention the customer are erased too; this one's own reply "
-            "holds only ids and times, so it is kept for replay."
+            "statistics and opt-outs as hashes. Earlier emails, phone numbers and names the customer "
+            "had go too, with the SMS messages from those numbers. Sends `customer.erased` to webhook "
+            "endpoints. Afterwards the customer accepts nothing new: this and every other endpoint "
+            "answers 410 for it (a retry with the same Idempotency-Key replays this answer). Stored "
+            "replies of earlier requests that mention the customer are erased too; this one's own "
+            "reply holds only ids and times, so it is kept for replay."
         ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(401, 403, 404, 409, 422),
+        responses=problem_responses(401, 403, 404, 409, 410, 422),
     )
     async def erase_customer(
         self,
@@ -132,7 +135,9 @@ class CustomersController(Controller):
     @get(
         "/{customer_id:uuid}/export",
         summary="Export everything held about a customer",
-        responses=problem_responses(401, 403, 404),
+        description="Earlier contact details and the SMS messages from earlier numbers are included. "
+        "An erased customer answers 410: nothing is held to export.",
+        responses=problem_responses(401, 403, 404, 410),
     )
     async def export_customer(
         self, pool: NamedDependency[asyncpg.Pool], customer_id: FromPath[UUID]

@@ -13,6 +13,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from feedback_svc.customers import queries
+from feedback_svc.customers.locks import erased, lock_for_write
 from feedback_svc.customers.schemas import Customer, CustomerEvent, CustomerEventCreate, CustomerUpsert
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 
@@ -87,10 +88,13 @@ async def upsert_customer(
 
 
 async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer:
-    customer = await queries.get_customer(conn, customer_id)
-    if customer is None:
+    found = await queries.get_customer(conn, customer_id)
+    if found is None:
         raise NotFound(f"No customer with id {customer_id}.")
-    return customer
+    if found is True:
+        raise erased(customer_id)
+    assert isinstance(found, Customer)
+    return found
 
 
 # the CRM's clock may run a little ahead of ours; further is a mistake (features read events as of a time)
@@ -107,11 +111,7 @@ async def record_customer_event(
             f"occurred_at {data.occurred_at.isoformat()} is in the future; report events once they happened.",
             errors=[{"field": "occurred_at", "message": "must not be in the future"}],
         )
-    erased = await queries.customer_erased(conn, customer_id)
-    if erased is None:
-        raise NotFound(f"No customer with id {customer_id}.")
-    if erased:
-        raise NotFound(f"Customer {customer_id} was erased; events are no longer recorded for it.")
+    await lock_for_write(conn, customer_id)
     event = await queries.insert_customer_event(
         conn,
         customer_id=customer_id,

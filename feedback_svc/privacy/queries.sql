@@ -1,14 +1,67 @@
+-- name: customer_phones
+-- Every number the customer had, read before any lock: the SMS locks come first (below).
+SELECT array_agg(DISTINCT phone) FILTER (WHERE phone IS NOT NULL)
+  FROM (SELECT phone FROM customers WHERE id = $1
+        UNION ALL
+        SELECT value FROM customer_contact_history WHERE customer_id = $1 AND kind = 'phone') p;
+
+-- name: lock_phones
+-- The key surveys/sms_inbound.sql's lock_phone takes: a reply from one of these numbers is
+-- either processed before the erasure (and erased with the rest) or after it (and finds no
+-- conversation). Sorted, so two erasures sharing a number take them in the same order.
+SELECT count(pg_advisory_xact_lock(hashtextextended('sms_inbound:' || phone, 0)))
+  FROM (SELECT DISTINCT unnest($1::text[]) AS phone ORDER BY 1) p;
+
+-- name: customer_state
+-- NULL: no such customer.
+SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $1;
+
 -- name: lock_customer
 -- The row lock makes a concurrent upsert or answer wait for the erasure, then see it.
-SELECT id, email, phone, name, external_id, erased_at FROM customers WHERE id = $1 FOR UPDATE;
+SELECT id, erased_at FROM customers WHERE id = $1 FOR UPDATE;
+
+-- name: identifiers
+-- Every email (lower case), phone and name the customer ever had: the current ones and
+-- those kept by the contact history trigger. A number that belongs to another live customer
+-- now is theirs after the day this customer gave it up: `phones_until` says until when each
+-- number was this customer's (infinity: still is, or nobody else has it).
+WITH known AS (
+    SELECT 'email' AS kind, lower(email) AS value, 'infinity'::timestamptz AS valid_to
+      FROM customers WHERE id = $1 AND email IS NOT NULL
+    UNION ALL
+    SELECT 'phone', phone, 'infinity' FROM customers WHERE id = $1 AND phone IS NOT NULL
+    UNION ALL
+    SELECT 'name', name, 'infinity' FROM customers WHERE id = $1 AND name IS NOT NULL
+    UNION ALL
+    SELECT kind, CASE kind WHEN 'email' THEN lower(value) ELSE value END, valid_to
+      FROM customer_contact_history WHERE customer_id = $1
+),
+phones AS (
+    SELECT k.value AS phone,
+           CASE WHEN EXISTS (SELECT 1 FROM customers o
+                              WHERE o.phone = k.value AND o.id <> $1 AND o.erased_at IS NULL)
+                THEN max(k.valid_to) ELSE 'infinity' END AS until
+      FROM known k
+     WHERE k.kind = 'phone'
+     GROUP BY k.value
+)
+SELECT coalesce((SELECT array_agg(DISTINCT value) FROM known WHERE kind = 'email'), '{}') AS emails,
+       coalesce((SELECT array_agg(DISTINCT value) FROM known WHERE kind = 'name'), '{}') AS names,
+       coalesce((SELECT array_agg(phone ORDER BY phone) FROM phones), '{}') AS phones,
+       coalesce((SELECT array_agg(until ORDER BY phone) FROM phones), '{}') AS phones_until,
+       coalesce((SELECT array_agg(phone ORDER BY phone) FROM phones WHERE until = 'infinity'), '{}')
+           AS phones_still_theirs;
 
 -- name: erase_customer
--- Keep the row (anonymous aggregates count it) but nothing that identifies the person.
--- A new external id frees the CRM's id: if the CRM sends it again, that is a new customer.
+-- Keep the row (anonymous aggregates count it) but nothing that identifies the person. No
+-- external id: the CRM's id is free for a new customer, and nothing can address this row by it.
 UPDATE customers
    SET email = NULL, phone = NULL, name = NULL, attributes = '{}'::jsonb,
-       external_id = 'erased:' || id::text, erased_at = $2, updated_at = $2
+       external_id = NULL, erased_at = $2, updated_at = $2
  WHERE id = $1;
+
+-- name: erase_contact_history
+DELETE FROM customer_contact_history WHERE customer_id = $1;
 
 -- name: erase_answers
 -- Scores stay for the statistics; free text goes.
@@ -30,19 +83,26 @@ UPDATE interactions SET attributes = '{}'::jsonb, external_id = NULL WHERE custo
 UPDATE customer_events SET attributes = '{}'::jsonb, external_id = NULL WHERE customer_id = $1;
 
 -- name: erase_sms
--- $2 is the erased phone (may be NULL); conversations and replies are the customer's words.
-WITH conversations AS (
-    DELETE FROM sms_conversations
-     WHERE phone = $2 OR invitation_id IN (SELECT id FROM invitations WHERE customer_id = $1)
+-- $2/$3: the customer's numbers and until when each was theirs (identifiers). Conversations
+-- about the customer's invitations go, and every message from their numbers in their time.
+WITH numbers AS (
+    SELECT * FROM unnest($2::text[], $3::timestamptz[]) AS n (phone, until)
+), conversations AS (
+    DELETE FROM sms_conversations s
+     WHERE s.invitation_id IN (SELECT id FROM invitations WHERE customer_id = $1)
+        OR s.phone IN (SELECT phone FROM numbers WHERE until = 'infinity')
 )
-DELETE FROM inbound_messages WHERE from_phone = $2;
+DELETE FROM inbound_messages m
+ USING numbers n
+ WHERE m.from_phone = n.phone AND m.received_at <= n.until;
 
 -- name: drop_doubled_suppressions
 -- An active opt-out whose hash is already kept (the address was erased before) would clash
--- with it once hashed: the hashed one already says everything.
+-- with it once hashed: the hashed one already says everything. $2 emails, $3 phones.
 DELETE FROM suppressions s
  WHERE s.lifted_at IS NULL
-   AND (s.customer_id = $1 OR (s.channel = 'email' AND s.address = lower($2)) OR (s.channel = 'sms' AND s.address = $3))
+   AND (s.customer_id = $1 OR (s.channel = 'email' AND s.address = ANY($2::text[]))
+        OR (s.channel = 'sms' AND s.address = ANY($3::text[])))
    AND s.address NOT LIKE 'sha256:%'
    AND EXISTS (SELECT 1 FROM suppressions o
                 WHERE o.channel = s.channel AND o.lifted_at IS NULL
@@ -53,7 +113,8 @@ DELETE FROM suppressions s
 -- so the address is kept only as a hash, which the opt-out checks also compare.
 UPDATE suppressions
    SET address = 'sha256:' || encode(sha256(convert_to(address, 'UTF8')), 'hex'), customer_id = NULL
- WHERE (customer_id = $1 OR (channel = 'email' AND address = lower($2)) OR (channel = 'sms' AND address = $3))
+ WHERE (customer_id = $1 OR (channel = 'email' AND address = ANY($2::text[]))
+        OR (channel = 'sms' AND address = ANY($3::text[])))
    AND address NOT LIKE 'sha256:%';
 
 -- name: erase_recovery
@@ -81,37 +142,44 @@ SELECT id, 'system', 'resolved', '{"outcome": "no_action_needed", "root_cause": 
   FROM closed;
 
 -- name: erase_background_work
--- Queued work and sent webhooks carry answers and addresses: drop every copy. $2/$3 are the
--- erased email and phone (NULL when unknown); strpos matches them as plain text.
+-- Queued work and sent webhooks carry answers and addresses: drop every copy. $2 emails (lower
+-- case), $3 phones (only those still the customer's: a number someone else has now keys
+-- their own SMS jobs); strpos matches them as plain text.
 WITH jobs AS (
     DELETE FROM outbox
-     WHERE ordering_key IN ($1::text, $3)
-        OR ($2::text IS NOT NULL AND strpos(lower(payload::text), lower($2)) > 0)
-        OR ($3::text IS NOT NULL AND strpos(payload::text, $3) > 0)
+     WHERE ordering_key = $1::text OR ordering_key = ANY($3::text[])
+        OR EXISTS (SELECT 1 FROM unnest($2::text[]) e WHERE strpos(lower(payload::text), e) > 0)
+        OR EXISTS (SELECT 1 FROM unnest($3::text[]) p WHERE strpos(payload::text, p) > 0)
 )
 DELETE FROM webhook_deliveries
  WHERE ordering_key = $1::text
     OR strpos(payload::text, $1::text) > 0
-    OR ($2::text IS NOT NULL AND strpos(lower(payload::text), lower($2)) > 0)
-    OR ($3::text IS NOT NULL AND strpos(payload::text, $3) > 0);
+    OR EXISTS (SELECT 1 FROM unnest($2::text[]) e WHERE strpos(lower(payload::text), e) > 0)
+    OR EXISTS (SELECT 1 FROM unnest($3::text[]) p WHERE strpos(payload::text, p) > 0);
 
 -- name: erase_stored_replies
 -- Idempotency keys keep whole responses to replay them; any that mention the customer go.
-DELETE FROM idempotency_keys
- WHERE strpos(convert_from(coalesce(response_body, ''::bytea), 'UTF8'), $1::text) > 0
-    OR ($2::text IS NOT NULL AND strpos(lower(convert_from(coalesce(response_body, ''::bytea), 'UTF8')), lower($2)) > 0)
-    OR ($3::text IS NOT NULL AND strpos(convert_from(coalesce(response_body, ''::bytea), 'UTF8'), $3) > 0);
+DELETE FROM idempotency_keys k
+ WHERE response_body IS NOT NULL
+   AND (strpos(convert_from(k.response_body, 'UTF8'), $1::text) > 0
+        OR EXISTS (SELECT 1 FROM unnest($2::text[]) e
+                    WHERE strpos(lower(convert_from(k.response_body, 'UTF8')), e) > 0)
+        OR EXISTS (SELECT 1 FROM unnest($3::text[]) p
+                    WHERE strpos(convert_from(k.response_body, 'UTF8'), p) > 0));
 
 -- name: erase_audit_details
 -- The audit trail keeps who did what and when; details that quote the customer go.
 UPDATE audit_log SET details = '{}'::jsonb
- WHERE ($1::text IS NOT NULL AND strpos(lower(details::text), lower($1)) > 0)
-    OR ($2::text IS NOT NULL AND strpos(details::text, $2) > 0);
+ WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) e WHERE strpos(lower(details::text), e) > 0)
+    OR EXISTS (SELECT 1 FROM unnest($2::text[]) p WHERE strpos(details::text, p) > 0);
 
 -- name: export_customer
 -- Everything held about one customer, as one JSON document built where the data is.
+-- Read in one repeatable-read transaction with `identifiers`, so both see the same data.
 SELECT jsonb_build_object(
     'customer', (SELECT to_jsonb(c) FROM customers c WHERE c.id = $1),
+    'earlier_contact_details', coalesce((SELECT jsonb_agg(to_jsonb(h) - 'customer_id' ORDER BY h.valid_to, h.kind)
+                                           FROM customer_contact_history h WHERE h.customer_id = $1), '[]'::jsonb),
     'interactions', coalesce((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.occurred_at)
                                 FROM interactions i WHERE i.customer_id = $1), '[]'::jsonb),
     'invitations', coalesce((SELECT jsonb_agg(to_jsonb(v) - 'token_hash' ORDER BY v.created_at)
@@ -131,14 +199,15 @@ SELECT jsonb_build_object(
                                                      FROM recovery_task_history h WHERE h.task_id = t.id), '[]'::jsonb))
                          ORDER BY t.created_at)
           FROM recovery_tasks t WHERE t.customer_id = $1), '[]'::jsonb),
+    -- $2 emails, $3 phones and $4 until when each was the customer's (identifiers)
     'suppressions', coalesce((
         SELECT jsonb_agg(to_jsonb(s) ORDER BY s.created_at)
-          FROM suppressions s, customers c
-         WHERE c.id = $1
-           AND (s.customer_id = $1 OR (s.channel = 'email' AND s.address = lower(c.email))
-                OR (s.channel = 'sms' AND s.address = c.phone))), '[]'::jsonb),
+          FROM suppressions s
+         WHERE s.customer_id = $1 OR (s.channel = 'email' AND s.address = ANY($2::text[]))
+               OR (s.channel = 'sms' AND s.address = ANY($3::text[]))), '[]'::jsonb),
     'sms_messages', coalesce((
         SELECT jsonb_agg(to_jsonb(m) ORDER BY m.received_at)
-          FROM inbound_messages m, customers c
-         WHERE c.id = $1 AND m.from_phone = c.phone), '[]'::jsonb)
+          FROM inbound_messages m
+          JOIN unnest($3::text[], $4::timestamptz[]) AS n (phone, until)
+            ON m.from_phone = n.phone AND m.received_at <= n.until), '[]'::jsonb)
 ) AS document;

@@ -10,8 +10,6 @@ from feedback_svc.lib.structs import Wire
 class Erasure(Wire):
     customer_id: UUID
     erased_at: datetime
-    # false when the customer had been erased before: nothing more was done
-    erased_now: bool
 
 
 class CustomerExport(Wire):

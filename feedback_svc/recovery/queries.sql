@@ -11,8 +11,9 @@ UPDATE recovery_rules
 RETURNING trigger, enabled, urgency, deadline, critical_deadline, high_value_deadline, updated_at;
 
 -- name: customer_value
--- Erased customers get no new tasks: there is nobody left to contact.
-SELECT value, erased_at IS NOT NULL AS erased FROM customers WHERE id = $1;
+-- Erased customers get no new tasks: there is nobody left to contact. Locked before the
+-- task is written (customers/locks.py), so an erasure running now is waited for and seen.
+SELECT value, erased_at IS NOT NULL AS erased FROM customers WHERE id = $1 FOR KEY SHARE;
 
 -- name: latest_score
 SELECT id, churn_probability, model_version

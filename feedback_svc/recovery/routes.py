@@ -286,10 +286,11 @@ class RecoveryController(Controller):
     @post(
         "/tasks/{task_id:uuid}/reopen",
         summary="Reopen a resolved task (a fresh deadline; the old outcome stays in history)",
+        description="A task of an erased customer cannot be reopened (410).",
         dto=StrictBody[Reopen],
         return_dto=None,
         status_code=200,
-        responses=LEASED_ERRORS,
+        responses=problem_responses(400, 401, 403, 404, 409, 410, 413, 422),
     )
     async def reopen(
         self,

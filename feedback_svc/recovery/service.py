@@ -15,6 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from feedback_svc.customers.locks import lock_for_write
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.recovery import queries
@@ -236,6 +237,8 @@ async def reopen(conn: asyncpg.Connection, task_id: UUID, *, reason: str, actor:
     current = await queries.get_task(conn, task_id)
     if current is None:
         raise NotFound(f"No recovery task with id {task_id}.")
+    # nobody is to contact a customer who asked to be forgotten; locked first (customers/locks.py)
+    await lock_for_write(conn, current["customer_id"])
     rule = next((r for r in await queries.list_rules(conn) if r["trigger"] == current["trigger"]), None)
     deadline = rule["deadline"] if rule else timedelta(hours=24)
     try:

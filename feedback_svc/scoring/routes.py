@@ -76,7 +76,7 @@ class ScoresController(Controller):
     @get(
         "/customers/{customer_id:uuid}/score",
         summary="A fresh score for one customer (not stored)",
-        responses=problem_responses(401, 403, 404, 503),
+        responses=problem_responses(401, 403, 404, 410, 503),
     )
     async def customer_score(
         self, request: Request[Principal, Principal, State], customer_id: FromPath[UUID]

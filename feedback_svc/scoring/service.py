@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from feedback_svc.customers.locks import erased, erased_detail
 from feedback_svc.lib.errors import NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.scoring import queries
@@ -94,8 +95,10 @@ async def score_customer(
     """A fresh score, not stored: reading it has no side effects (POST /v1/scores stores)."""
     scorer = await scorers.scorer(pool)
     rows = await fetch_features(pool, as_of=now, customer_ids=[customer_id])
-    if not rows or rows[0]["erased"]:
-        raise NotFound(_missing(customer_id, erased=bool(rows)).detail)
+    if not rows:
+        raise NotFound(_missing(customer_id, erased=False).detail)
+    if rows[0]["erased"]:
+        raise erased(customer_id)
     return to_wire(scorer.score(rows)[0], score_id=None, scored_at=now)
 
 
@@ -173,9 +176,7 @@ def to_wire(score: CustomerScore, *, score_id: int | None, scored_at: datetime) 
 
 def _missing(customer_id: UUID, *, erased: bool) -> ItemError:
     if erased:
-        return ItemError(
-            status=404, title="Not found", detail=f"Customer {customer_id} was erased; it cannot be scored."
-        )
+        return ItemError(status=410, title="No longer available", detail=erased_detail(customer_id))
     return ItemError(
         status=404,
         title="Not found",

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 
+from feedback_svc.customers.queries import lock_customer
 from feedback_svc.lib.errors import Conflict, InvalidInput
 from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
@@ -274,6 +275,10 @@ class SurveyPagesController(Controller):
         address = (invitation["email"] or "").lower() if channel == "email" else invitation["phone"]
         if address:
             async with pool.acquire() as conn, conn.transaction():
+                # the customer first (customers/locks.py): erased meanwhile, there is nothing to keep
+                customer = await lock_customer(conn, invitation["customer_id"], exclusive=False)
+                if customer is None or customer["erased_at"] is not None:
+                    return self._unavailable(request)
                 added = await queries.add_suppression(
                     conn,
                     channel=channel,

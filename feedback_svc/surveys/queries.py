@@ -19,10 +19,6 @@ def _row(record: asyncpg.Record | None) -> Row | None:
     return dict(record) if record is not None else None
 
 
-async def lock_customer(conn: Conn, customer_id: UUID) -> Row | None:
-    return _row(await conn.fetchrow(Q["lock_customer"], customer_id))
-
-
 async def customer_id_by_external_id(conn: Conn, external_id: str) -> UUID | None:
     return await conn.fetchval(Q["customer_id_by_external_id"], external_id)
 

@@ -1,11 +1,3 @@
--- name: lock_customer
--- Invitations for one customer are decided one at a time, so two interactions
--- arriving together cannot both slip under the cooldown.
-SELECT id, email, phone, time_zone, locale, erased_at IS NOT NULL AS erased
-  FROM customers
- WHERE id = $1
-   FOR UPDATE;
-
 -- name: customer_id_by_external_id
 SELECT id FROM customers WHERE external_id = $1;
 
@@ -90,7 +82,7 @@ SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.e
 -- name: invitation_by_id
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
-       c.email, c.phone, c.erased_at IS NOT NULL AS erased,
+       c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at,
        it.touchpoint
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
@@ -156,6 +148,9 @@ WITH invitation AS (
        AND i.expires_at > $3
        AND i.status NOT IN ('suppressed', 'failed', 'expired')
        AND s.kind = ANY($5::text[])
+       -- the customer first (customers/locks.py): an erasure running now makes this wait,
+       -- then see the customer erased and write nothing
+       FOR KEY SHARE OF c
 ),
 answer AS (
     -- one answer per invitation; a second submission edits it while the window is open
@@ -212,9 +207,12 @@ SELECT a.*, i.survey, i.locale
 -- customer or survey, or a score outside the survey's scale ($4 lists the kinds admitting it);
 -- the caller then looks again to say which.
 WITH customer AS (
-    SELECT $1::uuid AS id WHERE $1::uuid IS NOT NULL
-    UNION ALL
-    SELECT id FROM customers WHERE $1::uuid IS NULL AND external_id = $2
+    -- locked first (customers/locks.py); an erased customer takes nothing new
+    SELECT id
+      FROM customers
+     WHERE id = coalesce($1::uuid, (SELECT id FROM customers WHERE external_id = $2))
+       AND erased_at IS NULL
+       FOR KEY SHARE
 ),
 survey AS (
     SELECT id, key, kind, answer_window FROM surveys WHERE key = $3 AND kind = ANY($4::text[])

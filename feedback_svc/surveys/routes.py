@@ -25,7 +25,7 @@ from feedback_svc.surveys.schemas import (
 )
 
 _encoder = msgspec.json.Encoder()
-MUTATION_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+MUTATION_ERRORS = problem_responses(400, 401, 403, 404, 409, 410, 413, 422)
 
 
 class SurveysController(Controller):

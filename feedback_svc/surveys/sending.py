@@ -117,14 +117,17 @@ class InvitationSender:
             log.warning("invitation failed", invitation_id=str(invitation_id), channel=channel)
             raise
         async with self._pool.acquire() as conn, conn.transaction():
+            customer = await conn.fetchrow(Q["lock_customer_of_invitation"], invitation_id)
             await conn.execute(Q["mark_invitation_sent"], invitation_id)
-            if channel == "sms":
+            # erased while the message was on its way: the number must not be kept for replies
+            if channel == "sms" and customer is not None and customer["erased_at"] is None:
                 await conn.execute(Q["start_sms_conversation"], invitation["phone"], invitation_id)
         log.info("invitation sent", invitation_id=str(invitation_id), channel=channel)
 
     async def _take(self, invitation_id: UUID) -> dict[str, Any] | None:
         """Lock and re-check the invitation; returns it marked 'queued', or None if not to be sent."""
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow(Q["lock_customer_of_invitation"], invitation_id)
             record = await conn.fetchrow(Q["lock_invitation_for_send"], invitation_id)
             if record is None:  # its customer was deleted
                 log.info("invitation gone", invitation_id=str(invitation_id))

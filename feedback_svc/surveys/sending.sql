@@ -1,3 +1,12 @@
+-- name: lock_customer_of_invitation
+-- The customer first, as everywhere (customers/locks.py): an erasure running now makes the
+-- sender wait, then see the customer erased, so no survey goes to someone who just left.
+SELECT c.id, c.erased_at
+  FROM invitations i
+  JOIN customers c ON c.id = i.customer_id
+ WHERE i.id = $1
+   FOR KEY SHARE OF c;
+
 -- name: lock_invitation_for_send
 -- Held while the send is decided, so an answer, erasure or second sender waits for us.
 -- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey.

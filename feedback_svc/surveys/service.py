@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import msgspec
 
+from feedback_svc.customers.locks import erased, lock_for_write
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
@@ -102,7 +103,7 @@ def _invitation(row: dict[str, Any], *, survey: str, kind: str, survey_url: str 
 async def invite(
     conn: asyncpg.Connection,
     *,
-    customer_id: UUID,
+    customer: asyncpg.Record,
     survey_key: str,
     preference: str | None,
     interaction_id: UUID | None,
@@ -111,23 +112,17 @@ async def invite(
     secret_key: str,
     now: datetime,
 ) -> Invitation:
-    """Decide and record one invitation (call inside a transaction)."""
-    customer = await queries.lock_customer(conn, customer_id)
-    if customer is None:
-        raise NotFound(f"No customer with id {customer_id}.")
+    """Decide and record one invitation (call inside a transaction that locked the customer
+    exclusively first: `customer` is that row)."""
     survey = await queries.get_survey(conn, survey_key)
     if survey is None or not survey["active"]:
         raise InvalidInput(
             f"No active survey {survey_key!r}; GET /v1/surveys lists them.",
             errors=[{"field": "survey", "message": "unknown or inactive survey"}],
         )
+    customer_id = customer["id"]
     decision = decide(
-        contact=Contact(
-            email=customer["email"],
-            phone=customer["phone"],
-            time_zone=customer["time_zone"],
-            erased=customer["erased"],
-        ),
+        contact=Contact(email=customer["email"], phone=customer["phone"], time_zone=customer["time_zone"]),
         preference=preference,  # type: ignore[arg-type]
         opted_out=await queries.opted_out_channels(conn, email=customer["email"], phone=customer["phone"]),
         last_invited_at=await queries.last_invited_at(conn, customer_id),
@@ -177,24 +172,20 @@ async def record_interaction(
 ) -> InteractionRecorded:
     now = now or now_utc()
     customer_id = await resolve_customer_id(conn, data)
+    # before the insert below takes its own (weaker) lock: see customers/locks.py
+    customer = await lock_for_write(conn, customer_id, exclusive=True)
     rule = await queries.get_touchpoint(conn, data.touchpoint)
-    try:
-        row = await queries.insert_interaction(
-            conn,
-            customer_id=customer_id,
-            external_id=data.external_id,
-            touchpoint=data.touchpoint,
-            critical=bool(rule and rule["critical"]),
-            occurred_at=data.occurred_at,
-            channel_preference=data.channel_preference,
-            agent=data.agent,
-            attributes={} if data.attributes is msgspec.UNSET else data.attributes,
-        )
-    except asyncpg.ForeignKeyViolationError:
-        # the customer id was never checked up front: the insert's own constraint says it
-        raise NotFound(
-            f"No customer with id {customer_id}; create it with POST /v1/customers first."
-        ) from None
+    row = await queries.insert_interaction(
+        conn,
+        customer_id=customer_id,
+        external_id=data.external_id,
+        touchpoint=data.touchpoint,
+        critical=bool(rule and rule["critical"]),
+        occurred_at=data.occurred_at,
+        channel_preference=data.channel_preference,
+        agent=data.agent,
+        attributes={} if data.attributes is msgspec.UNSET else data.attributes,
+    )
     interaction = msgspec.convert({k: row[k] for k in Interaction.__struct_fields__}, Interaction)
     if not row["inserted"]:
         # the CRM sent this interaction before: answer as the first time
@@ -209,7 +200,7 @@ async def record_interaction(
     delay = rule["invite_delay"] if rule else DEFAULT_DELAY
     invitation = await invite(
         conn,
-        customer_id=customer_id,
+        customer=customer,
         survey_key=survey_key,
         preference=data.channel_preference,
         interaction_id=row["id"],
@@ -231,6 +222,7 @@ async def create_invitation(
 ) -> Invitation:
     now = now or now_utc()
     customer_id = await resolve_customer_id(conn, data)
+    customer = await lock_for_write(conn, customer_id, exclusive=True)
     if data.interaction_id is not None:
         interaction = await queries.get_interaction(conn, data.interaction_id)
         if interaction is None or interaction["customer_id"] != customer_id:
@@ -240,7 +232,7 @@ async def create_invitation(
             )
     return await invite(
         conn,
-        customer_id=customer_id,
+        customer=customer,
         survey_key=data.survey,
         preference=data.channel,
         interaction_id=data.interaction_id,
@@ -286,6 +278,7 @@ async def answer_invitation(
     now: datetime,
 ) -> tuple[SurveyResponse, bool]:
     """Store (or edit) the answer to an invitation with its event (call inside a transaction)."""
+    await lock_for_write(conn, invitation["customer_id"])
     check_score(invitation["kind"], score)
     row = await queries.upsert_invited_response(
         conn,
@@ -390,6 +383,8 @@ async def record_api_response(
         invitation = await queries.invitation_by_id(conn, data.invitation_id)  # type: ignore[arg-type]
         if invitation is None:
             raise NotFound(f"No invitation with id {data.invitation_id}.")
+        if invitation["erased"]:
+            raise erased(invitation["customer_id"])
         if not invitation_is_open(invitation, now):
             raise Conflict(f"Invitation {data.invitation_id} is {invitation['status']} or expired.")
         response, _ = await answer_invitation(
@@ -408,6 +403,7 @@ async def record_api_response(
             errors=[{"field": "survey", "message": "required without invitation_id"}],
         )
     customer_id = await resolve_customer_id(conn, data)
+    await lock_for_write(conn, customer_id)
     survey = await queries.get_survey(conn, data.survey)  # type: ignore[arg-type]
     if survey is None:
         raise InvalidInput(f"No survey {data.survey!r}.", errors=[{"field": "survey", "message": "unknown"}])

@@ -136,6 +136,8 @@ async def test_customer_events_refuse_bad_input(
         headers=crm,
     )
     assert missing.status_code == 404
-    await conn.execute("UPDATE customers SET erased_at = now() WHERE id = $1", uuid.UUID(customer))
+    await conn.execute(
+        "UPDATE customers SET erased_at = now(), external_id = NULL WHERE id = $1", uuid.UUID(customer)
+    )
     erased = await client.post(path, json={"kind": "purchase", "occurred_at": now.isoformat()}, headers=crm)
-    assert erased.status_code == 404
+    assert erased.status_code == 410

@@ -25,7 +25,23 @@ PHONE = "+4915112345679"
 NAME = "Erin Erasable"
 COMMENT = "Parcel lost twice, reach me on +4915112345679 or erin.erasable@example.com"
 NOTE = "Called Erin Erasable at +4915112345679, left a voicemail"
-SECRETS = (EMAIL.lower(), PHONE, NAME.lower(), "parcel lost twice", "left a voicemail", "crm-erin-1")
+# what the customer changed to after all of the above: erasure must find both
+NEW_EMAIL = "erin.new@example.org"
+NEW_PHONE = "+4915198765432"
+NEW_NAME = "Erin Renamed"
+OLD_NUMBER_REPLY = "my old number still works"
+SECRETS = (
+    EMAIL.lower(),
+    PHONE,
+    NAME.lower(),
+    "parcel lost twice",
+    "left a voicemail",
+    "crm-erin-1",
+    NEW_EMAIL,
+    NEW_PHONE,
+    NEW_NAME.lower(),
+    OLD_NUMBER_REPLY,
+)
 
 
 @pytest.fixture
@@ -128,7 +144,25 @@ async def leave_a_full_footprint(
     )
     assert note.status_code in (200, 201), note.text
     assert await conn.fetchval("SELECT count(*) FROM webhook_deliveries") > 0
-    return {"customer": customer, "token": token, "crm": crm, "task": task}
+
+    # new contact details: the old ones, and what came from them, stay the customer's
+    changed = await client.post(
+        "/v1/customers",
+        json={"external_id": "crm-erin-1", "email": NEW_EMAIL, "phone": NEW_PHONE, "name": NEW_NAME},
+        headers=crm,
+    )
+    assert changed.status_code == 200, changed.text
+    await conn.execute(
+        "INSERT INTO inbound_messages (provider_message_id, from_phone, body) VALUES ('SM2', $1, $2)",
+        PHONE,
+        OLD_NUMBER_REPLY,
+    )
+    await conn.execute(
+        "INSERT INTO outbox (topic, payload, ordering_key) VALUES ('sms.send', $1, $2)",
+        {"to": PHONE, "body": "Thanks!", "idempotency_key": "sms-reply:SM2"},
+        PHONE,
+    )
+    return {"customer": customer, "token": token, "crm": crm, "agent": agent, "task": task}
 
 
 async def opt_out(conn: asyncpg.Connection, customer_id: str) -> None:
@@ -176,7 +210,7 @@ async def test_erasure_leaves_no_trace_in_any_table(
 
     erased = await client.delete(f"/v1/customers/{customer_id}", headers=footprint["crm"])
     assert erased.status_code == 200, erased.text
-    assert erased.json()["erased_now"] is True
+    assert set(erased.json()) == {"customer_id", "erased_at"}
 
     for needle in SECRETS:
         assert await tables_mentioning(conn, needle) == [], needle
@@ -198,21 +232,106 @@ async def test_erasure_leaves_no_trace_in_any_table(
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.erase'") == 1
 
 
-async def test_erasing_twice_changes_nothing_and_unknown_is_404(
-    client: Client, conn: asyncpg.Connection, make_key: KeyFactory
+async def test_an_erased_customer_accepts_nothing_new_from_any_endpoint(
+    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, make_key: KeyFactory
+) -> None:
+    footprint = await leave_a_full_footprint(client, conn, pool, settings, make_key)
+    crm, agent = footprint["crm"], footprint["agent"]
+    customer_id = footprint["customer"]["id"]
+    invitation_id = await conn.fetchval(
+        "SELECT id FROM invitations WHERE customer_id = $1 LIMIT 1", customer_id
+    )
+    assert (await client.delete(f"/v1/customers/{customer_id}", headers=crm)).status_code == 200
+    before = await _rows_about(conn, customer_id)
+
+    now = datetime.now(UTC).isoformat()
+    attempts = {
+        "read": client.get(f"/v1/customers/{customer_id}", headers=crm),
+        "export": client.get(f"/v1/customers/{customer_id}/export", headers=crm),
+        "erase again": client.delete(f"/v1/customers/{customer_id}", headers=crm),
+        "event": client.post(
+            f"/v1/customers/{customer_id}/events", json={"kind": "purchase", "occurred_at": now}, headers=crm
+        ),
+        "fresh score": client.get(f"/v1/customers/{customer_id}/score", headers=crm),
+        "interaction": client.post(
+            "/v1/interactions",
+            json={"customer_id": customer_id, "touchpoint": "delivery", "occurred_at": now},
+            headers=crm,
+        ),
+        "invitation": client.post(
+            "/v1/invitations",
+            json={"customer_id": customer_id, "survey": "nps", "channel": "web"},
+            headers=crm,
+        ),
+        "answer": client.post(
+            "/v1/responses",
+            json={"customer_id": customer_id, "survey": "nps", "score": 3, "comment": "new words"},
+            headers=crm,
+        ),
+        "answer to an invitation": client.post(
+            "/v1/responses",
+            json={"invitation_id": str(invitation_id), "score": 3, "comment": "new words"},
+            headers=crm,
+        ),
+        "reopen its task": client.post(
+            f"/v1/recovery/tasks/{footprint['task']['id']}/reopen",
+            json={"reason": "call again"},
+            headers=agent,
+        ),
+    }
+    details = set()
+    for what, request in attempts.items():
+        answer = await request
+        assert answer.status_code == 410, (what, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json"), what
+        details.add(answer.json()["detail"])
+    assert len(details) == 1  # the same answer everywhere
+    assert "POST /v1/customers" in details.pop()
+
+    scored = await client.post("/v1/scores", json={"items": [{"customer_id": customer_id}]}, headers=crm)
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["results"][0]["error"]["status"] == 410
+
+    # a look-alike of the old placeholder id is just a new customer's id
+    lookalike = await client.post(
+        "/v1/customers", json={"external_id": f"erased:{customer_id}", "email": "x@example.com"}, headers=crm
+    )
+    assert lookalike.status_code == 201, lookalike.text
+    assert lookalike.json()["id"] != customer_id
+    assert await _rows_about(conn, customer_id) == before
+    task = await conn.fetchrow(
+        "SELECT status, root_cause FROM recovery_tasks WHERE customer_id = $1", customer_id
+    )
+    assert dict(task) == {"status": "resolved", "root_cause": "customer_erased"}
+
+
+async def _rows_about(conn: asyncpg.Connection, customer_id: str) -> dict[str, object]:
+    """What is stored about the customer: the row itself and how many rows hang off it."""
+    row = await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+    counts = {
+        table: await conn.fetchval(f"SELECT count(*) FROM {table} WHERE customer_id = $1", customer_id)
+        for table in (
+            "interactions",
+            "invitations",
+            "responses",
+            "customer_events",
+            "scores",
+            "recovery_tasks",
+        )
+    }
+    return {"customer": dict(row), **counts}
+
+
+async def test_unknown_customer_is_404_and_erasure_needs_the_crm_scope(
+    client: Client, make_key: KeyFactory
 ) -> None:
     crm = await make_key("crm")
-    customer = (
-        await client.post("/v1/customers", json={"external_id": "c-9", "email": EMAIL}, headers=crm)
-    ).json()
-    first = (await client.delete(f"/v1/customers/{customer['id']}", headers=crm)).json()
-    again = await client.delete(f"/v1/customers/{customer['id']}", headers=crm)
-    assert again.status_code == 200
-    assert again.json() == {**first, "erased_now": False}
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload->>'type' = 'customer.erased'") == 1
     missing = await client.delete("/v1/customers/00000000-0000-0000-0000-000000000000", headers=crm)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+    customer = (
+        await client.post("/v1/customers", json={"external_id": "c-9", "email": EMAIL}, headers=crm)
+    ).json()
     assert (
         await client.delete(f"/v1/customers/{customer['id']}", headers=await make_key("agent"))
     ).status_code == 403
@@ -249,11 +368,13 @@ async def test_export_holds_everything_about_the_customer(
     exported = await client.get(f"/v1/customers/{customer_id}/export", headers=footprint["crm"])
     assert exported.status_code == 200, exported.text
     data = exported.json()["data"]
-    assert data["customer"]["email"] == EMAIL.lower() or data["customer"]["email"] == EMAIL
+    assert (data["customer"]["email"], data["customer"]["phone"]) == (NEW_EMAIL, NEW_PHONE)
+    earlier = {(d["kind"], d["value"]) for d in data["earlier_contact_details"]}
+    assert earlier == {("email", EMAIL), ("phone", PHONE), ("name", NAME)}
     assert {r["comment"] for r in data["responses"]} == {COMMENT}
     assert len(data["interactions"]) == 1
-    assert data["suppressions"][0]["channel"] == "email"
-    assert data["sms_messages"][0]["body"] == COMMENT
+    assert [(s["channel"], s["address"]) for s in data["suppressions"]] == [("email", EMAIL.lower())]
+    assert sorted(m["body"] for m in data["sms_messages"]) == sorted([COMMENT, OLD_NUMBER_REPLY])
     [task] = data["recovery_tasks"]
     assert any(h["details"].get("text") == NOTE for h in task["history"])
     assert "lease_token" not in task
@@ -262,3 +383,31 @@ async def test_export_holds_everything_about_the_customer(
         "/v1/customers/00000000-0000-0000-0000-000000000000/export", headers=footprint["crm"]
     )
     assert missing.status_code == 404
+
+
+async def test_a_number_given_up_is_erased_only_for_the_time_it_was_the_customers(
+    client: Client, conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    crm = await make_key("crm")
+    erin = await client.post("/v1/customers", json={"external_id": "erin", "phone": PHONE}, headers=crm)
+    assert erin.status_code == 201, erin.text
+    await conn.execute(
+        "INSERT INTO inbound_messages (provider_message_id, from_phone, body, received_at) "
+        "VALUES ('SM-erin', $1, 'erin wrote this', now() - interval '1 day')",
+        PHONE,
+    )
+    # Erin moves to a new number; the carrier gives her old one to Max
+    await client.post("/v1/customers", json={"external_id": "erin", "phone": NEW_PHONE}, headers=crm)
+    max_ = await client.post("/v1/customers", json={"external_id": "max", "phone": PHONE}, headers=crm)
+    assert max_.status_code == 201, max_.text
+    await conn.execute(
+        "INSERT INTO inbound_messages (provider_message_id, from_phone, body, received_at) "
+        "VALUES ('SM-max', $1, 'max wrote this', now() + interval '1 minute')",
+        PHONE,
+    )
+
+    assert (await client.delete(f"/v1/customers/{erin.json()['id']}", headers=crm)).status_code == 200
+    left = await conn.fetch("SELECT provider_message_id FROM inbound_messages ORDER BY 1")
+    assert [row["provider_message_id"] for row in left] == ["SM-max"]
+    assert (await client.get(f"/v1/customers/{max_.json()['id']}", headers=crm)).json()["phone"] == PHONE
+    assert await conn.fetchval("SELECT count(*) FROM customer_contact_history") == 0

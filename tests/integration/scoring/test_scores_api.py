@@ -37,7 +37,7 @@ async def test_a_batch_scores_known_customers_and_fails_unknown_and_erased_items
     simulated: list[uuid.UUID],
 ) -> None:
     erased = simulated[3]
-    await conn.execute("UPDATE customers SET erased_at = now() WHERE id = $1", erased)
+    await conn.execute("UPDATE customers SET erased_at = now(), external_id = NULL WHERE id = $1", erased)
     unknown = uuid.uuid4()
     items = [simulated[0], unknown, simulated[1], erased, simulated[0]]
     response = await client.post(
@@ -50,6 +50,7 @@ async def test_a_batch_scores_known_customers_and_fails_unknown_and_erased_items
     assert [r["status"] for r in body["results"]] == ["scored", "failed", "scored", "failed", "scored"]
     assert body["results"][1]["error"]["status"] == 404
     assert "No customer with id" in body["results"][1]["error"]["detail"]
+    assert body["results"][3]["error"]["status"] == 410
     assert "erased" in body["results"][3]["error"]["detail"]
     score = body["results"][0]["score"]
     assert 0 < score["churn_probability"] < 1
@@ -223,10 +224,12 @@ async def test_get_score_is_404_for_unknown_and_erased_customers(
     simulated: list[uuid.UUID],
 ) -> None:
     assert (await client.get(f"/v1/customers/{simulated[0]}/score", headers=crm)).status_code == 200
-    await conn.execute("UPDATE customers SET erased_at = now() WHERE id = $1", simulated[0])
-    for customer in (simulated[0], uuid.uuid4()):
+    await conn.execute(
+        "UPDATE customers SET erased_at = now(), external_id = NULL WHERE id = $1", simulated[0]
+    )
+    for customer, status in ((simulated[0], 410), (uuid.uuid4(), 404)):
         response = await client.get(f"/v1/customers/{customer}/score", headers=crm)
-        assert response.status_code == 404
+        assert response.status_code == status
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
