@@ -21,11 +21,18 @@ def _customer(row: asyncpg.Record) -> Customer:
 
 
 async def upsert_customer(
-    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str, fields: dict[str, Any]
-) -> tuple[Customer, bool]:
-    """Returns the stored customer and whether it was created."""
-    row = await conn.fetchrow(Q["upsert_customer"], external_id, fields)
-    return _customer(row), row["inserted"]
+    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str, fields: dict[str, Any], max_attributes: int
+) -> tuple[Customer, bool] | None:
+    """The stored customer and whether it was created; None when the customer would pass
+    `max_attributes` (nothing changed)."""
+    row = await conn.fetchrow(Q["upsert_customer"], external_id, fields, max_attributes)
+    return (_customer(row), row["inserted"]) if row is not None else None
+
+
+async def attribute_count_after(
+    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str, attributes: dict[str, Any]
+) -> int:
+    return await conn.fetchval(Q["attribute_count_after"], external_id, attributes)
 
 
 async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | bool | None:

@@ -1,9 +1,10 @@
 -- name: upsert_customer
 -- One statement for create-or-update by the CRM's id. $2 holds only the fields
 -- the CRM sent, so omitted ones keep their stored value; attributes merge and a
--- null removes a key. xmax = 0 tells a fresh insert from an update.
+-- null removes a key. xmax = 0 tells a fresh insert from an update. No row back:
+-- the merged attributes would pass the per-customer limit ($3 keys); nothing changed.
 INSERT INTO customers AS c
-       (external_id, email, phone, name, time_zone, locale, value, segment, attributes)
+       (external_id, email, phone, name, time_zone, locale, value, segment, customer_since, attributes)
 VALUES ($1,
         $2::jsonb->>'email',
         $2::jsonb->>'phone',
@@ -12,6 +13,7 @@ VALUES ($1,
         coalesce($2::jsonb->>'locale', 'en'),
         coalesce(($2::jsonb->>'value')::double precision, 0),
         $2::jsonb->>'segment',
+        ($2::jsonb->>'customer_since')::timestamptz,
         jsonb_strip_nulls(coalesce($2::jsonb->'attributes', '{}'::jsonb)))
 ON CONFLICT (external_id) DO UPDATE SET
        email      = CASE WHEN $2::jsonb ? 'email'     THEN excluded.email     ELSE c.email END,
@@ -21,14 +23,25 @@ ON CONFLICT (external_id) DO UPDATE SET
        locale     = CASE WHEN $2::jsonb ? 'locale'    THEN excluded.locale    ELSE c.locale END,
        value      = CASE WHEN $2::jsonb ? 'value'     THEN excluded.value     ELSE c.value END,
        segment    = CASE WHEN $2::jsonb ? 'segment'   THEN excluded.segment   ELSE c.segment END,
+       customer_since = CASE WHEN $2::jsonb ? 'customer_since' THEN excluded.customer_since
+                             ELSE c.customer_since END,
        attributes = jsonb_strip_nulls(c.attributes || coalesce($2::jsonb->'attributes', '{}'::jsonb)),
        updated_at = now()
-RETURNING id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
+ WHERE NOT $2::jsonb ? 'attributes'
+    OR (SELECT count(*) FROM jsonb_object_keys(
+            jsonb_strip_nulls(c.attributes || ($2::jsonb->'attributes')))) <= $3
+RETURNING id, external_id, email, phone, name, time_zone, locale, value, segment, customer_since, attributes,
           created_at, updated_at, (xmax = 0) AS inserted;
 
+-- name: attribute_count_after
+-- How many attributes the customer would have with $2 merged in (to say why an upsert was refused).
+SELECT count(*)
+  FROM customers c, jsonb_object_keys(jsonb_strip_nulls(c.attributes || $2::jsonb))
+ WHERE c.external_id = $1;
+
 -- name: get_customer
-SELECT erased_at, id, external_id, email, phone, name, time_zone, locale, value, segment, attributes,
-       created_at, updated_at
+SELECT erased_at, id, external_id, email, phone, name, time_zone, locale, value, segment, customer_since,
+       attributes, created_at, updated_at
   FROM customers
  WHERE id = $1;
 

@@ -9,14 +9,18 @@ from msgspec import UNSET, Meta, UnsetType
 from feedback_svc.lib.structs import Wire
 
 ExternalId = Annotated[str, Meta(min_length=1, max_length=200, description="The CRM's id for the customer.")]
+# a customer keeps at most this many attributes, whatever the number of requests that sent them
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTE_TEXT = 1000
 # numbers are floats: one JSON-schema type, no oneOf overlap between integer and number
-AttributeValue = str | float | bool | None
+AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_TEXT)] | float | bool | None
 Attributes = Annotated[
     dict[Annotated[str, Meta(min_length=1, max_length=64)], AttributeValue],
     Meta(
-        max_length=100,
+        max_length=MAX_ATTRIBUTES,
         description="The CRM's own fields (plan, tenure, open tickets...). Numeric ones become model "
-        "features. On update they are merged into the stored ones; a null value removes a key.",
+        f"features. On update they are merged into the stored ones; a null value removes a key. A "
+        f"customer keeps at most {MAX_ATTRIBUTES} attributes, texts up to {MAX_ATTRIBUTE_TEXT} characters.",
     ),
 ]
 
@@ -43,6 +47,14 @@ class CustomerUpsert(Wire):
         Annotated[float, Meta(ge=0, le=1e12, description="Customer value, e.g. lifetime value.")] | UnsetType
     ) = UNSET
     segment: Annotated[str, Meta(max_length=100)] | UnsetType | None = UNSET
+    customer_since: (
+        Annotated[
+            datetime,
+            Meta(tz=True, description="When the person became a customer, as the CRM knows it (tenure)."),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
     attributes: Attributes | UnsetType = UNSET
 
 
@@ -56,6 +68,7 @@ class Customer(Wire):
     locale: str
     value: float
     segment: str | None
+    customer_since: datetime | None
     attributes: dict[str, AttributeValue]
     created_at: datetime
     updated_at: datetime

@@ -14,7 +14,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from feedback_svc.customers import queries
 from feedback_svc.customers.locks import erased, lock_for_write
-from feedback_svc.customers.schemas import Customer, CustomerEvent, CustomerEventCreate, CustomerUpsert
+from feedback_svc.customers.schemas import (
+    MAX_ATTRIBUTES,
+    Customer,
+    CustomerEvent,
+    CustomerEventCreate,
+    CustomerUpsert,
+)
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 
 
@@ -84,7 +90,26 @@ def _fields(data: CustomerUpsert) -> dict[str, Any]:
 async def upsert_customer(
     conn: asyncpg.Connection | asyncpg.Pool, data: CustomerUpsert
 ) -> tuple[Customer, bool]:
-    return await queries.upsert_customer(conn, external_id=data.external_id, fields=_fields(data))
+    fields = _fields(data)
+    stored = await queries.upsert_customer(
+        conn, external_id=data.external_id, fields=fields, max_attributes=MAX_ATTRIBUTES
+    )
+    if stored is None:
+        count = await queries.attribute_count_after(
+            conn, external_id=data.external_id, attributes=fields["attributes"]
+        )
+        raise InvalidInput(
+            too_many_attributes(count),
+            errors=[{"field": "attributes", "message": too_many_attributes(count)}],
+        )
+    return stored
+
+
+def too_many_attributes(count: int) -> str:
+    return (
+        f"the customer would have {count} attributes; at most {MAX_ATTRIBUTES} are kept per customer. "
+        "Remove attributes you no longer need by sending them as null."
+    )
 
 
 async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer:

@@ -61,6 +61,11 @@ UPDATE customers
  WHERE id = $1;
 
 -- name: erase_contact_history
+-- Earlier contact details, and earlier versions of the CRM's attributes (which may quote the
+-- person as much as the current ones do).
+WITH attributes AS (
+    DELETE FROM customer_attribute_history WHERE customer_id = $1
+)
 DELETE FROM customer_contact_history WHERE customer_id = $1;
 
 -- name: erase_answers
@@ -180,6 +185,8 @@ SELECT jsonb_build_object(
     'customer', (SELECT to_jsonb(c) FROM customers c WHERE c.id = $1),
     'earlier_contact_details', coalesce((SELECT jsonb_agg(to_jsonb(h) - 'customer_id' ORDER BY h.valid_to, h.kind)
                                            FROM customer_contact_history h WHERE h.customer_id = $1), '[]'::jsonb),
+    'earlier_attributes', coalesce((SELECT jsonb_agg(to_jsonb(h) - 'customer_id' ORDER BY h.valid_from)
+                                      FROM customer_attribute_history h WHERE h.customer_id = $1), '[]'::jsonb),
     'interactions', coalesce((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.occurred_at)
                                 FROM interactions i WHERE i.customer_id = $1), '[]'::jsonb),
     'invitations', coalesce((SELECT jsonb_agg(to_jsonb(v) - 'token_hash' ORDER BY v.created_at)

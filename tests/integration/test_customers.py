@@ -141,3 +141,62 @@ async def test_customer_events_refuse_bad_input(
     )
     erased = await client.post(path, json={"kind": "purchase", "occurred_at": now.isoformat()}, headers=crm)
     assert erased.status_code == 410
+
+
+async def test_a_customer_keeps_at_most_100_attributes_however_many_requests_send_them(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    for batch in range(2):
+        sent = {f"k{batch}_{n}": "x" * 1000 for n in range(50)}
+        stored = await client.post(
+            "/v1/customers", json={"external_id": "crm-9", "attributes": sent}, headers=crm
+        )
+        assert stored.status_code in (200, 201), stored.text
+    one_more = await client.post(
+        "/v1/customers",
+        json={"external_id": "crm-9", "name": "Nine", "attributes": {"extra": 1.0}},
+        headers=crm,
+    )
+    assert one_more.status_code == 422, one_more.text
+    assert one_more.headers["content-type"].startswith("application/problem+json")
+    assert "101 attributes" in one_more.json()["detail"]
+    assert one_more.json()["errors"][0]["field"] == "attributes"
+    # nothing of the refused request was kept, and removing keys makes room
+    row = await conn.fetchrow("SELECT name, attributes FROM customers WHERE external_id = 'crm-9'")
+    assert row["name"] is None
+    assert len(row["attributes"]) == 100
+    swap = await client.post(
+        "/v1/customers",
+        json={"external_id": "crm-9", "attributes": {"k0_0": None, "extra": 1.0}},
+        headers=crm,
+    )
+    assert swap.status_code == 200, swap.text
+    too_long = await client.post(
+        "/v1/customers", json={"external_id": "crm-9", "attributes": {"note": "x" * 1001}}, headers=crm
+    )
+    assert too_long.status_code == 422
+
+
+async def test_customer_since_is_kept_and_attribute_versions_are_kept_with_their_time(
+    client: Client, crm: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    created = await client.post(
+        "/v1/customers",
+        json={**ALICE, "customer_since": "2019-04-01T00:00:00Z"},
+        headers=crm,
+    )
+    assert created.json()["customer_since"] == "2019-04-01T00:00:00Z"
+    await client.post("/v1/customers", json={"external_id": "crm-1", "name": "Alice B."}, headers=crm)
+    assert await conn.fetchval("SELECT count(*) FROM customer_attribute_history") == 0  # no attribute changed
+    await client.post(
+        "/v1/customers",
+        json={"external_id": "crm-1", "value": 99.0, "attributes": {"plan": "free"}},
+        headers=crm,
+    )
+    [version] = await conn.fetch("SELECT * FROM customer_attribute_history")
+    current = await conn.fetchrow("SELECT attributes, value, attributes_since FROM customers")
+    assert version["attributes"] == {"plan": "pro", "support_tickets_open": 2}
+    assert version["value"] == 1200.5
+    assert version["valid_to"] == current["attributes_since"]
+    assert current["attributes"] == {"plan": "free", "support_tickets_open": 2}
+    assert current["value"] == 99.0

@@ -148,7 +148,14 @@ async def leave_a_full_footprint(
     # new contact details: the old ones, and what came from them, stay the customer's
     changed = await client.post(
         "/v1/customers",
-        json={"external_id": "crm-erin-1", "email": NEW_EMAIL, "phone": NEW_PHONE, "name": NEW_NAME},
+        json={
+            "external_id": "crm-erin-1",
+            "email": NEW_EMAIL,
+            "phone": NEW_PHONE,
+            "name": NEW_NAME,
+            # the earlier note, which quotes the old address, moves to the attribute history
+            "attributes": {"account_manager_note": "calls first"},
+        },
         headers=crm,
     )
     assert changed.status_code == 200, changed.text
@@ -371,6 +378,9 @@ async def test_export_holds_everything_about_the_customer(
     assert (data["customer"]["email"], data["customer"]["phone"]) == (NEW_EMAIL, NEW_PHONE)
     earlier = {(d["kind"], d["value"]) for d in data["earlier_contact_details"]}
     assert earlier == {("email", EMAIL), ("phone", PHONE), ("name", NAME)}
+    assert [a["attributes"] for a in data["earlier_attributes"]] == [
+        {"account_manager_note": f"prefers {EMAIL}"}
+    ]
     assert {r["comment"] for r in data["responses"]} == {COMMENT}
     assert len(data["interactions"]) == 1
     assert [(s["channel"], s["address"]) for s in data["suppressions"]] == [("email", EMAIL.lower())]
