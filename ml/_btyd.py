@@ -11,11 +11,13 @@ Easy Way", Marketing Science 24(2); the Gamma-Gamma forms to Fader & Hardie (201
 "The Gamma-Gamma Model of Monetary Value" (note 025).
 """
 
-import numpy as np
-from scipy.special import betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
+from collections.abc import Callable
 
-# within this of a = 1 or a + b + x = 1, E[Y(t)]'s closed form is 0/0 (a removable
-# singularity): it is interpolated from two neighbours instead
+import numpy as np
+from scipy.special import betainc, betaincinv, betaln, digamma, expit, gammaln, hyp2f1, roots_legendre
+
+# within this of a = 1, a + b + x = 1 or a whole r − a, E[Y(t)]'s closed form is 0/0 or
+# scipy's ₂F₁ unreliable: it is interpolated from two neighbours instead
 _NEAR_SINGULAR = 1e-4
 
 Params = tuple[float, float, float, float]  # BG/NBD's r, α, a, b
@@ -98,36 +100,40 @@ def _purchases_if_alive(params: Params, *, x: np.ndarray, age: np.ndarray, horiz
     Euler's transformation ₂F₁(A,B;C;z) = (1−z)^(C−A−B) ₂F₁(C−A, C−B; C; z) turns the
     bracket into 1 − (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z): no huge ₂F₁ times a
     tiny power for heavy buyers (the "#NUM!" problem of Fader & Hardie's note 027).
-    The form is 0/0 at a = 1 and at a+b+x−1 = 0 (finite limits); near those it is
-    interpolated between two neighbours, where it is exact.
+
+    The function is smooth in its parameters, but its closed form is 0/0 at a = 1 and at
+    a+b+x−1 = 0, and scipy's ₂F₁ goes wrong (NaN, or silently off) when C−A−B = x+r+1−a
+    is an integer, i.e. r − a is. Near those points it is interpolated between two
+    neighbours where the closed form holds.
     """
     r, alpha, a, b = params
     if abs(a - 1) < _NEAR_SINGULAR:
-        below, above = 1 - 2 * _NEAR_SINGULAR, 1 + 2 * _NEAR_SINGULAR
-        share = (a - below) / (above - below)
-        return (1 - share) * _purchases_if_alive((r, alpha, below, b), x=x, age=age, horizon=horizon) + (
-            share * _purchases_if_alive((r, alpha, above, b), x=x, age=age, horizon=horizon)
+        return _between_neighbours(
+            lambda a_: _purchases_if_alive((r, alpha, a_, b), x=x, age=age, horizon=horizon), a, 1.0
+        )
+    whole = a + round(r - a)
+    if abs(r - whole) < _NEAR_SINGULAR and whole > 3 * _NEAR_SINGULAR:
+        return _between_neighbours(
+            lambda r_: _purchases_if_alive((r_, alpha, a, b), x=x, age=age, horizon=horizon), r, whole
         )
     c = a + b + x - 1
     near = np.abs(c) < _NEAR_SINGULAR  # only where x = 0 and a + b ≈ 1
     if near.any():
-        b_zero = 1 - a  # where c = 0 for x = 0
-        below, above = b_zero - 2 * _NEAR_SINGULAR, b_zero + 2 * _NEAR_SINGULAR
-        share = (b - below) / (above - below)
         out = np.empty(len(x))
-        far = ~near
-        out[far] = _purchases_if_alive(params, x=x[far], age=age[far], horizon=horizon)
-        lower = _purchases_if_alive((r, alpha, a, below), x=x[near], age=age[near], horizon=horizon)
-        upper = _purchases_if_alive((r, alpha, a, above), x=x[near], age=age[near], horizon=horizon)
-        out[near] = (1 - share) * lower + share * upper
+        out[~near] = _purchases_if_alive(params, x=x[~near], age=age[~near], horizon=horizon)
+        out[near] = _between_neighbours(
+            lambda b_: _purchases_if_alive((r, alpha, a, b_), x=x[near], age=age[near], horizon=horizon),
+            b,
+            1 - a,
+        )
         return out
     log_1mz = -np.log1p(horizon / (alpha + age))
     z = -np.expm1(log_1mz)
     with np.errstate(invalid="ignore", over="ignore"):
         bracket = 1.0 - np.exp((a - 1) * log_1mz) * hyp2f1(a + b - 1 - r, a - 1, c, z)
         closed = c / (a - 1) * bracket
-    # scipy's ₂F₁ gives up (NaN, ±inf) when a, b or r run to thousands, as in fits that
-    # went to a limit of the model; there, and for anything outside 0 <= E <= (r+x)h/(α+T)
+    # scipy's ₂F₁ also gives up when a, b or r run to thousands, as in fits that went to
+    # a limit of the model; there, and for anything outside 0 <= E <= (r+x)h/(α+T)
     # (Bernoulli's inequality bounds the integrand), integrate numerically instead
     ceiling = (r + x) * horizon / (alpha + age)
     doubtful = ~((closed >= 0) & (closed <= ceiling * (1 + 1e-9)))
@@ -138,8 +144,18 @@ def _purchases_if_alive(params: Params, *, x: np.ndarray, age: np.ndarray, horiz
     return closed
 
 
-_NODES, _WEIGHTS = roots_legendre(64)
-_NODES, _WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2  # on (0, 1)
+def _between_neighbours(evaluate: Callable[[float], np.ndarray], value: float, centre: float) -> np.ndarray:
+    """`evaluate(value)` for a value near `centre`, from a straight line through centre ± 2δ."""
+    below, above = centre - 2 * _NEAR_SINGULAR, centre + 2 * _NEAR_SINGULAR
+    share = (value - below) / (above - below)
+    return (1 - share) * evaluate(below) + share * evaluate(above)
+
+
+# panel edges shrinking tenfold towards 0 and 1; Gauss-Legendre points within each panel
+_TAILS = 10.0 ** -np.arange(1, 16)
+_EDGES = np.concatenate([[0.0, 1.0, 0.3, 0.5, 0.7], _TAILS, 1 - _TAILS])
+_POINTS, _POINT_WEIGHTS = roots_legendre(8)
+_ROWS_AT_ONCE = 4096
 
 
 def _purchases_if_alive_numerically(
@@ -149,17 +165,34 @@ def _purchases_if_alive_numerically(
     alive (given p, the rate's posterior Gamma(r+x, α+T) gives the expectation of the model's
     (1 − e^−λph)/p in closed form).
 
-    Gauss-Legendre over the Beta's quantiles, so a Beta concentrated by huge a and b is
-    handled; worst error about 1% (for a bimodal Beta with a, b << 1 and r in the
-    thousands), 1e-6 or better elsewhere.
+    Gauss-Legendre over the Beta's quantiles u, so a Beta concentrated by huge a and b is
+    handled; panels graded towards both ends of u and of p, so are one piled at an end by a
+    tiny a (the integrand grows like u^(−1/a)) and a U-shaped one that jumps from p ≈ 0 to
+    p ≈ 1 somewhere in the middle of u.
     """
     r, alpha, a, b = params
     counts, which = np.unique(x, return_inverse=True)
-    dropout = betaincinv(a, b + counts[:, None], _NODES)[which]  # one quantile set per distinct x
-    n, k = (r + x)[:, None], (horizon / (alpha + age))[:, None]
-    safe = np.where(dropout > 0, dropout, 1.0)
-    integrand = np.where(dropout > 0, -np.expm1(-n * np.log1p(safe * k)) / safe, n * k)
-    return integrand @ _WEIGHTS
+    shape = b + counts[:, None]
+    # per distinct x: panels at fixed quantiles and at the quantiles of fixed dropouts
+    edges = np.sort(
+        np.concatenate(
+            [np.broadcast_to(_EDGES, (len(counts), len(_EDGES))), betainc(a, shape, _EDGES)], axis=1
+        ),
+        axis=1,
+    )
+    low, width = edges[:, :-1, None], np.diff(edges, axis=1)[:, :, None]
+    nodes = (low + width * (_POINTS + 1) / 2).reshape(len(counts), -1)
+    weights = (width * _POINT_WEIGHTS / 2).reshape(len(counts), -1)
+    dropouts = betaincinv(a, shape, nodes)
+    out = np.empty(len(x))
+    for start in range(0, len(x), _ROWS_AT_ONCE):  # 520 nodes a row: bound the memory
+        rows = slice(start, start + _ROWS_AT_ONCE)
+        dropout, weight = dropouts[which[rows]], weights[which[rows]]
+        n, k = (r + x[rows])[:, None], (horizon / (alpha + age[rows]))[:, None]
+        safe = np.where(dropout > 0, dropout, 1.0)
+        integrand = np.where(dropout > 0, -np.expm1(-n * np.log1p(safe * k)) / safe, n * k)
+        out[rows] = np.einsum("ij,ij->i", integrand, weight)
+    return out
 
 
 def gamma_gamma_log_likelihood(

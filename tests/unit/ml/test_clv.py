@@ -177,10 +177,31 @@ def test_expected_purchases_equal_the_integral_they_stand_for(params: tuple[floa
 
 def test_the_numerical_fallback_agrees_with_the_closed_form_where_both_work() -> None:
     x, age = np.array([0.0, 1, 3, 10, 200]), np.array([10.0, 50, 100, 200, 3000])
-    for params in (CDNOW_PARAMS, (2.0, 10.0, 3.0, 5.0), (20.0, 100.0, 50.0, 200.0)):
+    for params in (CDNOW_PARAMS, (2.0, 10.0, 3.0, 5.0), (20.0, 100.0, 50.0, 200.0), (0.3, 10.0, 0.05, 0.01)):
         numeric = _btyd._purchases_if_alive_numerically(params, x=x, age=age, horizon=90)
         closed = _btyd._purchases_if_alive(params, x=x, age=age, horizon=90)
-        np.testing.assert_allclose(numeric, closed, rtol=1e-4)
+        np.testing.assert_allclose(numeric, closed, rtol=1e-6)
+
+
+def test_where_scipy_s_hypergeometric_function_fails_the_forecast_does_not() -> None:
+    # r − a a whole number: ₂F₁(4, 4; 104; 14/15) comes back infinite from scipy
+    whole = _btyd._purchases_if_alive(
+        (1.0, 0.5, 5.0, 1.0), x=np.array([99.0]), age=np.array([0.5]), horizon=14
+    )
+    assert whole[0] == pytest.approx(25.99940351116553, rel=1e-7)  # mpmath, 40 digits
+    # a in the thousands (a fit run to the edge): scipy gives NaN; integrate over the Beta's quantiles
+    r, alpha, a, b = params = (0.05, 16.7, 1e4, 50.0)
+    for x, age, horizon in ((0, 100, 90), (3, 200, 90), (500, 3000, 365)):
+
+        def integrand(u: float, x: float = x, age: float = age, horizon: float = horizon) -> float:
+            p = beta_distribution.ppf(u, a, b + x)
+            return -np.expm1(-(r + x) * np.log1p(p * horizon / (alpha + age))) / p
+
+        truth = integrate.quad(integrand, 0, 1, limit=200, epsrel=1e-10)[0]
+        got = _btyd._purchases_if_alive(
+            params, x=np.array([float(x)]), age=np.array([float(age)]), horizon=horizon
+        )
+        assert got[0] == pytest.approx(truth, rel=1e-6)
 
 
 # -- properties -------------------------------------------------------------------------------
@@ -203,7 +224,7 @@ def one(customer: tuple[float, float, float]) -> dict[str, np.ndarray]:
     return {"x": np.array([x]), "t_x": np.array([t_x]), "age": np.array([age])}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(params=params_strategy, customer=customer_strategy, horizon=st.floats(0.5, 730))
 def test_probabilities_are_probabilities_and_forecasts_grow_with_the_horizon(
     params: tuple[float, ...], customer: tuple[float, float, float], horizon: float
@@ -220,15 +241,15 @@ def test_probabilities_are_probabilities_and_forecasts_grow_with_the_horizon(
     buys_short = _btyd.bgnbd_expected_purchases(params, **c, horizon=shorter)[0]
     buys_long = _btyd.bgnbd_expected_purchases(params, **c, horizon=longer)[0]
     assert np.isfinite(buys_long)
-    assert 0 <= buys_short <= buys_long * (1 + 1e-9)
+    assert 0 <= buys_short <= buys_long * (1 + 1e-6) + 1e-12
     # no more than a customer certainly alive, never leaving, at the posterior mean rate
     r, alpha, _, _ = params
     assert buys_long <= alive * (r + customer[0]) * longer / (alpha + customer[2]) * (1 + 1e-6)
     # at least one purchase is expected whenever one is probable
-    assert buys_long >= (1 - none_long) * (1 - 1e-6)
+    assert buys_long >= (1 - none_long) * (1 - 1e-6) - 1e-12
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(params=params_strategy, x=st.integers(1, 500), silence=st.floats(1, 1000), age=st.floats(1, 2000))
 def test_a_longer_silence_makes_a_customer_less_likely_alive(
     params: tuple[float, ...], x: int, silence: float, age: float
