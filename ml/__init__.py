@@ -9,6 +9,8 @@ The service calls (all keyword arguments past the connection):
 - storage:    `ml.persistence.dumps(bundle)` / `ml.persistence.loads(data)` (skops, allow-listed)
 - cards:      `ml.card.card_to_json(card)`, `ml.card.render_markdown(card)`, `card.metrics()`
 - demo data:  `await ml.simulator.populate(conn, customers=, seed=, now=)` -> `GroundTruth`
+- lifetime:   `ml.clv.CustomerLifetimeValue(horizon=).fit(m).forecast(m)`, m from
+              `ml.clv.summarize_purchases(ids, days, values, cutoff=).matrix()` (docs/clv.md)
 
 Nothing here is imported eagerly: importing `ml` costs nothing.
 """

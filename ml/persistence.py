@@ -17,10 +17,14 @@ from ml.bundle import FORMAT, ModelBundle
 from ml.card import card_from_json, card_to_json
 
 # everything a bundle holds beyond skops' own defaults (numpy, builtins, scikit-learn
-# estimators it trusts): our vectorizer and the fitted internals of the models we train
+# estimators it trusts): our vectorizer, our lifetime-value models (plain floats inside)
+# and the fitted internals of the models we train
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "ml.features.RowVectorizer",
+        "ml.clv.BetaGeometricNBD",
+        "ml.clv.CustomerLifetimeValue",
+        "ml.clv.GammaGammaSpend",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
         "sklearn._loss.link.IdentityLink",
