@@ -69,6 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     at_risk_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
     model_refresh_seconds: NonNegativeFloat = 5.0
 
+    # Amounts: the currency every event value is in (ISO 4217). When set, an event in another
+    # currency is refused (convert it first) and one without a currency is taken to be in it.
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] | None = None
+
     # Console (the recovery team's pages): session lifetime and lock-out after failed logins
     console_session_hours: Annotated[float, Meta(gt=0, le=24 * 30)] = 12.0
     console_max_failed_logins: PositiveInt = 5

@@ -35,6 +35,12 @@ async def attribute_count_after(
     return await conn.fetchval(Q["attribute_count_after"], external_id, attributes)
 
 
+async def customer_id_by_external_id(
+    conn: asyncpg.Connection | asyncpg.Pool, external_id: str
+) -> UUID | None:
+    return await conn.fetchval(Q["customer_id_by_external_id"], external_id)
+
+
 async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, customer_id: UUID) -> Customer | bool | None:
     """The customer; True for an erased one; None for no such id."""
     row = await conn.fetchrow(Q["get_customer"], customer_id)
@@ -60,9 +66,12 @@ async def insert_customer_event(
     kind: str,
     occurred_at: datetime,
     value: float | None,
+    currency: str | None,
 ) -> CustomerEvent | None:
     """The stored event; None when one with this external id exists already."""
-    row = await conn.fetchrow(Q["insert_customer_event"], customer_id, external_id, kind, occurred_at, value)
+    row = await conn.fetchrow(
+        Q["insert_customer_event"], customer_id, external_id, kind, occurred_at, value, currency
+    )
     return msgspec.convert(dict(row), CustomerEvent) if row else None
 
 

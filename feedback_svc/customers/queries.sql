@@ -39,6 +39,9 @@ SELECT count(*)
   FROM customers c, jsonb_object_keys(jsonb_strip_nulls(c.attributes || $2::jsonb))
  WHERE c.external_id = $1;
 
+-- name: customer_id_by_external_id
+SELECT id FROM customers WHERE external_id = $1;
+
 -- name: get_customer
 SELECT erased_at, id, external_id, email, phone, name, time_zone, locale, value, segment, customer_since,
        attributes, created_at, updated_at
@@ -59,12 +62,12 @@ SELECT id, email, phone, time_zone, locale, erased_at FROM customers WHERE id = 
 
 -- name: insert_customer_event
 -- A resent event (same external id) is not stored twice; the caller reads the first.
-INSERT INTO customer_events (customer_id, external_id, kind, occurred_at, amount)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO customer_events (customer_id, external_id, kind, occurred_at, amount, currency)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (external_id) DO NOTHING
-RETURNING id, customer_id, kind, occurred_at, amount AS value, external_id, created_at;
+RETURNING id, customer_id, kind, occurred_at, amount AS value, currency, external_id, created_at;
 
 -- name: customer_event_by_external_id
-SELECT id, customer_id, kind, occurred_at, amount AS value, external_id, created_at
+SELECT id, customer_id, kind, occurred_at, amount AS value, currency, external_id, created_at
   FROM customer_events
  WHERE external_id = $1;

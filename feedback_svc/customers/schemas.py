@@ -25,6 +25,13 @@ Attributes = Annotated[
 ]
 
 
+class CustomerRef(Wire):
+    """Either our id or the CRM's: exactly one."""
+
+    customer_id: UUID | UnsetType = UNSET
+    customer_external_id: ExternalId | UnsetType = UNSET
+
+
 class CustomerUpsert(Wire):
     """Create or update by `external_id`. Omitted fields keep their stored value."""
 
@@ -74,7 +81,8 @@ class Customer(Wire):
     updated_at: datetime
 
 
-EventKind = Literal["renewed", "churned", "reactivated", "purchase", "upgraded", "downgraded"]
+EventKind = Literal["renewed", "churned", "reactivated", "purchase", "refunded", "upgraded", "downgraded"]
+Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of `value`, e.g. EUR.")]
 
 
 class CustomerEventCreate(Wire):
@@ -83,8 +91,13 @@ class CustomerEventCreate(Wire):
     kind: EventKind
     occurred_at: Annotated[datetime, Meta(tz=True, description="When it happened, with a UTC offset.")]
     value: (
-        Annotated[float, Meta(ge=-1e12, le=1e12, description="e.g. the purchase or renewal amount.")] | None
+        Annotated[
+            float,
+            Meta(ge=-1e12, le=1e12, description="e.g. the purchase, refund or renewal amount."),
+        ]
+        | None
     ) = None
+    currency: Currency | None = None
     external_id: (
         Annotated[
             str,
@@ -94,11 +107,19 @@ class CustomerEventCreate(Wire):
     ) = None
 
 
+class EventCreate(CustomerEventCreate, kw_only=True):
+    """An event for a customer named by our id or the CRM's: exactly one (POST /v1/events, imports)."""
+
+    customer_id: UUID | UnsetType = UNSET
+    customer_external_id: ExternalId | UnsetType = UNSET
+
+
 class CustomerEvent(Wire):
     id: int
     customer_id: UUID
     kind: EventKind
     occurred_at: datetime
     value: float | None
+    currency: str | None
     external_id: str | None
     created_at: datetime

@@ -19,10 +19,6 @@ def _row(record: asyncpg.Record | None) -> Row | None:
     return dict(record) if record is not None else None
 
 
-async def customer_id_by_external_id(conn: Conn, external_id: str) -> UUID | None:
-    return await conn.fetchval(Q["customer_id_by_external_id"], external_id)
-
-
 async def last_invited_at(conn: Conn, customer_id: UUID) -> datetime | None:
     return await conn.fetchval(Q["last_invited_at"], customer_id)
 

@@ -1,6 +1,3 @@
--- name: customer_id_by_external_id
-SELECT id FROM customers WHERE external_id = $1;
-
 -- name: last_invited_at
 -- Cooldown across all surveys: the last invitation that actually went (or will go) out.
 SELECT max(created_at)

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from feedback_svc.customers.schemas import Attributes, ExternalId
+from feedback_svc.customers.schemas import Attributes, CustomerRef
 from feedback_svc.lib.structs import Wire
 
 Key = Annotated[
@@ -16,13 +16,6 @@ Channel = Literal["email", "sms", "web"]
 Kind = Literal["nps", "csat", "ces"]
 Comment = Annotated[str, Meta(max_length=5000, description="Stored as plain text, always escaped on output.")]
 Score = Annotated[int, Meta(ge=0, le=10, description="NPS 0-10, CSAT 1-5, CES 1-7.")]
-
-
-class CustomerRef(Wire):
-    """Either our id or the CRM's: exactly one."""
-
-    customer_id: UUID | UnsetType = UNSET
-    customer_external_id: ExternalId | UnsetType = UNSET
 
 
 class InteractionCreate(CustomerRef, kw_only=True):

@@ -8,13 +8,13 @@ import asyncpg
 import msgspec
 
 from feedback_svc.customers.locks import erased, lock_for_write
+from feedback_svc.customers.service import resolve_customer_id
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.rules import Contact, decide
 from feedback_svc.surveys.schemas import (
-    CustomerRef,
     Interaction,
     InteractionCreate,
     InteractionRecorded,
@@ -35,25 +35,6 @@ SEND_TOPIC = "invitation.send"
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-async def resolve_customer_id(conn: queries.Conn, ref: CustomerRef) -> UUID:
-    has_id = ref.customer_id is not msgspec.UNSET
-    has_external = ref.customer_external_id is not msgspec.UNSET
-    if has_id == has_external:
-        raise InvalidInput(
-            "Give exactly one of customer_id and customer_external_id.",
-            errors=[{"field": "customer_id", "message": "exactly one of customer_id, customer_external_id"}],
-        )
-    if has_id:
-        return ref.customer_id  # type: ignore[return-value]
-    customer_id = await queries.customer_id_by_external_id(conn, ref.customer_external_id)  # type: ignore[arg-type]
-    if customer_id is None:
-        raise NotFound(
-            f"No customer with external_id {ref.customer_external_id!r}; "
-            "create it with POST /v1/customers first."
-        )
-    return customer_id
 
 
 def check_score(kind: str, score: int) -> None:

@@ -37,7 +37,8 @@ CREATE TABLE customer_attribute_history (
     valid_from   timestamptz NOT NULL,
     valid_to     timestamptz NOT NULL CHECK (valid_to > valid_from),
     attributes   jsonb NOT NULL,
-    value        double precision NOT NULL,
+    -- NULL: not known for that time (a back-filled version that did not say)
+    value        double precision,
     segment      text,
     PRIMARY KEY (customer_id, valid_from)
 );
