@@ -160,15 +160,16 @@ def cmd_create_key(args: argparse.Namespace) -> None:
     async def run(url: str) -> None:
         conn = await connect(url)
         try:
-            created = await create_api_key(conn, name=args.name, scopes=args.scope)
+            created = await create_api_key(conn, name=args.name, scopes=args.scope, agent=args.agent)
         except AppError as error:
             raise SystemExit(f"feedback-svc: {error.detail}") from None
         finally:
             await conn.close()
         print(created.key)
+        acts_for = f", acts for agent {created.api_key.agent!r}" if created.api_key.agent else ""
         print(
             f"# API key {created.api_key.name!r} ({created.api_key.id}), scopes: "
-            f"{', '.join(created.api_key.scopes)}. It is shown only now; only its hash is stored.",
+            f"{', '.join(created.api_key.scopes)}{acts_for}. It is shown only now; only its hash is stored.",
             file=sys.stderr,
         )
 
@@ -186,7 +187,8 @@ def cmd_list_keys(_: argparse.Namespace) -> None:
         try:
             for key in await list_api_keys(conn):
                 state = "revoked" if key.revoked_at else "active"
-                print(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):16}  {key.name}")
+                agent = f"  (agent {key.agent})" if key.agent else ""
+                print(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):16}  {key.name}{agent}")
         finally:
             await conn.close()
 
@@ -325,6 +327,11 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         choices=["crm", "agent", "admin", "metrics"],
         help="repeat for several scopes (metrics: read /metrics only, for Prometheus)",
+    )
+    key.add_argument(
+        "--agent",
+        help="with --scope agent: the agent this key's recovery work is done as (to act as a console "
+        "user, their email); a key without it works only unassigned tasks",
     )
     key.set_defaults(run=cmd_create_key)
 

@@ -146,7 +146,7 @@ class QueuePagesController(Controller):
     ) -> Response[Any]:
         async with pool.acquire() as conn:
             claimed = await recovery.claim_next(
-                conn, actor=recovery.Actor(name=user.email), lease=lease_for(request)
+                conn, actor=recovery.Actor.user(user.email), lease=lease_for(request)
             )
         if claimed is None:
             return redirect("/console/queue?done=empty")

@@ -24,7 +24,7 @@ from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages
 from feedback_svc.console.story import CHANNELS, OUTCOME_LABELS, load_story
 from feedback_svc.console.timefmt import utc_text
 from feedback_svc.lib.auth import PUBLIC
-from feedback_svc.lib.errors import Conflict, NotFound
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.recovery import service as recovery
 from feedback_svc.users.schemas import SessionUser
 
@@ -183,7 +183,7 @@ class TaskPagesController(Controller):
         return redirect(f"/console/tasks/{task_id}?done={done}")
 
     def _actor(self, user: SessionUser) -> recovery.Actor:
-        return recovery.Actor(name=user.email)
+        return recovery.Actor.user(user.email)
 
     @get("/{task_id:uuid}")
     async def show(
@@ -361,7 +361,14 @@ class TaskPagesController(Controller):
             )
         try:
             async with pool.acquire() as conn:
-                await recovery.assign(conn, task_id, assignee=assignee or None, actor=self._actor(user))
+                # managers are the console's admins: they assign without holding the task
+                await recovery.assign(
+                    conn, task_id, assignee=assignee or None, actor=self._actor(user), token=None, admin=True
+                )
+        except InvalidInput as invalid:
+            return await self._page(
+                request, pool, user, task_id, errors={"assign": [invalid.detail]}, status=422
+            )
         except Conflict as conflict:
             return await self._page(request, pool, user, task_id, refusal=conflict.detail, status=409)
         except NotFound:
