@@ -265,12 +265,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
-    from feedback_svc.scoring import commands
+    from feedback_svc.demo.service import run_demo, summary
 
     with database(_settings()) as settings:
         assert settings.database_url is not None
         migrate.upgrade(settings.database_url)
-        asyncio.run(commands.demo(settings, customers=args.customers, seed=args.seed))
+        demo = asyncio.run(run_demo(settings, customers=args.customers, seed=args.seed))
+        print(summary(demo, settings, customers=args.customers))
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -359,7 +360,9 @@ def _parser() -> argparse.ArgumentParser:
     training.set_defaults(run=cmd_train)
 
     demo = commands.add_parser(
-        "demo", help="fill the database with simulated customers, train a model, print an API key"
+        "demo",
+        help="fill the database with simulated customers, console accounts and recovery work, train a "
+        "model, print API keys",
     )
     demo.add_argument("--customers", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=1)
