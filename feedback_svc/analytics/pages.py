@@ -143,9 +143,11 @@ class AnalyticsPageController(Controller):
             matrix=matrix,
             matrix_chart=charts.matrix_chart(
                 "value-vulnerability",
-                "Customers by value and churn risk, with value at risk per cell",
+                "Customers by value and churn risk band, with value at risk per cell",
                 matrix.cells,
                 matrix.value_cuts,
+                risk_names=matrix.risk_bands,
+                risk_cuts=matrix.risk_cuts,
             ),
             recovery=recovered,
             root_cause_chart=charts.interval_chart(

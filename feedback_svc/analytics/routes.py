@@ -94,8 +94,10 @@ class AnalyticsController(Controller):
 
     @get(
         "/value-vulnerability",
-        summary="Customers by value quartile and churn-probability band, with value at risk",
-        description="From each customer's latest score; all 16 cells, empty ones with zeros.",
+        summary="Customers by value quartile and the serving model's risk band, with value at risk",
+        description="From each customer's latest score; all 16 cells, empty ones with zeros. Rows start "
+        "at the churn probabilities on the serving model's card (`risk_cuts`), or at the 50th, 80th and "
+        "95th percentiles of the scores when the card has no usable bands.",
         responses=READ_ERRORS,
     )
     async def value_vulnerability(self, pool: NamedDependency[asyncpg.Pool]) -> ValueVulnerabilityReport:
