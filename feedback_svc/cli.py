@@ -240,7 +240,12 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         conn = await connect(url)
         try:
             user = await create_user(
-                conn, email=args.email, name=args.name, role=args.role, password=password
+                conn,
+                email=args.email,
+                name=args.name,
+                role=args.role,
+                password=password,
+                time_zone=args.time_zone,
             )
         except AppError as error:
             raise SystemExit(f"feedback-svc: {error.detail}") from None
@@ -350,6 +355,9 @@ def _parser() -> argparse.ArgumentParser:
     person.add_argument("--email", required=True)
     person.add_argument("--name", required=True)
     person.add_argument("--role", required=True, choices=["agent", "manager"])
+    person.add_argument(
+        "--time-zone", default="UTC", help="the zone console times are shown in, e.g. Europe/Berlin"
+    )
     person.set_defaults(run=cmd_create_user)
 
     training = commands.add_parser(

@@ -82,10 +82,21 @@ def trend_chart(chart_id: str, title: str, points: Sequence[Point], *, low: floa
 
 
 def interval_chart(
-    chart_id: str, title: str, rows: Sequence[Point], *, low: float, high: float, zero: float | None = None
+    chart_id: str,
+    title: str,
+    rows: Sequence[Point],
+    *,
+    low: float,
+    high: float,
+    zero: float | None = None,
+    values: Sequence[str] | None = None,
 ) -> Markup:
-    """One row per group: the estimate as a bar from `zero` (or the left edge) and its 95% interval."""
-    row_height, label_width, right, top = 34, 170, 60, 8
+    """One row per group: the estimate as a bar from `zero` (or the left edge) and its 95% interval.
+
+    Each row ends with its value and the count behind it (`values`, or "value · n=N"): a share
+    of two tasks must not read like a share of two thousand.
+    """
+    row_height, label_width, right, top = 34, 170, 124, 8
     height = top + row_height * max(len(rows), 1) + 28
     x = _scale(low, high, label_width, WIDTH - right)
     origin = x(zero if zero is not None else low)
@@ -128,9 +139,9 @@ def interval_chart(
                     f'<line class="whisker" x1="{edge:.1f}" x2="{edge:.1f}" '
                     f'y1="{middle - 6:.1f}" y2="{middle + 6:.1f}"/>'
                 )
-        parts.append(
-            f'<text class="muted" x="{WIDTH - right + 6}" y="{middle + 4:.1f}">{_fmt(e.value)}</text>'
-        )
+        text = values[i] if values is not None else f"{_fmt(e.value)} · n={e.n}"
+        x_text = WIDTH - right + 6
+        parts.append(f'<text class="muted" x="{x_text}" y="{middle + 4:.1f}">{escape(text)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text above is escaped
 

@@ -119,7 +119,8 @@ class AnalyticsController(Controller):
         "/responses.csv",
         summary="Every answer with its comment as CSV",
         description="Cells starting with = + - @ are prefixed with ' so spreadsheets do not run them.",
-        media_type="text/csv; charset=utf-8",
+        # Litestar appends "; charset=utf-8" to text/* itself: naming it here gave it twice
+        media_type="text/csv",
         responses=READ_ERRORS,
     )
     async def export_responses(
@@ -140,6 +141,6 @@ class AnalyticsController(Controller):
 
         return Stream(
             chunks(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="responses-{first}-{last}.csv"'},
         )

@@ -12,9 +12,10 @@ from litestar.params import FromQuery
 from feedback_svc.console import queries
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
-from feedback_svc.console.timefmt import deadline_text, utc_text
+from feedback_svc.console.timefmt import deadline_text
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.recovery.schemas import TRIGGERS
 from feedback_svc.users.schemas import SessionUser
@@ -47,13 +48,13 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def queue_row(row: dict[str, Any], *, now: datetime, names: dict[str, str]) -> dict[str, Any]:
+def queue_row(row: dict[str, Any], *, now: datetime, names: dict[str, str], zone: str) -> dict[str, Any]:
     owner = row["assignee"] or row["lease_holder"]
     return {
         **row,
         "trigger_label": TRIGGER_LABELS.get(row["trigger"], row["trigger"]),
         "due_text": deadline_text(row["deadline_at"], now=now, contacted=row["first_contact_at"] is not None),
-        "deadline_utc": utc_text(row["deadline_at"]),
+        "deadline_local": local_text(row["deadline_at"], zone),
         "owner_text": names.get(owner, owner) if owner else "nobody",
         "owner_kind": "assigned" if row["assignee"] else ("working" if owner else ""),
         "customer_label": row["customer_name"] or row["customer_external_id"] or "Erased customer",
@@ -122,7 +123,7 @@ class QueuePagesController(Controller):
             "queue.html",
             user=user,
             current="/console/queue",
-            tasks=[queue_row(row, now=now, names=names) for row in shown],
+            tasks=[queue_row(row, now=now, names=names, zone=user.time_zone) for row in shown],
             counts=counts,
             filters=filters,
             filtered=any(filters.values()),

@@ -7,7 +7,8 @@ from uuid import UUID
 import asyncpg
 
 from feedback_svc.console import queries
-from feedback_svc.console.timefmt import ago_text, deadline_text, utc_text
+from feedback_svc.console.timefmt import ago_text, deadline_text
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.recovery.schemas import HistoryEntry, Task
 
@@ -89,9 +90,9 @@ def _score(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | Non
 
 
 async def load_story(
-    conn: asyncpg.Connection, task_id: UUID, *, now: datetime, names: dict[str, str]
+    conn: asyncpg.Connection, task_id: UUID, *, now: datetime, names: dict[str, str], zone: str
 ) -> dict[str, Any]:
-    """Everything the task page shows; raises NotFound for an unknown task."""
+    """Everything the task page shows, times in `zone` (the reader's); raises NotFound for an unknown task."""
     detail = await recovery.get_task_detail(conn, task_id)
     task: Task = detail.task
     customer = await queries.story_customer(conn, task.customer_id)
@@ -101,21 +102,21 @@ async def load_story(
     score = await queries.story_latest_score(conn, task.customer_id)
     others = await queries.story_other_tasks(conn, task.customer_id, task_id)
     for response in responses:
-        response["when"] = utc_text(response["answered_at"])
+        response["when"] = local_text(response["answered_at"], zone)
         response["scale"] = KIND_SCALES.get(response["kind"], "")
     for interaction in interactions:
-        interaction["when"] = utc_text(interaction["occurred_at"])
+        interaction["when"] = local_text(interaction["occurred_at"], zone)
     for event in events:
-        event["when"] = utc_text(event["occurred_at"])
+        event["when"] = local_text(event["occurred_at"], zone)
     for other in others:
-        other["when"] = utc_text(other["created_at"])
+        other["when"] = local_text(other["created_at"], zone)
         other["outcome_label"] = OUTCOME_LABELS.get(other["outcome"] or "", "")
     history = [
         {
             "actor": names.get(entry.actor, entry.actor),
             "action": ACTION_LABELS.get(entry.action, entry.action.replace("_", " ")),
             "text": history_text(entry, names=names),
-            "when": utc_text(entry.created_at),
+            "when": local_text(entry.created_at, zone),
         }
         for entry in detail.history
         if entry.action != "lease_extended"
@@ -123,14 +124,15 @@ async def load_story(
     evidence = [
         {
             "trigger": item.trigger,
-            "when": utc_text(item.created_at),
+            "when": local_text(item.created_at, zone),
             "details": {
                 k: v for k, v in item.details.items() if v is not None and not isinstance(v, dict | list)
             },
         }
         for item in detail.evidence
     ]
-    lease_live = task.lease_expires_at is not None and task.lease_expires_at > now
+    lease_until = task.lease_expires_at
+    lease_live = lease_until is not None and lease_until > now
     return {
         "task": task,
         "customer": customer,
@@ -145,11 +147,11 @@ async def load_story(
         "evidence": evidence,
         "history": history,
         "due_text": deadline_text(task.deadline_at, now=now, contacted=task.first_contact_at is not None),
-        "deadline_utc": utc_text(task.deadline_at),
+        "deadline_local": local_text(task.deadline_at, zone),
         "holder": task.lease_holder if lease_live else None,
         "holder_name": names.get(task.lease_holder or "", task.lease_holder) if lease_live else None,
-        "lease_until": utc_text(task.lease_expires_at) if lease_live and task.lease_expires_at else "",
+        "lease_until": local_text(lease_until, zone) if lease_live and lease_until else "",
         "assignee_name": names.get(task.assignee or "", task.assignee) if task.assignee else None,
         "outcome_label": OUTCOME_LABELS.get(task.outcome or "", ""),
-        "resolved_when": utc_text(task.resolved_at) if task.resolved_at else "",
+        "resolved_when": local_text(task.resolved_at, zone) if task.resolved_at else "",
     }

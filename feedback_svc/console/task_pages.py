@@ -22,9 +22,9 @@ from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.console.story import CHANNELS, OUTCOME_LABELS, load_story
-from feedback_svc.console.timefmt import utc_text
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.users.schemas import SessionUser
 
@@ -70,7 +70,7 @@ async def _why_not(conn: asyncpg.Connection, task_id: UUID, user: SessionUser, n
         return "This customer is in the control group: the task is not to be worked, so nothing was changed."
     if state["lease_holder"] and state["lease_holder"] != user.email:
         holder = names.get(state["lease_holder"], state["lease_holder"])
-        until = utc_text(state["lease_expires_at"])
+        until = local_text(state["lease_expires_at"], user.time_zone)
         return (
             f"{holder} is working on this task (held until {until}), so your change was not saved. "
             "What you wrote is kept below: copy it into a note once the task is free, "
@@ -107,7 +107,7 @@ class TaskPagesController(Controller):
             people = await queries.active_people(conn)
             names = person_names(people)
             try:
-                story = await load_story(conn, task_id, now=now, names=names)
+                story = await load_story(conn, task_id, now=now, names=names, zone=user.time_zone)
             except NotFound as missing:
                 body = pages(request).render(
                     "notice.html",

@@ -13,6 +13,7 @@ from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.lib.localtime import UTC_NAME, local_text, time_zone_names
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.users import queries, service
 from feedback_svc.users.schemas import SessionUser, User
@@ -25,18 +26,17 @@ MESSAGES = {
 }
 
 
-def _person(user: User, now: datetime) -> dict[str, Any]:
+def _person(user: User, now: datetime, *, zone: str) -> dict[str, Any]:
     locked = user.is_locked(now)
     return {
         "id": user.id,
         "name": user.name,
         "email": user.email,
         "role": user.role,
+        "time_zone": user.time_zone,
         "disabled_at": user.disabled_at,
         "locked": locked,
-        "locked_until_text": user.locked_until.astimezone(UTC).strftime("%H:%M UTC")
-        if locked and user.locked_until
-        else "",
+        "locked_until_text": local_text(user.locked_until, zone) if locked and user.locked_until else "",
     }
 
 
@@ -60,7 +60,7 @@ class UsersPagesController(Controller):
         status: int = 200,
     ) -> Response[str]:
         now = datetime.now(UTC)
-        people = [_person(person, now) for person in await queries.list_users(pool)]
+        people = [_person(person, now, zone=user.time_zone) for person in await queries.list_users(pool)]
         body = pages(request).render(
             "users.html",
             user=user,
@@ -68,7 +68,8 @@ class UsersPagesController(Controller):
             people=people,
             message=message,
             errors=errors or [],
-            form=form or {"name": "", "email": "", "role": "agent"},
+            form=form or {"name": "", "email": "", "role": "agent", "time_zone": user.time_zone},
+            zones=time_zone_names(),
         )
         return html(body, status=status)
 
@@ -90,7 +91,8 @@ class UsersPagesController(Controller):
         user: NamedDependency[SessionUser],
     ) -> Response[Any]:
         form = await request.form()
-        values = {key: str(form.get(key) or "") for key in ("name", "email", "role")}
+        values = {key: str(form.get(key) or "") for key in ("name", "email", "role", "time_zone")}
+        values["time_zone"] = values["time_zone"] or UTC_NAME
         try:
             async with pool.acquire() as conn, conn.transaction():
                 created = await service.create_user(conn, **values, password=str(form.get("password") or ""))

@@ -20,8 +20,10 @@ def _user(record: asyncpg.Record) -> User:
     return msgspec.convert(dict(record), User)
 
 
-async def insert_user(conn: Conn, *, email: str, name: str, role: str, password_hash: str) -> User:
-    record = await conn.fetchrow(Q["insert_user"], email, name, role, password_hash)
+async def insert_user(
+    conn: Conn, *, email: str, name: str, role: str, password_hash: str, time_zone: str
+) -> User:
+    record = await conn.fetchrow(Q["insert_user"], email, name, role, password_hash, time_zone)
     assert record is not None
     return _user(record)
 
@@ -54,6 +56,11 @@ async def record_successful_login(conn: Conn, user_id: UUID) -> None:
 
 async def update_password_hash(conn: Conn, user_id: UUID, password_hash: str) -> None:
     await conn.execute(Q["update_password_hash"], user_id, password_hash)
+
+
+async def set_user_time_zone(conn: Conn, user_id: UUID, time_zone: str) -> User | None:
+    record = await conn.fetchrow(Q["set_user_time_zone"], user_id, time_zone)
+    return _user(record) if record is not None else None
 
 
 async def set_user_disabled(conn: Conn, user_id: UUID, *, disabled: bool) -> User | None:

@@ -1,5 +1,6 @@
 """The value-vulnerability matrix and recovery effectiveness, checked against hand-computed values."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -151,3 +152,23 @@ async def test_without_a_control_group_there_is_no_uplift_and_the_page_says_so(
     assert "Value-vulnerability matrix" in page.text
     assert "Needs control-group and worked tasks resolved 90+ days ago" in page.text
     assert 'id="root-causes-t"' in page.text
+
+
+async def test_no_share_on_the_page_stands_without_its_count(
+    client: Client, conn: asyncpg.Connection
+) -> None:
+    for cause in ("late_delivery", "late_delivery"):
+        await finished_task(conn, days_ago=3, outcome="recovered", root_cause=cause, contact_hours=1)
+    await make_user(conn, email="boss@example.com", role="manager")
+    await log_in(client, "boss@example.com")
+    page = (await client.get("/console/analytics")).text
+    chart = page[page.index('id="root-causes-t"') : page.index("</svg>", page.index('id="root-causes-t"'))]
+    # two tasks of two: the chart says so next to the 100%
+    assert "100% · 2 of 2" in chart
+    assert ">100.0<" not in chart
+    # every bar chart's value labels (right of the bars) carry their count
+    for chart_id in ("by-touchpoint", "drivers-detractors", "drivers-churn", "root-causes"):
+        svg = re.search(rf'<svg[^>]*aria-labelledby="{chart_id}-t.*?</svg>', page, flags=re.S)
+        assert svg is not None, chart_id
+        for label in re.findall(r'<text class="muted" x="522"[^>]*>([^<]+)</text>', svg.group(0)):
+            assert " of " in label or "n=" in label, label
