@@ -40,7 +40,8 @@ def _scale(low: float, high: float, start: float, end: float):
 
 def trend_chart(chart_id: str, title: str, points: Sequence[Point], *, low: float, high: float) -> Markup:
     """Score per period as a line, its 95% interval as a band; hollow dots mark small samples."""
-    height, left, right, top, bottom = 260, 48, 16, 16, 40
+    # the right margin holds half of the last month's label ("Dec 2026"), centred on its point
+    height, left, right, top, bottom = 260, 48, 40, 16, 40
     shown = [(label, e) for label, e in points if e.value is not None]
     x = _scale(0, max(len(shown) - 1, 1), left, WIDTH - right)
     y = _scale(low, high, height - bottom, top)

@@ -7,10 +7,20 @@ from uuid import UUID
 import asyncpg
 
 from feedback_svc.console import queries
+from feedback_svc.console.sentences import (
+    CHANNELS,
+    KIND_SCALES,
+    OUTCOME_LABELS,
+    TRIGGER_LABELS,
+    evidence_text,
+    history_text,
+)
 from feedback_svc.console.timefmt import ago_text, deadline_text
 from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
-from feedback_svc.recovery.schemas import HistoryEntry, Task
+from feedback_svc.recovery.schemas import Task
+
+__all__ = ["CHANNELS", "OUTCOME_LABELS", "load_story"]
 
 STORY_LIMIT = 100
 ACTION_LABELS = {
@@ -27,45 +37,6 @@ ACTION_LABELS = {
     "control_closed": "Closed as control-group task",
     "evidence_added": "New evidence",
 }
-OUTCOME_LABELS = {
-    "recovered": "Recovered",
-    "not_recovered": "Not recovered",
-    "unreachable": "Unreachable",
-    "no_action_needed": "No action needed",
-}
-CHANNELS = {
-    "phone": "Phone",
-    "email": "Email",
-    "sms": "SMS",
-    "chat": "Chat",
-    "visit": "Visit",
-    "other": "Other",
-}
-KIND_SCALES = {"nps": "0-10", "csat": "1-5", "ces": "1-7"}
-
-
-def history_text(entry: HistoryEntry, *, names: dict[str, str]) -> str:
-    """The details of one history row in words (without the internal key name)."""
-    d = entry.details
-    if entry.action == "note":
-        return str(d.get("text") or "")
-    if entry.action == "contact_attempt":
-        channel = CHANNELS.get(str(d.get("channel")), str(d.get("channel")))
-        reached = "reached the customer" if d.get("reached") else "did not reach the customer"
-        late = "" if d.get("before_deadline", True) else " (after the deadline)"
-        note = f": {d['note']}" if d.get("note") else ""
-        return f"{channel}, {reached}{late}{note}"
-    if entry.action == "resolved":
-        outcome = OUTCOME_LABELS.get(str(d.get("outcome")), str(d.get("outcome")))
-        note = f": {d['note']}" if d.get("note") else ""
-        return f"{outcome}, root cause {d.get('root_cause')}{note}"
-    if entry.action == "assigned":
-        assignee = d.get("assignee")
-        return f"to {names.get(assignee, assignee)}" if assignee else "unassigned"
-    if entry.action == "reopened":
-        return str(d.get("reason") or "")
-    shown = {k: v for k, v in d.items() if k not in ("key", "lease_expires_at", "via") and v is not None}
-    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in shown.items())
 
 
 def _score(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | None:
@@ -111,11 +82,12 @@ async def load_story(
     for other in others:
         other["when"] = local_text(other["created_at"], zone)
         other["outcome_label"] = OUTCOME_LABELS.get(other["outcome"] or "", "")
+        other["trigger_label"] = TRIGGER_LABELS.get(other["trigger"], other["trigger"])
     history = [
         {
             "actor": names.get(entry.actor, entry.actor),
             "action": ACTION_LABELS.get(entry.action, entry.action.replace("_", " ")),
-            "text": history_text(entry, names=names),
+            "text": history_text(entry.action, entry.details, names=names, zone=zone),
             "when": local_text(entry.created_at, zone),
         }
         for entry in detail.history
@@ -123,11 +95,8 @@ async def load_story(
     ]
     evidence = [
         {
-            "trigger": item.trigger,
             "when": local_text(item.created_at, zone),
-            "details": {
-                k: v for k, v in item.details.items() if v is not None and not isinstance(v, dict | list)
-            },
+            "text": evidence_text(item.trigger, item.details, zone=zone),
         }
         for item in detail.evidence
     ]

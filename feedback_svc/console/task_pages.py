@@ -19,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 
 from feedback_svc.console import queries
 from feedback_svc.console.guard import console_user, requires_role
-from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, person_names
+from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, owner_text, person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.console.story import CHANNELS, OUTCOME_LABELS, load_story
 from feedback_svc.lib.auth import PUBLIC
@@ -126,10 +126,15 @@ class TaskPagesController(Controller):
             mine
             or (story["holder"] is None and (task.assignee in (None, user.email) or user.role == "manager"))
         )
+        customer = story["customer"]
         body = pages(request).render(
             "task.html",
             user=user,
             current="/console/queue",
+            owner_text=owner_text(task.assignee, story["holder"], names=names, me=user.email),
+            # the form with a problem, else the usual first step
+            open_form=next(iter(errors or {}), "contact"),
+            customer_now=local_text(now, customer["time_zone"]) if customer else "",
             message=message,
             refusal=refusal,
             errors=errors or {},

@@ -23,6 +23,7 @@ MESSAGES = {
     "disabled": "The account was disabled and its sessions ended.",
     "enabled": "The account was enabled.",
     "unlocked": "The account was unlocked.",
+    "password": "The new password is set; the person was signed out everywhere. Hand it over in person.",
 }
 
 
@@ -57,6 +58,7 @@ class UsersPagesController(Controller):
         message: str = "",
         errors: list[str] | None = None,
         form: dict[str, str] | None = None,
+        password_problem: tuple[UUID, str] | None = None,
         status: int = 200,
     ) -> Response[str]:
         now = datetime.now(UTC)
@@ -68,6 +70,8 @@ class UsersPagesController(Controller):
             people=people,
             message=message,
             errors=errors or [],
+            password_for=password_problem[0] if password_problem else None,
+            password_error=password_problem[1] if password_problem else "",
             form=form or {"name": "", "email": "", "role": "agent", "time_zone": user.time_zone},
             zones=time_zone_names(),
         )
@@ -135,6 +139,34 @@ class UsersPagesController(Controller):
                 request_id=request_id_of(request.scope),
             )
         return redirect(f"/console/users?done={action}d")
+
+    @post("/{user_id:uuid}/password", status_code=200)
+    async def set_password(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        user: NamedDependency[SessionUser],
+        user_id: FromPath[UUID],
+    ) -> Response[Any]:
+        """A manager sets a new password for someone who forgot theirs (or whose was exposed)."""
+        password = str((await request.form()).get("password") or "")
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                changed = await service.reset_password(conn, user_id, password)
+                await queries.insert_audit(
+                    conn,
+                    user_id=user.user_id,
+                    action="user.password_reset",
+                    target_type="user",
+                    target_id=str(changed.id),
+                    request_id=request_id_of(request.scope),
+                )
+        except InvalidInput as error:
+            return await self._page(request, pool, user, password_problem=(user_id, error.detail), status=422)
+        if user_id == user.user_id:
+            # their own sessions ended with the old password, this one included
+            return redirect("/console/login")
+        return redirect("/console/users?done=password")
 
     @post("/{user_id:uuid}/disable", status_code=200)
     async def disable_user(

@@ -42,6 +42,11 @@ async def list_users(conn: Conn) -> list[User]:
     return [_user(record) for record in await conn.fetch(Q["list_users"])]
 
 
+async def user_by_id(conn: Conn, user_id: UUID) -> User | None:
+    record = await conn.fetchrow(Q["user_by_id"], user_id)
+    return _user(record) if record is not None else None
+
+
 async def record_failed_login(
     conn: Conn, user_id: UUID, *, limit: int, lockout: timedelta
 ) -> tuple[int, datetime | None]:
@@ -65,6 +70,11 @@ async def set_user_time_zone(conn: Conn, user_id: UUID, time_zone: str) -> User 
 
 async def set_user_disabled(conn: Conn, user_id: UUID, *, disabled: bool) -> User | None:
     record = await conn.fetchrow(Q["set_user_disabled"], user_id, disabled)
+    return _user(record) if record is not None else None
+
+
+async def reset_password(conn: Conn, user_id: UUID, password_hash: str) -> User | None:
+    record = await conn.fetchrow(Q["reset_password"], user_id, password_hash)
     return _user(record) if record is not None else None
 
 

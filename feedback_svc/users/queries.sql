@@ -15,6 +15,11 @@ SELECT id, email, name, role, time_zone, failed_logins, locked_until, created_at
 FROM users
 ORDER BY disabled_at IS NOT NULL, lower(name), lower(email);
 
+-- name: user_by_id
+SELECT id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
+FROM users
+WHERE id = $1;
+
 -- name: record_failed_login
 -- One statement, so two wrong passwords at the same moment both count (the row is
 -- re-read under its lock). A lock that has run out starts the count afresh; reaching
@@ -45,6 +50,18 @@ WITH changed AS (
     RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
 ), ended AS (
     DELETE FROM user_sessions WHERE $2 AND user_id IN (SELECT id FROM changed)
+)
+SELECT * FROM changed;
+
+-- name: reset_password
+-- A manager sets a new password: the lock and the failure count go, and so does every session
+-- (whoever was signed in with the old password is signed out).
+WITH changed AS (
+    UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL
+    WHERE id = $1
+    RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
+), ended AS (
+    DELETE FROM user_sessions WHERE user_id IN (SELECT id FROM changed)
 )
 SELECT * FROM changed;
 

@@ -141,6 +141,18 @@ async def set_disabled(conn: asyncpg.Connection, user_id: UUID, *, disabled: boo
     return user
 
 
+async def reset_password(conn: asyncpg.Connection, user_id: UUID, password: str) -> User:
+    """A new password set by a manager, under the same rules as a new account's; signs the person out."""
+    user = await queries.user_by_id(conn, user_id)
+    if user is None:
+        raise NotFound(f"No account {user_id}.")
+    passwords.check_password_rules(password, email=user.email)
+    changed = await queries.reset_password(conn, user_id, await passwords.hash_password(password))
+    if changed is None:
+        raise NotFound(f"No account {user_id}.")
+    return changed
+
+
 async def unlock(conn: asyncpg.Connection, user_id: UUID) -> User:
     user = await queries.unlock_user(conn, user_id)
     if user is None:

@@ -26,6 +26,8 @@ async def test_an_agent_picks_a_time_zone_and_every_time_on_the_task_page_is_in_
     await make_user(conn, email="kenji@example.com", name="Kenji")
     assert (await log_in(client, "kenji@example.com")).status_code == 303
     story = await seed_story(conn)
+    # the customer lives elsewhere: the page says what time it is for them
+    await conn.execute("UPDATE customers SET time_zone = 'Europe/Lisbon' WHERE id = $1", story.customer_id)
     home = await client.get("/console")
     assert "UTC" in text_of(home.text)  # the default until they choose
 
@@ -51,6 +53,7 @@ async def test_an_agent_picks_a_time_zone_and_every_time_on_the_task_page_is_in_
     for moment in (task["lease_expires_at"], answered, claimed_at):
         assert in_tokyo(moment) in text, (in_tokyo(moment), text)
     assert in_tokyo(task["deadline_at"]) in claimed.text  # the deadline's title
+    assert re.search(r"their time \d{4}-\d\d-\d\d \d\d:\d\d WE[S]?T", text)
     # no time on the page is left in UTC
     assert not re.search(r"\d\d:\d\d UTC", text), re.findall(r".{30}\d\d:\d\d UTC", text)
 

@@ -2,8 +2,9 @@
 
 import re
 
-from feedback_svc.analytics.charts import matrix_chart, risk_rows
+from feedback_svc.analytics.charts import WIDTH, matrix_chart, risk_rows, trend_chart
 from feedback_svc.analytics.schemas import MatrixCell
+from feedback_svc.analytics.stats import Estimate
 
 
 def cells(busiest: tuple[int, int]) -> list[MatrixCell]:
@@ -44,3 +45,18 @@ def test_row_labels_name_each_band_and_its_probabilities() -> None:
         ("high", "13%-26%"),
         ("critical", "26% and over"),
     ]
+
+
+def test_every_month_label_of_the_trend_fits_inside_the_chart() -> None:
+    months = ["Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026", "Jul 2026",
+              "Aug 2026", "Sep 2026", "Oct 2026", "Nov 2026", "Dec 2026"]  # fmt: skip
+    points = [(m, Estimate(value=10.0, low=5.0, high=15.0, n=40, small_sample=False)) for m in months]
+    svg = trend_chart("trend", "t", points, low=-100, high=100)
+    labels = re.findall(
+        r'<text class="muted" x="([\d.]+)" y="[\d.]+" text-anchor="middle">(\w{3} \d{4})</text>', svg
+    )
+    assert labels[-1][1] == "Dec 2026"
+    for x, label in labels:
+        # 12 px system-ui digits and letters are at most ~7.5 px wide: half the label each side
+        assert float(x) - 3.75 * len(label) >= 0, (x, label)
+        assert float(x) + 3.75 * len(label) <= WIDTH, (x, label)
