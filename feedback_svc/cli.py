@@ -160,15 +160,16 @@ def cmd_create_key(args: argparse.Namespace) -> None:
     async def run(url: str) -> None:
         conn = await connect(url)
         try:
-            created = await create_api_key(conn, name=args.name, scopes=args.scope)
+            created = await create_api_key(conn, name=args.name, scopes=args.scope, agent=args.agent)
         except AppError as error:
             raise SystemExit(f"feedback-svc: {error.detail}") from None
         finally:
             await conn.close()
         print(created.key)
+        acts_for = f", acts for agent {created.api_key.agent!r}" if created.api_key.agent else ""
         print(
             f"# API key {created.api_key.name!r} ({created.api_key.id}), scopes: "
-            f"{', '.join(created.api_key.scopes)}. It is shown only now; only its hash is stored.",
+            f"{', '.join(created.api_key.scopes)}{acts_for}. It is shown only now; only its hash is stored.",
             file=sys.stderr,
         )
 
@@ -186,7 +187,8 @@ def cmd_list_keys(_: argparse.Namespace) -> None:
         try:
             for key in await list_api_keys(conn):
                 state = "revoked" if key.revoked_at else "active"
-                print(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):16}  {key.name}")
+                agent = f"  (agent {key.agent})" if key.agent else ""
+                print(f"{key.id}  {key.prefix}  {state:8}  {','.join(key.scopes):16}  {key.name}{agent}")
         finally:
             await conn.close()
 
@@ -238,7 +240,12 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         conn = await connect(url)
         try:
             user = await create_user(
-                conn, email=args.email, name=args.name, role=args.role, password=password
+                conn,
+                email=args.email,
+                name=args.name,
+                role=args.role,
+                password=password,
+                time_zone=args.time_zone,
             )
         except AppError as error:
             raise SystemExit(f"feedback-svc: {error.detail}") from None
@@ -263,12 +270,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
-    from feedback_svc.scoring import commands
+    from feedback_svc.demo.service import run_demo, summary
 
     with database(_settings()) as settings:
         assert settings.database_url is not None
         migrate.upgrade(settings.database_url)
-        asyncio.run(commands.demo(settings, customers=args.customers, seed=args.seed))
+        demo = asyncio.run(run_demo(settings, customers=args.customers, seed=args.seed))
+        print(summary(demo, settings, customers=args.customers))
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -326,6 +334,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["crm", "agent", "admin", "metrics"],
         help="repeat for several scopes (metrics: read /metrics only, for Prometheus)",
     )
+    key.add_argument(
+        "--agent",
+        help="with --scope agent: the agent this key's recovery work is done as (to act as a console "
+        "user, their email); a key without it works only unassigned tasks",
+    )
     key.set_defaults(run=cmd_create_key)
 
     commands.add_parser("list-keys", help="list API keys (never their secrets)").set_defaults(
@@ -342,6 +355,9 @@ def _parser() -> argparse.ArgumentParser:
     person.add_argument("--email", required=True)
     person.add_argument("--name", required=True)
     person.add_argument("--role", required=True, choices=["agent", "manager"])
+    person.add_argument(
+        "--time-zone", default="UTC", help="the zone console times are shown in, e.g. Europe/Berlin"
+    )
     person.set_defaults(run=cmd_create_user)
 
     training = commands.add_parser(
@@ -352,7 +368,9 @@ def _parser() -> argparse.ArgumentParser:
     training.set_defaults(run=cmd_train)
 
     demo = commands.add_parser(
-        "demo", help="fill the database with simulated customers, train a model, print an API key"
+        "demo",
+        help="fill the database with simulated customers, console accounts and recovery work, train a "
+        "model, print API keys",
     )
     demo.add_argument("--customers", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=1)

@@ -12,6 +12,11 @@ measured against.
 
 The same `customers`, `seed` and `now` always write the same rows (ids included),
 so run it once per database: external ids are `sim-<seed>-<n>`.
+
+Recovery tasks are written as the service would have written them: a trigger per the
+service's rules for each answer that opened one, evidence with its details, a history, and,
+given the service's `RecoveryPolicy`, deadlines and priorities (with their reasons) from the
+recovery queue's own functions. Tasks are assigned only to the `agents` passed in.
 """
 
 import uuid
@@ -27,6 +32,13 @@ import numpy as np
 
 from feedback_svc.db.sql import load_queries
 from ml import _world as w
+from ml._sim_tasks import (
+    EVIDENCE_COLUMNS,
+    HISTORY_COLUMNS,
+    TASK_COLUMNS,
+    RecoveryPolicy,
+    task_rows,
+)
 
 _QUERIES = load_queries(Path(__file__).with_name("simulator.sql"))
 _TOUCHPOINT_NAMES = ("Support call", "Delivery", "Billing", "Account change", "Onboarding")
@@ -34,8 +46,7 @@ _COMMENTS = (
     ("Great service, thank you", "Quick and friendly", "All good", "Easy as it should be"),
     ("Took far too long", "Nobody called me back", "Billing was wrong again", "Delivery was late"),
 )
-_TRIGGERS = {True: "contact_requested", False: "low_score"}
-_OUTCOME_NAMES = (*w.OUTCOMES, None)
+__all__ = ["GroundTruth", "RecoveryPolicy", "populate"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,16 +78,27 @@ async def populate(
     now: datetime,
     periods: int = 6,
     horizon_days: int = 90,
+    recovery: RecoveryPolicy | None = None,
+    agents: Sequence[str] = (),
 ) -> GroundTruth:
     """Simulate and write a history ending at `now`; returns the truth behind it.
 
     2,000 customers over six 90-day periods write about 90k rows in a second or two.
-    Runs in one transaction (a savepoint if the caller already has one).
+    Runs in one transaction (a savepoint if the caller already has one). Without `recovery`
+    (a database without the recovery rules, as the ml tests use) tasks get a day's or two
+    days' deadline and no priority. Resolved tasks are worked by one of `agents` and every fifth
+    open one is assigned to one; without agents nothing is assigned.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     world = w.simulate_world(customers=customers, seed=seed, periods=periods, period_days=float(horizon_days))
-    writer = _Writer(world, seed=seed, start=now - timedelta(days=periods * horizon_days))
+    writer = _Writer(
+        world,
+        seed=seed,
+        start=now - timedelta(days=periods * horizon_days),
+        recovery=recovery,
+        agents=tuple(agents),
+    )
     async with conn.transaction():
         await writer.write(conn)
     return GroundTruth(
@@ -91,10 +113,20 @@ async def populate(
 
 
 class _Writer:
-    def __init__(self, world: w.World, *, seed: int, start: datetime) -> None:
+    def __init__(
+        self,
+        world: w.World,
+        *,
+        seed: int,
+        start: datetime,
+        recovery: RecoveryPolicy | None = None,
+        agents: tuple[str, ...] = (),
+    ) -> None:
         self.world = world
         self.seed = seed
         self.start = start
+        self.recovery = recovery
+        self.agents = agents
         self.rng = np.random.default_rng([seed, 7919])
         self.customer_ids = [uuid.UUID(text) for text in self._uuids(len(world.customers.signup))]
         self.counts: dict[str, int] = {}
@@ -305,47 +337,25 @@ class _Writer:
         )
 
     async def _tasks(self, conn: asyncpg.Connection, response_ids: list[str]) -> None:
-        t, r = self.world.tasks, self.world.responses
-        if not len(t):
+        if not len(self.world.tasks):
             return
-        customers = self.world.customers
-        response = t["response"]
-        interaction = r["interaction"][response]
-        linked = interaction >= 0
-        touchpoint = np.where(linked, self.world.interactions["touchpoint"][np.maximum(interaction, 0)], -1)
-        critical = linked & self.world.interactions["critical"][np.maximum(interaction, 0)]
-        created = self.times(t["created"])
-        deadline = self.times(t["created"] + np.where(critical, 1.0, 2.0))
-        outcome = [_OUTCOME_NAMES[k] for k in t["outcome"].tolist()]
-        at_risk = np.round(customers.value[t["customer"]] * 0.2, 2)
-        task_ids = self._uuids(len(t))
-        triggers = [_TRIGGERS[bool(c)] for c in r["contact"][response].tolist()]
-        rows = zip(
-            task_ids,
-            self.ids(t["customer"]),
-            ["open" if o is None else "resolved" for o in outcome],
-            triggers,
-            [w.TOUCHPOINTS[k] if k >= 0 else None for k in touchpoint.tolist()],
-            critical.tolist(),
-            at_risk.tolist(),
-            at_risk.tolist(),
-            deadline,
-            [f"agent-{k}" for k in self.rng.integers(1, 8, len(t)).tolist()],
-            self.times(t["first_contact"]),
-            outcome,
-            self.times(t["resolved"]),
-            created,
-            created,
-            strict=True,
+        rows = task_rows(
+            self.world,
+            task_ids=self._uuids(len(self.world.tasks)),
+            customer_ids=self.customer_ids,
+            response_ids=response_ids,
+            times=self.times,
+            rng=self.rng,
+            recovery=self.recovery,
+            agents=self.agents,
         )
-        columns = (
-            "id", "customer_id", "status", "trigger", "touchpoint", "critical", "priority",
-            "value_at_risk", "deadline_at", "assignee", "first_contact_at", "outcome", "resolved_at",
-            "created_at", "updated_at",
-        )  # fmt: skip
-        await self._copy(conn, "recovery_tasks", columns, rows)
-        # the answer that opened each task, so a customer's story links the two
-        evidence = zip(task_ids, triggers, [response_ids[k] for k in response.tolist()], created, strict=True)
-        await self._copy(
-            conn, "recovery_evidence", ("task_id", "trigger", "response_id", "created_at"), evidence
-        )
+        await conn.execute(_QUERIES["create_task_staging"])
+        await self._copy(conn, "ml_sim_tasks", TASK_COLUMNS, rows.tasks)
+        await self._copy(conn, "ml_sim_evidence", EVIDENCE_COLUMNS, rows.evidence)
+        await self._copy(conn, "ml_sim_history", HISTORY_COLUMNS, rows.history)
+        await conn.execute(_QUERIES["insert_staged_tasks"])
+        await conn.execute(_QUERIES["drop_task_staging"])
+        staged = {"ml_sim_tasks": "recovery_tasks", "ml_sim_evidence": "recovery_evidence"}
+        staged["ml_sim_history"] = "recovery_task_history"
+        for stage, table in staged.items():
+            self.counts[table] = self.counts.pop(stage)

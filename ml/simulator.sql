@@ -37,3 +37,55 @@ SELECT id, external_id, email, phone, name, time_zone, locale, value, segment,
 
 -- name: drop_customer_staging
 DROP TABLE ml_sim_customers;
+
+-- name: create_task_staging
+-- Recovery tasks, their evidence and history with JSON as text, like the customers above.
+CREATE TEMP TABLE ml_sim_tasks (
+    id               uuid,
+    customer_id      uuid,
+    status           text,
+    trigger          text,
+    touchpoint       text,
+    critical         boolean,
+    priority         double precision,
+    priority_reasons text,
+    value_at_risk    double precision,
+    deadline_at      timestamptz,
+    assignee         text,
+    first_contact_at timestamptz,
+    outcome          text,
+    root_cause       text,
+    resolved_at      timestamptz,
+    created_at       timestamptz,
+    updated_at       timestamptz
+);
+CREATE TEMP TABLE ml_sim_evidence (
+    task_id      uuid,
+    trigger      text,
+    response_id  uuid,
+    details      text,
+    created_at   timestamptz
+);
+CREATE TEMP TABLE ml_sim_history (
+    task_id      uuid,
+    actor        text,
+    action       text,
+    details      text,
+    created_at   timestamptz
+);
+
+-- name: insert_staged_tasks
+INSERT INTO recovery_tasks (id, customer_id, status, trigger, touchpoint, critical, priority,
+                            priority_reasons, value_at_risk, deadline_at, assignee, first_contact_at,
+                            outcome, root_cause, resolved_at, created_at, updated_at)
+SELECT id, customer_id, status, trigger, touchpoint, critical, priority, priority_reasons::jsonb,
+       value_at_risk, deadline_at, assignee, first_contact_at, outcome, root_cause, resolved_at,
+       created_at, updated_at
+  FROM ml_sim_tasks;
+INSERT INTO recovery_evidence (task_id, trigger, response_id, details, created_at)
+SELECT task_id, trigger, response_id, details::jsonb, created_at FROM ml_sim_evidence ORDER BY created_at;
+INSERT INTO recovery_task_history (task_id, actor, action, details, created_at)
+SELECT task_id, actor, action, details::jsonb, created_at FROM ml_sim_history ORDER BY created_at;
+
+-- name: drop_task_staging
+DROP TABLE ml_sim_tasks, ml_sim_evidence, ml_sim_history;

@@ -75,10 +75,10 @@ KeyFactory = Callable[..., Awaitable[dict[str, str]]]
 
 @pytest.fixture
 def make_key(conn: asyncpg.Connection) -> KeyFactory:
-    """Create an API key with the given scopes; returns ready-to-send headers."""
+    """Create an API key with the given scopes (acting for `agent`); returns ready-to-send headers."""
 
-    async def make(*scopes: str, name: str = "test") -> dict[str, str]:
-        created = await create_api_key(conn, name=name, scopes=list(scopes))
+    async def make(*scopes: str, name: str = "test", agent: str | None = None) -> dict[str, str]:
+        created = await create_api_key(conn, name=name, scopes=list(scopes), agent=agent)
         return {"Authorization": f"Bearer {created.key}"}
 
     return make

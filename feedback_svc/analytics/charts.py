@@ -40,7 +40,8 @@ def _scale(low: float, high: float, start: float, end: float):
 
 def trend_chart(chart_id: str, title: str, points: Sequence[Point], *, low: float, high: float) -> Markup:
     """Score per period as a line, its 95% interval as a band; hollow dots mark small samples."""
-    height, left, right, top, bottom = 260, 48, 16, 16, 40
+    # the right margin holds half of the last month's label ("Dec 2026"), centred on its point
+    height, left, right, top, bottom = 260, 48, 40, 16, 40
     shown = [(label, e) for label, e in points if e.value is not None]
     x = _scale(0, max(len(shown) - 1, 1), left, WIDTH - right)
     y = _scale(low, high, height - bottom, top)
@@ -82,10 +83,21 @@ def trend_chart(chart_id: str, title: str, points: Sequence[Point], *, low: floa
 
 
 def interval_chart(
-    chart_id: str, title: str, rows: Sequence[Point], *, low: float, high: float, zero: float | None = None
+    chart_id: str,
+    title: str,
+    rows: Sequence[Point],
+    *,
+    low: float,
+    high: float,
+    zero: float | None = None,
+    values: Sequence[str] | None = None,
 ) -> Markup:
-    """One row per group: the estimate as a bar from `zero` (or the left edge) and its 95% interval."""
-    row_height, label_width, right, top = 34, 170, 60, 8
+    """One row per group: the estimate as a bar from `zero` (or the left edge) and its 95% interval.
+
+    Each row ends with its value and the count behind it (`values`, or "value · n=N"): a share
+    of two tasks must not read like a share of two thousand.
+    """
+    row_height, label_width, right, top = 34, 170, 124, 8
     height = top + row_height * max(len(rows), 1) + 28
     x = _scale(low, high, label_width, WIDTH - right)
     origin = x(zero if zero is not None else low)
@@ -128,9 +140,9 @@ def interval_chart(
                     f'<line class="whisker" x1="{edge:.1f}" x2="{edge:.1f}" '
                     f'y1="{middle - 6:.1f}" y2="{middle + 6:.1f}"/>'
                 )
-        parts.append(
-            f'<text class="muted" x="{WIDTH - right + 6}" y="{middle + 4:.1f}">{_fmt(e.value)}</text>'
-        )
+        text = values[i] if values is not None else f"{_fmt(e.value)} · n={e.n}"
+        x_text = WIDTH - right + 6
+        parts.append(f'<text class="muted" x="{x_text}" y="{middle + 4:.1f}">{escape(text)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text above is escaped
 
@@ -165,20 +177,40 @@ def value_bands(cuts: Sequence[float]) -> list[str]:
     return [f"up to {q1}", f"{q1} to {q2}", f"{q2} to {q3}", f"over {q3}"]
 
 
-RISK_BANDS = ("0-25%", "25-50%", "50-75%", "75-100%")
+def risk_rows(names: Sequence[str], cuts: Sequence[float]) -> list[tuple[str, str]]:
+    """Row labels, lowest risk first: the band's name and the churn probabilities it covers."""
+    if len(names) != 4 or len(cuts) != 3:
+        return [("lowest", ""), ("low", ""), ("high", ""), ("highest", "")]
+    pct = [f"{100 * cut:.0f}%" if cut >= 0.1 else f"{100 * cut:.1f}%" for cut in cuts]
+    ranges = [f"below {pct[0]}", f"{pct[0]}-{pct[1]}", f"{pct[1]}-{pct[2]}", f"{pct[2]} and over"]
+    return list(zip(names, ranges, strict=True))
 
 
-def matrix_chart(chart_id: str, title: str, cells: Sequence[MatrixCellLike], cuts: Sequence[float]) -> Markup:
-    """A 4x4 grid, value left to right and churn risk bottom to top; darker cells hold more value at risk."""
-    height, left, top, bottom, bands = 330, 96, 12, 58, 4
+def matrix_chart(
+    chart_id: str,
+    title: str,
+    cells: Sequence[MatrixCellLike],
+    cuts: Sequence[float],
+    *,
+    risk_names: Sequence[str],
+    risk_cuts: Sequence[float],
+) -> Markup:
+    """A 4x4 grid, value left to right and churn risk bottom to top; darker cells hold more value at risk.
+
+    The top-right cell (most valuable, highest risk band) is where recovery work starts: it is
+    outlined and says so, whatever its shade.
+    """
+    height, left, top, bottom, bands = 330, 128, 12, 58, 4
     cell_w, cell_h = (WIDTH - left - 8) / bands, (height - top - bottom) / bands
     columns = value_bands(cuts)
+    rows = risk_rows(risk_names, risk_cuts)
     most = max((cell.value_at_risk for cell in cells), default=0.0) or 1.0
     described = "; ".join(
-        f"churn {RISK_BANDS[c.risk_band]}, value {columns[c.value_band]}: {c.customers} customers, "
-        f"value at risk {_money(c.value_at_risk)}"
+        f"churn risk {rows[c.risk_band][0]} ({rows[c.risk_band][1]}), value {columns[c.value_band]}: "
+        f"{c.customers} customers, value at risk {_money(c.value_at_risk)}"
+        + (" (work starts here)" if _first(c) else "")
         for c in cells
-        if c.customers
+        if c.customers or _first(c)
     )
     parts = [
         f'<svg viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
@@ -186,6 +218,7 @@ def matrix_chart(chart_id: str, title: str, cells: Sequence[MatrixCellLike], cut
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(described or "No scored customers yet.")}</desc>',
     ]
+    first = None
     for cell in cells:
         x = left + cell.value_band * cell_w
         y = top + (bands - 1 - cell.risk_band) * cell_h
@@ -205,9 +238,23 @@ def matrix_chart(chart_id: str, title: str, cells: Sequence[MatrixCellLike], cut
                 f'<text class="label{on_dark} x="{middle:.1f}" y="{y + cell_h / 2 + 16:.1f}" '
                 f'text-anchor="middle">{_money(cell.value_at_risk)} at risk</text>'
             )
-    for band, label in enumerate(RISK_BANDS):
-        y = top + (bands - 1 - band) * cell_h + cell_h / 2 + 4
-        parts.append(f'<text class="muted" x="{left - 8}" y="{y:.1f}" text-anchor="end">{label}</text>')
+        if _first(cell):
+            first = (x, y, on_dark)
+    if first is not None:
+        # drawn last, so no neighbour's border covers the outline
+        x, y, on_dark = first
+        parts.append(
+            f'<rect class="cell-first{on_dark} x="{x + 2:.1f}" y="{y + 2:.1f}" width="{cell_w - 4:.1f}" '
+            f'height="{cell_h - 4:.1f}"/>'
+            f'<text class="first-label{on_dark} x="{x + cell_w / 2:.1f}" y="{y + 19:.1f}" '
+            'text-anchor="middle">start here</text>'
+        )
+    for band, (name, span) in enumerate(rows):
+        y = top + (bands - 1 - band) * cell_h + cell_h / 2
+        parts.append(
+            f'<text class="label" x="{left - 8}" y="{y - 2:.1f}" text-anchor="end">{escape(name)}</text>'
+            f'<text class="muted" x="{left - 8}" y="{y + 14:.1f}" text-anchor="end">{escape(span)}</text>'
+        )
     for band, label in enumerate(columns):
         x = left + band * cell_w + cell_w / 2
         parts.append(
@@ -221,3 +268,8 @@ def matrix_chart(chart_id: str, title: str, cells: Sequence[MatrixCellLike], cut
     )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text above is escaped or a number
+
+
+def _first(cell: MatrixCellLike) -> bool:
+    """The cell the caption says comes first: the highest risk band, the most valuable quartile."""
+    return cell.risk_band == 3 and cell.value_band == 3

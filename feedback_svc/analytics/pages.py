@@ -9,6 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 
 from feedback_svc.analytics import charts, recovery, service
+from feedback_svc.analytics.schemas import Driver
 from feedback_svc.analytics.stats import Estimate
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages
@@ -94,6 +95,7 @@ class AnalyticsPageController(Controller):
         matrix = await recovery.value_vulnerability(pool)
         recovered = await recovery.recovery_report(pool, date_from=first, date_to=last, today=today)
         low, high = SCALES[kind]
+        causes = recovered.root_causes[:12]
         trend_points = [(g.period.strftime("%b %Y") if g.period else "", g.estimate) for g in trend.groups]
         touchpoint_rows = [(g.group or "(none)", g.estimate) for g in by_touchpoint.groups]
         detractor_rows = [(d.touchpoint, d.difference_points) for d in drivers.detractors]
@@ -129,6 +131,7 @@ class AnalyticsPageController(Controller):
                 low=-100,
                 high=100,
                 zero=0.0,
+                values=[_driver_text(d) for d in drivers.detractors],
             ),
             churn_chart=charts.interval_chart(
                 "drivers-churn",
@@ -137,28 +140,39 @@ class AnalyticsPageController(Controller):
                 low=-100,
                 high=100,
                 zero=0.0,
+                values=[_driver_text(d) for d in drivers.churn],
             ),
             any_small=any(e.small_sample for _, e in touchpoint_rows + trend_points if e.n),
             drivers_method=drivers.method,
             matrix=matrix,
             matrix_chart=charts.matrix_chart(
                 "value-vulnerability",
-                "Customers by value and churn risk, with value at risk per cell",
+                "Customers by value and churn risk band, with value at risk per cell",
                 matrix.cells,
                 matrix.value_cuts,
+                risk_names=matrix.risk_bands,
+                risk_cuts=matrix.risk_cuts,
             ),
             recovery=recovered,
             root_cause_chart=charts.interval_chart(
                 "root-causes",
                 "Share of resolved tasks by root cause (%) with 95% intervals",
-                [(cause.root_cause, cause.share) for cause in recovered.root_causes[:12]],
+                [(cause.root_cause, cause.share) for cause in causes],
                 low=0,
                 high=100,
+                values=[f"{c.share.value or 0:.0f}% · {c.tasks} of {c.share.n}" for c in causes],
             ),
             method=trend.method,
             fmt=_fmt,
         )
         return html(body, status=422 if errors else 200)
+
+
+def _driver_text(driver: Driver) -> str:
+    """The difference in points and how many of the customers who met the touchpoint it rests on."""
+    value = driver.difference_points.value
+    shown = "–" if value is None else f"{value:+.1f}"
+    return f"{shown} · {driver.exposed_events} of {driver.exposed_n}"
 
 
 def _fmt(estimate: Estimate, digits: int = 1) -> str:

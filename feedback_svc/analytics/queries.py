@@ -41,8 +41,13 @@ async def export_responses(
         yield record
 
 
-async def value_vulnerability(conn: Conn) -> list[Row]:
-    return [dict(row) for row in await conn.fetch(Q["value_vulnerability"])]
+async def value_vulnerability(conn: Conn, *, risk_cuts: list[float] | None) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["value_vulnerability"], risk_cuts)]
+
+
+async def active_risk_bands(conn: Conn, *, kind: str) -> Row | None:
+    row = await conn.fetchrow(Q["active_risk_bands"], kind)
+    return dict(row) if row else None
 
 
 async def first_contact_times(conn: Conn, *, start: datetime, end: datetime) -> Row:

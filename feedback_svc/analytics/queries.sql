@@ -86,8 +86,10 @@ WHERE r.answered_at >= $1 AND r.answered_at < $2 AND ($3::text IS NULL OR r.kind
 ORDER BY r.answered_at, r.id;
 
 -- name: value_vulnerability
--- Each customer's latest score next to their value, counted into a grid: churn probability in
--- quarters, value split at its own quartiles so the picture reads the same in any currency.
+-- Each customer's latest score next to their value, counted into a grid: rows at the churn
+-- probabilities where the serving model's risk bands start ($1: medium, high, critical; NULL:
+-- the 50th, 80th and 95th percentiles of these scores, where a model card cuts its bands),
+-- columns at the value's own quartiles so the picture reads the same in any currency.
 -- Erased customers are left out: there is nobody left to win back.
 WITH latest AS (
     SELECT DISTINCT ON (s.customer_id) s.customer_id, s.churn_probability
@@ -101,17 +103,25 @@ scored AS (
      WHERE c.erased_at IS NULL
 ),
 cuts AS (
-    SELECT percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) AS q FROM scored
+    SELECT percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY value) AS q,
+           coalesce($1::float8[],
+                    percentile_cont(ARRAY[0.5, 0.8, 0.95]) WITHIN GROUP (ORDER BY churn_probability)) AS risk
+      FROM scored
 )
-SELECT least(width_bucket(s.churn_probability, 0, 1, 4), 4) - 1 AS risk_band,
+SELECT width_bucket(s.churn_probability, cuts.risk) AS risk_band,
        width_bucket(s.value, cuts.q) AS value_band,
        count(*) AS customers,
        sum(s.value) AS value,
        sum(s.value * s.churn_probability) AS value_at_risk,
-       cuts.q AS cuts
+       cuts.q AS cuts,
+       cuts.risk AS risk_cuts
   FROM scored s CROSS JOIN cuts
- GROUP BY 1, 2, cuts.q
+ GROUP BY 1, 2, cuts.q, cuts.risk
  ORDER BY 1, 2;
+
+-- name: active_risk_bands
+-- The serving model's risk bands from its card; no row while the shipped baseline serves.
+SELECT version, card->'risk_bands' AS risk_bands FROM models WHERE kind = $1 AND active;
 
 -- name: first_contact_times
 -- How long customers waited for the first call: tasks opened in the window, control left out.

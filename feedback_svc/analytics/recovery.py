@@ -4,9 +4,12 @@ Numbers come with their uncertainty: shares carry Wilson intervals, the uplift a
 control group a Newcombe interval, and small samples are flagged like every other estimate.
 """
 
+import asyncio
+import itertools
 from datetime import date
 
 import asyncpg
+import msgspec
 
 from feedback_svc.analytics import queries, stats
 from feedback_svc.analytics.schemas import (
@@ -18,11 +21,15 @@ from feedback_svc.analytics.schemas import (
 )
 from feedback_svc.analytics.service import window
 from feedback_svc.recovery import service as recovery
+from feedback_svc.scoring.cache import baseline_bundle
+from feedback_svc.scoring.queries import KIND
+from ml.card import RiskBand
 
 BANDS = 4
+QUANTILE_BANDS = ("below median", "median to 80th pct", "80th to 95th pct", "top 5%")
 MATRIX_METHOD = (
     "Every customer's latest churn score against their value. Columns split customers at the quartiles "
-    "of value, rows at churn probability 25/50/75%. Value at risk = value x churn probability."
+    "of value, rows at {rows}. Value at risk = value x churn probability."
 )
 RECOVERY_METHOD = (
     "Recovery rate: recovered among worked tasks resolved in the window (control-group and 'no action "
@@ -35,7 +42,15 @@ WORKED_OUTCOMES = ("recovered", "not_recovered", "unreachable")
 
 
 async def value_vulnerability(conn: asyncpg.Connection | asyncpg.Pool) -> ValueVulnerabilityReport:
-    rows = await queries.value_vulnerability(conn)
+    """The matrix with rows at the serving model's risk bands, so the rows split customers as its card does.
+
+    Fixed cuts (25/50/75% churn) put nearly everyone in the bottom row: churn within a horizon
+    is rare, and a calibrated model says so. A card without four rising bands falls back to
+    the 50th, 80th and 95th percentiles of the scores, where the cards cut them.
+    """
+    bands, source = await _risk_bands(conn)
+    cuts_in = [band.min_probability for band in bands[1:]] if bands else None
+    rows = await queries.value_vulnerability(conn, risk_cuts=cuts_in)
     found = {(row["risk_band"], row["value_band"]): row for row in rows}
     cells = []
     for risk in range(BANDS):
@@ -51,9 +66,38 @@ async def value_vulnerability(conn: asyncpg.Connection | asyncpg.Pool) -> ValueV
                 )
             )
     cuts = [round(cut, 2) for cut in rows[0]["cuts"]] if rows else []
+    risk_cuts = [round(cut, 4) for cut in (rows[0]["risk_cuts"] if rows else cuts_in or [])]
+    names = [band.name for band in bands] if bands else list(QUANTILE_BANDS)
+    if bands:
+        pairs = zip(names[1:], risk_cuts, strict=True)
+        starts = ", ".join(f"{name} from {100 * cut:.1f}%" for name, cut in pairs)
+        rows_text = f"the risk bands of {source}'s card ({starts})"
+    else:
+        rows_text = "the 50th, 80th and 95th percentiles of the churn scores"
     return ValueVulnerabilityReport(
-        method=MATRIX_METHOD, customers=sum(c.customers for c in cells), value_cuts=cuts, cells=cells
+        method=MATRIX_METHOD.format(rows=rows_text),
+        customers=sum(c.customers for c in cells),
+        value_cuts=cuts,
+        risk_bands=names,
+        risk_cuts=risk_cuts,
+        risk_source=source if bands else "quantiles of the latest scores",
+        cells=cells,
     )
+
+
+async def _risk_bands(conn: asyncpg.Connection | asyncpg.Pool) -> tuple[list[RiskBand] | None, str]:
+    """The serving model's bands (the shipped baseline's while no trained model is active)."""
+    active = await queries.active_risk_bands(conn, kind=KIND)
+    if active is not None:
+        bands = msgspec.convert(active["risk_bands"] or [], list[RiskBand])
+        source = f"model {active['version']}"
+    else:
+        baseline = await asyncio.to_thread(baseline_bundle)  # a file read, once per process
+        bands, source = list(baseline.card.risk_bands), f"the baseline model {baseline.card.version}"
+    starts = [band.min_probability for band in bands]
+    if len(bands) != BANDS or any(a >= b for a, b in itertools.pairwise(starts)):
+        return None, source
+    return bands, source
 
 
 async def recovery_report(

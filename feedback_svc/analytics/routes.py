@@ -94,8 +94,10 @@ class AnalyticsController(Controller):
 
     @get(
         "/value-vulnerability",
-        summary="Customers by value quartile and churn-probability band, with value at risk",
-        description="From each customer's latest score; all 16 cells, empty ones with zeros.",
+        summary="Customers by value quartile and the serving model's risk band, with value at risk",
+        description="From each customer's latest score; all 16 cells, empty ones with zeros. Rows start "
+        "at the churn probabilities on the serving model's card (`risk_cuts`), or at the 50th, 80th and "
+        "95th percentiles of the scores when the card has no usable bands.",
         responses=READ_ERRORS,
     )
     async def value_vulnerability(self, pool: NamedDependency[asyncpg.Pool]) -> ValueVulnerabilityReport:
@@ -117,7 +119,8 @@ class AnalyticsController(Controller):
         "/responses.csv",
         summary="Every answer with its comment as CSV",
         description="Cells starting with = + - @ are prefixed with ' so spreadsheets do not run them.",
-        media_type="text/csv; charset=utf-8",
+        # Litestar appends "; charset=utf-8" to text/* itself: naming it here gave it twice
+        media_type="text/csv",
         responses=READ_ERRORS,
     )
     async def export_responses(
@@ -138,6 +141,6 @@ class AnalyticsController(Controller):
 
         return Stream(
             chunks(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="responses-{first}-{last}.csv"'},
         )

@@ -1,9 +1,10 @@
 """Analytics on the wire: estimates always travel with their interval, n and a small-sample flag."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from feedback_svc.analytics.stats import Estimate
 
@@ -83,6 +84,13 @@ class ValueVulnerabilityReport(Report):
     method: str
     customers: int
     value_cuts: list[float]
+    risk_bands: Annotated[list[str], Meta(description="Row names, risk_band 0 first (lowest risk).")]
+    risk_cuts: Annotated[
+        list[float], Meta(description="The churn probabilities where rows 1, 2 and 3 start.")
+    ]
+    risk_source: Annotated[
+        str, Meta(description="Where the rows' cuts come from: the serving model's card, or quantiles.")
+    ]
     cells: list[MatrixCell]
 
 

@@ -26,8 +26,9 @@ async def insert_api_key(
     secret_hash: bytes,
     scopes: list[str],
     expires_at: datetime | None,
+    agent: str | None,
 ) -> ApiKey:
-    row = await conn.fetchrow(Q["insert_api_key"], name, prefix, secret_hash, scopes, expires_at)
+    row = await conn.fetchrow(Q["insert_api_key"], name, prefix, secret_hash, scopes, expires_at, agent)
     return _key(row)
 
 

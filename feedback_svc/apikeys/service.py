@@ -7,6 +7,7 @@ against guessing 256 random bits and would cost milliseconds on every request.
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -16,10 +17,11 @@ import asyncpg
 import msgspec
 
 from feedback_svc.apikeys import queries
-from feedback_svc.apikeys.schemas import SCOPES, ApiKey, ApiKeyCreated
+from feedback_svc.apikeys.schemas import AGENT_PATTERN, SCOPES, ApiKey, ApiKeyCreated
 from feedback_svc.lib.errors import InvalidInput, NotFound, Unauthorized
 
 KEY_MARK = "fsk"
+_AGENT = re.compile(AGENT_PATTERN)
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -28,6 +30,8 @@ class Principal(msgspec.Struct, frozen=True):
     key_id: UUID
     name: str
     scopes: frozenset[str]
+    # the agent whose recovery work this key does; None for a key that acts for nobody
+    agent: str | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -44,12 +48,30 @@ def _parse(key: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+def check_agent(agent: str, *, scopes: list[str]) -> None:
+    if "agent" not in scopes:
+        raise InvalidInput("Only a key with the agent scope can act for an agent; add --scope agent.")
+    # fullmatch: `$` alone would let a trailing newline through
+    if not _AGENT.fullmatch(agent):
+        raise InvalidInput(
+            f"{agent!r} cannot name an agent: use 1 to 100 characters without spaces, "
+            "e.g. the agent's console email."
+        )
+
+
 async def create_api_key(
-    conn: asyncpg.Connection, *, name: str, scopes: list[str], expires_at: datetime | None = None
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    agent: str | None = None,
 ) -> ApiKeyCreated:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidInput(f"Unknown scope(s) {unknown}; choose from {list(SCOPES)}.")
+    if agent is not None:
+        check_agent(agent, scopes=scopes)
     for _ in range(3):
         prefix = secrets.token_hex(6)
         key = f"{KEY_MARK}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -61,6 +83,7 @@ async def create_api_key(
                 secret_hash=hash_key(key),
                 scopes=sorted(set(scopes)),
                 expires_at=expires_at,
+                agent=agent,
             )
         except asyncpg.UniqueViolationError:
             continue  # 48-bit prefix collision: astronomically rare, just draw again
@@ -112,4 +135,6 @@ class ApiKeyVerifier:
             raise Unauthorized("The API key was revoked.")
         if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
             raise Unauthorized("The API key has expired.")
-        return Principal(key_id=row["id"], name=row["name"], scopes=frozenset(row["scopes"]))
+        return Principal(
+            key_id=row["id"], name=row["name"], scopes=frozenset(row["scopes"]), agent=row["agent"]
+        )

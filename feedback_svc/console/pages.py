@@ -27,6 +27,8 @@ from feedback_svc.console.guard import (
 )
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.lib.auth import PUBLIC
+from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.lib.localtime import local_text, time_zone_names
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.settings import Settings
 from feedback_svc.users import queries, service
@@ -189,9 +191,58 @@ class ConsoleHomeController(Controller):
     exception_handlers = CONSOLE_EXCEPTION_HANDLERS
     dependencies = {"user": Provide(console_user, sync_to_thread=False)}
 
+    def _home(
+        self,
+        request: Request[Any, Any, Any],
+        user: SessionUser,
+        *,
+        message: str = "",
+        error: str = "",
+        status: int = 200,
+    ) -> Response[str]:
+        body = pages(request).render(
+            "home.html",
+            user=user,
+            current="/console",
+            expires=local_text(user.expires_at, user.time_zone),
+            now_text=local_text(datetime.now(UTC), user.time_zone),
+            zones=time_zone_names(),
+            message=message,
+            error=error,
+        )
+        return html(body, status=status)
+
     @get("/")
     async def home(
-        self, request: Request[Any, Any, Any], user: NamedDependency[SessionUser]
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[SessionUser],
+        done: FromQuery[str | None] = None,
     ) -> Response[str]:
-        expires = user.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        return html(pages(request).render("home.html", user=user, current="/console", expires=expires))
+        message = "Your time zone was saved: times in the console are shown in it." if done == "zone" else ""
+        return self._home(request, user, message=message)
+
+    @post("/time-zone", status_code=200)
+    async def set_time_zone(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        user: NamedDependency[SessionUser],
+    ) -> Response[Any]:
+        """Each person picks the zone their deadlines and history are shown in (a page runs no script)."""
+        zone = str((await request.form()).get("time_zone") or "").strip()
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await service.set_time_zone(conn, user.user_id, zone)
+                await queries.insert_audit(
+                    conn,
+                    user_id=user.user_id,
+                    action="user.time_zone_changed",
+                    target_type="user",
+                    target_id=str(user.user_id),
+                    details={"time_zone": zone},
+                    request_id=request_id_of(request.scope),
+                )
+        except InvalidInput as error:
+            return self._home(request, user, error=error.detail, status=422)
+        return redirect("/console?done=zone")

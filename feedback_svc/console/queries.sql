@@ -6,9 +6,23 @@ SELECT t.id, t.customer_id, t.trigger, t.touchpoint, t.critical, t.priority, t.p
        t.value_at_risk, t.deadline_at, t.escalated_at, t.assignee, t.first_contact_at, t.created_at,
        CASE WHEN t.lease_expires_at > now() THEN t.lease_holder END AS lease_holder,
        (t.first_contact_at IS NULL AND t.deadline_at < now()) AS overdue,
-       c.name AS customer_name, c.external_id AS customer_external_id, c.segment, c.value
+       c.name AS customer_name, c.external_id AS customer_external_id, c.segment, c.value,
+       cause.kind AS cause_kind, cause.score AS cause_score, cause.comment AS cause_comment,
+       cause.churn AS cause_churn
   FROM recovery_tasks t
   JOIN customers c ON c.id = t.customer_id
+  -- what put the task here, for the card: the latest answer among its evidence (a churn score
+  -- when there is none), its comment cut to what a card can show
+  LEFT JOIN LATERAL (
+        SELECT r.kind, r.score,
+               CASE WHEN length(r.comment) > 160 THEN left(r.comment, 159) || '…' ELSE r.comment END AS comment,
+               e.details->>'churn_probability' AS churn
+          FROM recovery_evidence e
+          LEFT JOIN responses r ON r.id = e.response_id
+         WHERE e.task_id = t.id
+         ORDER BY r.id IS NULL, e.id DESC
+         LIMIT 1
+  ) cause ON true
  WHERE t.status = 'open' AND NOT t.control
    AND ($1::text IS NULL OR t.trigger = $1)
    AND ($2::text IS NULL OR t.touchpoint = $2)

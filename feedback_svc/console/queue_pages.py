@@ -12,21 +12,16 @@ from litestar.params import FromQuery
 from feedback_svc.console import queries
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
-from feedback_svc.console.timefmt import deadline_text, utc_text
+from feedback_svc.console.sentences import TRIGGER_LABELS
+from feedback_svc.console.timefmt import deadline_text
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.recovery.schemas import TRIGGERS
 from feedback_svc.users.schemas import SessionUser
 
 PAGE_SIZE = 50
-TRIGGER_LABELS = {
-    "contact_requested": "Asked to be contacted",
-    "nps_detractor": "NPS detractor",
-    "csat_low": "Low CSAT",
-    "ces_high_effort": "High effort (CES)",
-    "churn_risk": "Churn risk",
-}
 MESSAGES = {
     "released": "You released the task; it is back in the queue for anyone to claim.",
     "resolved": "The task is resolved. Claim the next one when you are ready.",
@@ -47,17 +42,44 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def queue_row(row: dict[str, Any], *, now: datetime, names: dict[str, str]) -> dict[str, Any]:
-    owner = row["assignee"] or row["lease_holder"]
+def owner_text(assignee: str | None, holder: str | None, *, names: dict[str, str], me: str) -> str:
+    """Who the task is with: assigned, being worked on (holding a live lease), both, or nobody."""
+
+    def name(who: str) -> str:
+        return "you" if who == me else names.get(who, who)
+
+    if assignee and holder and holder != assignee:
+        return f"{name(assignee)} (assigned); {name(holder)} working on it"
+    if assignee:
+        working = ", working on it" if holder == assignee else ""
+        return f"{name(assignee)} (assigned{working})"
+    if holder:
+        return f"{name(holder)} (working on it)"
+    return "nobody yet"
+
+
+def queue_row(
+    row: dict[str, Any], *, now: datetime, names: dict[str, str], zone: str, me: str
+) -> dict[str, Any]:
     return {
         **row,
         "trigger_label": TRIGGER_LABELS.get(row["trigger"], row["trigger"]),
         "due_text": deadline_text(row["deadline_at"], now=now, contacted=row["first_contact_at"] is not None),
-        "deadline_utc": utc_text(row["deadline_at"]),
-        "owner_text": names.get(owner, owner) if owner else "nobody",
-        "owner_kind": "assigned" if row["assignee"] else ("working" if owner else ""),
+        "deadline_local": local_text(row["deadline_at"], zone),
+        "owner_text": owner_text(row["assignee"], row["lease_holder"], names=names, me=me),
         "customer_label": row["customer_name"] or row["customer_external_id"] or "Erased customer",
+        "cause_text": cause_text(row),
     }
+
+
+def cause_text(row: dict[str, Any]) -> str:
+    """The answer (or score) that put the task in the queue, in one line."""
+    if row["cause_kind"] is not None:
+        answer = f"{row['cause_kind'].upper()} {row['cause_score']}"
+        return f"{answer}: “{row['cause_comment']}”" if row["cause_comment"] else f"{answer}, no comment"
+    if row["cause_churn"] is not None:
+        return f"Churn score {100 * float(row['cause_churn']):.0f}%"
+    return ""
 
 
 class QueuePagesController(Controller):
@@ -122,7 +144,7 @@ class QueuePagesController(Controller):
             "queue.html",
             user=user,
             current="/console/queue",
-            tasks=[queue_row(row, now=now, names=names) for row in shown],
+            tasks=[queue_row(row, now=now, names=names, zone=user.time_zone, me=user.email) for row in shown],
             counts=counts,
             filters=filters,
             filtered=any(filters.values()),
@@ -146,7 +168,7 @@ class QueuePagesController(Controller):
     ) -> Response[Any]:
         async with pool.acquire() as conn:
             claimed = await recovery.claim_next(
-                conn, actor=recovery.Actor(name=user.email), lease=lease_for(request)
+                conn, actor=recovery.Actor.user(user.email), lease=lease_for(request)
             )
         if claimed is None:
             return redirect("/console/queue?done=empty")

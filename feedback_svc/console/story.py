@@ -7,9 +7,20 @@ from uuid import UUID
 import asyncpg
 
 from feedback_svc.console import queries
-from feedback_svc.console.timefmt import ago_text, deadline_text, utc_text
+from feedback_svc.console.sentences import (
+    CHANNELS,
+    KIND_SCALES,
+    OUTCOME_LABELS,
+    TRIGGER_LABELS,
+    evidence_text,
+    history_text,
+)
+from feedback_svc.console.timefmt import ago_text, deadline_text
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
-from feedback_svc.recovery.schemas import HistoryEntry, Task
+from feedback_svc.recovery.schemas import Task
+
+__all__ = ["CHANNELS", "OUTCOME_LABELS", "load_story"]
 
 STORY_LIMIT = 100
 ACTION_LABELS = {
@@ -26,45 +37,6 @@ ACTION_LABELS = {
     "control_closed": "Closed as control-group task",
     "evidence_added": "New evidence",
 }
-OUTCOME_LABELS = {
-    "recovered": "Recovered",
-    "not_recovered": "Not recovered",
-    "unreachable": "Unreachable",
-    "no_action_needed": "No action needed",
-}
-CHANNELS = {
-    "phone": "Phone",
-    "email": "Email",
-    "sms": "SMS",
-    "chat": "Chat",
-    "visit": "Visit",
-    "other": "Other",
-}
-KIND_SCALES = {"nps": "0-10", "csat": "1-5", "ces": "1-7"}
-
-
-def history_text(entry: HistoryEntry, *, names: dict[str, str]) -> str:
-    """The details of one history row in words (without the internal key name)."""
-    d = entry.details
-    if entry.action == "note":
-        return str(d.get("text") or "")
-    if entry.action == "contact_attempt":
-        channel = CHANNELS.get(str(d.get("channel")), str(d.get("channel")))
-        reached = "reached the customer" if d.get("reached") else "did not reach the customer"
-        late = "" if d.get("before_deadline", True) else " (after the deadline)"
-        note = f": {d['note']}" if d.get("note") else ""
-        return f"{channel}, {reached}{late}{note}"
-    if entry.action == "resolved":
-        outcome = OUTCOME_LABELS.get(str(d.get("outcome")), str(d.get("outcome")))
-        note = f": {d['note']}" if d.get("note") else ""
-        return f"{outcome}, root cause {d.get('root_cause')}{note}"
-    if entry.action == "assigned":
-        assignee = d.get("assignee")
-        return f"to {names.get(assignee, assignee)}" if assignee else "unassigned"
-    if entry.action == "reopened":
-        return str(d.get("reason") or "")
-    shown = {k: v for k, v in d.items() if k not in ("key", "lease_expires_at", "via") and v is not None}
-    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in shown.items())
 
 
 def _score(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | None:
@@ -89,9 +61,9 @@ def _score(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | Non
 
 
 async def load_story(
-    conn: asyncpg.Connection, task_id: UUID, *, now: datetime, names: dict[str, str]
+    conn: asyncpg.Connection, task_id: UUID, *, now: datetime, names: dict[str, str], zone: str
 ) -> dict[str, Any]:
-    """Everything the task page shows; raises NotFound for an unknown task."""
+    """Everything the task page shows, times in `zone` (the reader's); raises NotFound for an unknown task."""
     detail = await recovery.get_task_detail(conn, task_id)
     task: Task = detail.task
     customer = await queries.story_customer(conn, task.customer_id)
@@ -101,36 +73,35 @@ async def load_story(
     score = await queries.story_latest_score(conn, task.customer_id)
     others = await queries.story_other_tasks(conn, task.customer_id, task_id)
     for response in responses:
-        response["when"] = utc_text(response["answered_at"])
+        response["when"] = local_text(response["answered_at"], zone)
         response["scale"] = KIND_SCALES.get(response["kind"], "")
     for interaction in interactions:
-        interaction["when"] = utc_text(interaction["occurred_at"])
+        interaction["when"] = local_text(interaction["occurred_at"], zone)
     for event in events:
-        event["when"] = utc_text(event["occurred_at"])
+        event["when"] = local_text(event["occurred_at"], zone)
     for other in others:
-        other["when"] = utc_text(other["created_at"])
+        other["when"] = local_text(other["created_at"], zone)
         other["outcome_label"] = OUTCOME_LABELS.get(other["outcome"] or "", "")
+        other["trigger_label"] = TRIGGER_LABELS.get(other["trigger"], other["trigger"])
     history = [
         {
             "actor": names.get(entry.actor, entry.actor),
             "action": ACTION_LABELS.get(entry.action, entry.action.replace("_", " ")),
-            "text": history_text(entry, names=names),
-            "when": utc_text(entry.created_at),
+            "text": history_text(entry.action, entry.details, names=names, zone=zone),
+            "when": local_text(entry.created_at, zone),
         }
         for entry in detail.history
         if entry.action != "lease_extended"
     ]
     evidence = [
         {
-            "trigger": item.trigger,
-            "when": utc_text(item.created_at),
-            "details": {
-                k: v for k, v in item.details.items() if v is not None and not isinstance(v, dict | list)
-            },
+            "when": local_text(item.created_at, zone),
+            "text": evidence_text(item.trigger, item.details, zone=zone),
         }
         for item in detail.evidence
     ]
-    lease_live = task.lease_expires_at is not None and task.lease_expires_at > now
+    lease_until = task.lease_expires_at
+    lease_live = lease_until is not None and lease_until > now
     return {
         "task": task,
         "customer": customer,
@@ -145,11 +116,11 @@ async def load_story(
         "evidence": evidence,
         "history": history,
         "due_text": deadline_text(task.deadline_at, now=now, contacted=task.first_contact_at is not None),
-        "deadline_utc": utc_text(task.deadline_at),
+        "deadline_local": local_text(task.deadline_at, zone),
         "holder": task.lease_holder if lease_live else None,
         "holder_name": names.get(task.lease_holder or "", task.lease_holder) if lease_live else None,
-        "lease_until": utc_text(task.lease_expires_at) if lease_live and task.lease_expires_at else "",
+        "lease_until": local_text(lease_until, zone) if lease_live and lease_until else "",
         "assignee_name": names.get(task.assignee or "", task.assignee) if task.assignee else None,
         "outcome_label": OUTCOME_LABELS.get(task.outcome or "", ""),
-        "resolved_when": utc_text(task.resolved_at) if task.resolved_at else "",
+        "resolved_when": local_text(task.resolved_at, zone) if task.resolved_at else "",
     }

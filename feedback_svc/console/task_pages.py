@@ -19,12 +19,12 @@ from litestar.params import FromPath, FromQuery
 
 from feedback_svc.console import queries
 from feedback_svc.console.guard import console_user, requires_role
-from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, person_names
+from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, owner_text, person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.console.story import CHANNELS, OUTCOME_LABELS, load_story
-from feedback_svc.console.timefmt import utc_text
 from feedback_svc.lib.auth import PUBLIC
-from feedback_svc.lib.errors import Conflict, NotFound
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.users.schemas import SessionUser
 
@@ -70,7 +70,7 @@ async def _why_not(conn: asyncpg.Connection, task_id: UUID, user: SessionUser, n
         return "This customer is in the control group: the task is not to be worked, so nothing was changed."
     if state["lease_holder"] and state["lease_holder"] != user.email:
         holder = names.get(state["lease_holder"], state["lease_holder"])
-        until = utc_text(state["lease_expires_at"])
+        until = local_text(state["lease_expires_at"], user.time_zone)
         return (
             f"{holder} is working on this task (held until {until}), so your change was not saved. "
             "What you wrote is kept below: copy it into a note once the task is free, "
@@ -107,7 +107,7 @@ class TaskPagesController(Controller):
             people = await queries.active_people(conn)
             names = person_names(people)
             try:
-                story = await load_story(conn, task_id, now=now, names=names)
+                story = await load_story(conn, task_id, now=now, names=names, zone=user.time_zone)
             except NotFound as missing:
                 body = pages(request).render(
                     "notice.html",
@@ -126,10 +126,15 @@ class TaskPagesController(Controller):
             mine
             or (story["holder"] is None and (task.assignee in (None, user.email) or user.role == "manager"))
         )
+        customer = story["customer"]
         body = pages(request).render(
             "task.html",
             user=user,
             current="/console/queue",
+            owner_text=owner_text(task.assignee, story["holder"], names=names, me=user.email),
+            # the form with a problem, else the usual first step
+            open_form=next(iter(errors or {}), "contact"),
+            customer_now=local_text(now, customer["time_zone"]) if customer else "",
             message=message,
             refusal=refusal,
             errors=errors or {},
@@ -183,7 +188,7 @@ class TaskPagesController(Controller):
         return redirect(f"/console/tasks/{task_id}?done={done}")
 
     def _actor(self, user: SessionUser) -> recovery.Actor:
-        return recovery.Actor(name=user.email)
+        return recovery.Actor.user(user.email)
 
     @get("/{task_id:uuid}")
     async def show(
@@ -361,7 +366,14 @@ class TaskPagesController(Controller):
             )
         try:
             async with pool.acquire() as conn:
-                await recovery.assign(conn, task_id, assignee=assignee or None, actor=self._actor(user))
+                # managers are the console's admins: they assign without holding the task
+                await recovery.assign(
+                    conn, task_id, assignee=assignee or None, actor=self._actor(user), token=None, admin=True
+                )
+        except InvalidInput as invalid:
+            return await self._page(
+                request, pool, user, task_id, errors={"assign": [invalid.detail]}, status=422
+            )
         except Conflict as conflict:
             return await self._page(request, pool, user, task_id, refusal=conflict.detail, status=409)
         except NotFound:

@@ -1,6 +1,6 @@
 """Deadlines in words: server-rendered, so they read right without any script."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 
 def span_text(span: timedelta) -> str:
@@ -28,7 +28,3 @@ def ago_text(moment: datetime, *, now: datetime) -> str:
     if moment > now:
         return f"in {span_text(moment - now)}"
     return f"{span_text(now - moment)} ago"
-
-
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -13,6 +13,7 @@ from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.lib.localtime import UTC_NAME, local_text, time_zone_names
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.users import queries, service
 from feedback_svc.users.schemas import SessionUser, User
@@ -22,21 +23,21 @@ MESSAGES = {
     "disabled": "The account was disabled and its sessions ended.",
     "enabled": "The account was enabled.",
     "unlocked": "The account was unlocked.",
+    "password": "The new password is set; the person was signed out everywhere. Hand it over in person.",
 }
 
 
-def _person(user: User, now: datetime) -> dict[str, Any]:
+def _person(user: User, now: datetime, *, zone: str) -> dict[str, Any]:
     locked = user.is_locked(now)
     return {
         "id": user.id,
         "name": user.name,
         "email": user.email,
         "role": user.role,
+        "time_zone": user.time_zone,
         "disabled_at": user.disabled_at,
         "locked": locked,
-        "locked_until_text": user.locked_until.astimezone(UTC).strftime("%H:%M UTC")
-        if locked and user.locked_until
-        else "",
+        "locked_until_text": local_text(user.locked_until, zone) if locked and user.locked_until else "",
     }
 
 
@@ -57,10 +58,11 @@ class UsersPagesController(Controller):
         message: str = "",
         errors: list[str] | None = None,
         form: dict[str, str] | None = None,
+        password_problem: tuple[UUID, str] | None = None,
         status: int = 200,
     ) -> Response[str]:
         now = datetime.now(UTC)
-        people = [_person(person, now) for person in await queries.list_users(pool)]
+        people = [_person(person, now, zone=user.time_zone) for person in await queries.list_users(pool)]
         body = pages(request).render(
             "users.html",
             user=user,
@@ -68,7 +70,10 @@ class UsersPagesController(Controller):
             people=people,
             message=message,
             errors=errors or [],
-            form=form or {"name": "", "email": "", "role": "agent"},
+            password_for=password_problem[0] if password_problem else None,
+            password_error=password_problem[1] if password_problem else "",
+            form=form or {"name": "", "email": "", "role": "agent", "time_zone": user.time_zone},
+            zones=time_zone_names(),
         )
         return html(body, status=status)
 
@@ -90,7 +95,8 @@ class UsersPagesController(Controller):
         user: NamedDependency[SessionUser],
     ) -> Response[Any]:
         form = await request.form()
-        values = {key: str(form.get(key) or "") for key in ("name", "email", "role")}
+        values = {key: str(form.get(key) or "") for key in ("name", "email", "role", "time_zone")}
+        values["time_zone"] = values["time_zone"] or UTC_NAME
         try:
             async with pool.acquire() as conn, conn.transaction():
                 created = await service.create_user(conn, **values, password=str(form.get("password") or ""))
@@ -133,6 +139,34 @@ class UsersPagesController(Controller):
                 request_id=request_id_of(request.scope),
             )
         return redirect(f"/console/users?done={action}d")
+
+    @post("/{user_id:uuid}/password", status_code=200)
+    async def set_password(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        user: NamedDependency[SessionUser],
+        user_id: FromPath[UUID],
+    ) -> Response[Any]:
+        """A manager sets a new password for someone who forgot theirs (or whose was exposed)."""
+        password = str((await request.form()).get("password") or "")
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                changed = await service.reset_password(conn, user_id, password)
+                await queries.insert_audit(
+                    conn,
+                    user_id=user.user_id,
+                    action="user.password_reset",
+                    target_type="user",
+                    target_id=str(changed.id),
+                    request_id=request_id_of(request.scope),
+                )
+        except InvalidInput as error:
+            return await self._page(request, pool, user, password_problem=(user_id, error.detail), status=422)
+        if user_id == user.user_id:
+            # their own sessions ended with the old password, this one included
+            return redirect("/console/login")
+        return redirect("/console/users?done=password")
 
     @post("/{user_id:uuid}/disable", status_code=200)
     async def disable_user(

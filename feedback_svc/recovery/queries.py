@@ -167,8 +167,10 @@ async def task_history(conn: Conn, task_id: UUID) -> list[Row]:
     return [dict(row) for row in await conn.fetch(Q["task_history"], task_id)]
 
 
-async def claim_task(conn: Conn, *, agent: str, lease: timedelta, key_name: str | None) -> Row | None:
-    return _row(await conn.fetchrow(Q["claim_task"], agent, lease, key_name))
+async def claim_task(
+    conn: Conn, *, holder: str, agent: str | None, lease: timedelta, key_name: str | None
+) -> Row | None:
+    return _row(await conn.fetchrow(Q["claim_task"], holder, lease, key_name, agent))
 
 
 async def lease_state(conn: Conn, task_id: UUID) -> Row | None:
@@ -213,9 +215,20 @@ async def resolve_task(
 
 
 async def assign_task(
-    conn: Conn, *, task_id: UUID, assignee: str | None, actor: str, details: dict[str, Any]
+    conn: Conn,
+    *,
+    task_id: UUID,
+    assignee: str | None,
+    token: UUID | None,
+    hand_over: bool,
+    actor: str,
+    details: dict[str, Any],
 ) -> Row | None:
-    return _row(await conn.fetchrow(Q["assign_task"], task_id, assignee, actor, details))
+    return _row(await conn.fetchrow(Q["assign_task"], task_id, assignee, actor, details, token, hand_over))
+
+
+async def known_agent(conn: Conn, name: str) -> str | None:
+    return await conn.fetchval(Q["known_agent"], name)
 
 
 async def reopen_task(

@@ -105,17 +105,17 @@ SELECT id, actor, action, details, created_at
  ORDER BY id;
 
 -- name: claim_task
--- The next task for $1 in one statement. `next` picks the most important open task nobody
--- holds (never leased, or its lease ran out) through recovery_tasks_claim_idx; SKIP LOCKED
--- lets every claimer pass over rows another is taking; tasks assigned to someone else and
--- control-group tasks are not for the taking.
+-- The next task for agent $4 (NULL: a key acting for nobody), held as $1, in one statement.
+-- `next` picks the most important open task nobody holds (never leased, or its lease ran out)
+-- through recovery_tasks_claim_idx; SKIP LOCKED lets every claimer pass over rows another is
+-- taking; tasks assigned to someone else and control-group tasks are not for the taking.
 WITH next AS (
     SELECT id
       FROM recovery_tasks
      WHERE status = 'open'
        AND NOT control
        AND (lease_expires_at IS NULL OR lease_expires_at < now())
-       AND (assignee IS NULL OR assignee = $1)
+       AND (assignee IS NULL OR assignee = $4::text)
      ORDER BY priority DESC, created_at
      LIMIT 1
        FOR UPDATE SKIP LOCKED
@@ -215,22 +215,42 @@ history AS (
 SELECT c.*, false AS overdue FROM changed c;
 
 -- name: assign_task
+-- By the lease holder (token $5, live) or, with $5 NULL, an admin. $6: the holder hands the
+-- task to someone else, so the lease ends with it and the assignee can claim it at once.
 WITH before AS (
-    SELECT id, assignee FROM recovery_tasks WHERE id = $1 AND status = 'open' FOR UPDATE
+    SELECT id, assignee
+      FROM recovery_tasks
+     WHERE id = $1 AND status = 'open'
+       AND ($5::uuid IS NULL OR (lease_token = $5 AND lease_expires_at > now()))
+       FOR UPDATE
 ),
 changed AS (
     UPDATE recovery_tasks t
-       SET assignee = $2, updated_at = now()
+       SET assignee = $2, updated_at = now(),
+           lease_token = CASE WHEN $6 THEN NULL ELSE t.lease_token END,
+           lease_expires_at = CASE WHEN $6 THEN NULL ELSE t.lease_expires_at END,
+           lease_holder = CASE WHEN $6 THEN NULL ELSE t.lease_holder END
       FROM before
      WHERE t.id = before.id
     RETURNING t.*, before.assignee AS previous
 ),
 history AS (
     INSERT INTO recovery_task_history (task_id, actor, action, details)
-    SELECT id, $3, 'assigned', $4::jsonb || jsonb_build_object('assignee', assignee, 'previous', previous)
+    SELECT id, $3, 'assigned',
+           $4::jsonb || jsonb_build_object('assignee', assignee, 'previous', previous)
+                     || CASE WHEN $6 THEN '{"lease_ended": true}'::jsonb ELSE '{}'::jsonb END
       FROM changed
 )
 SELECT c.*, (c.first_contact_at IS NULL AND c.deadline_at < now()) AS overdue FROM changed c;
+
+-- name: known_agent
+-- Someone who can claim tasks assigned to $1, and the name such tasks must carry: an enabled
+-- console user (email in any case; the stored one wins) or the agent of a live API key.
+SELECT email FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL
+UNION ALL
+SELECT agent FROM api_keys
+ WHERE agent = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+LIMIT 1;
 
 -- name: reopen_task
 -- A reopened task is a new promise: a fresh deadline and escalation, the old outcome kept in history.

@@ -39,6 +39,13 @@ from feedback_svc.recovery.schemas import (
 )
 from feedback_svc.recovery.service import Actor, TaskFilter
 
+AGENT_NOTE = (
+    " You act as the agent your API key was created for (`create-key --scope agent --agent NAME`); "
+    "`agent` in the body may be left out, and another name than the key's agent is refused with 403. "
+    "A key that acts for nobody works unassigned tasks only, and a name it sends is shown in the "
+    "history, never trusted."
+)
+
 AgentRequest = Request[Principal, Principal, State]
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 LEASED_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
@@ -47,7 +54,9 @@ _encoder = msgspec.json.Encoder()
 
 
 def _actor(request: AgentRequest, agent: str | None) -> Actor:
-    return Actor(name=agent or request.user.name, key=request.user.name)
+    """The key's agent; a sent name must match it (a key acting for nobody only shows the name)."""
+    principal = request.user
+    return service.key_actor(key_name=principal.name, key_agent=principal.agent, sent=agent)
 
 
 def _lease(request: AgentRequest, seconds: int | None) -> timedelta:
@@ -68,7 +77,7 @@ class RecoveryController(Controller):
         status: FromQuery[Status | None] = None,
         trigger: FromQuery[Trigger | None] = None,
         touchpoint: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        assignee: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        assignee: Annotated[str | None, QueryParameter(max_length=320)] = None,
         overdue: Annotated[
             bool | None, QueryParameter(description="Open, never contacted and past the deadline.")
         ] = None,
@@ -98,7 +107,8 @@ class RecoveryController(Controller):
         "/tasks/claim",
         summary="Claim the most important open task nobody holds",
         description="Leases the task to you: send `lease_token` with every change, extend the lease "
-        "while you work; an expired lease puts the task back in the queue. 204 when the queue is empty.",
+        "while you work; an expired lease puts the task back in the queue. Tasks assigned to another "
+        "agent are never claimed. 204 when the queue is empty." + AGENT_NOTE,
         dto=StrictBody[ClaimRequest],
         return_dto=None,
         status_code=200,
@@ -114,10 +124,10 @@ class RecoveryController(Controller):
         data: JSONBody[ClaimRequest],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ClaimedTask]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            task = await service.claim_next(
-                conn, actor=_actor(request, data.agent), lease=_lease(request, data.lease_seconds)
-            )
+            task = await service.claim_next(conn, actor=actor, lease=_lease(request, data.lease_seconds))
             return (204, b"") if task is None else (200, _encoder.encode(task))
 
         return await respond_idempotently(request, pool, idempotency_key, work)
@@ -138,12 +148,14 @@ class RecoveryController(Controller):
         data: JSONBody[LeaseExtend],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ClaimedTask]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             changed = await service.extend_lease(
                 conn,
                 task_id,
                 token=data.lease_token,
-                actor=_actor(request, data.agent),
+                actor=actor,
                 lease=_lease(request, data.lease_seconds),
             )
             return 200, _encoder.encode(changed)
@@ -166,18 +178,21 @@ class RecoveryController(Controller):
         data: JSONBody[LeaseRelease],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            changed = await service.release(
-                conn, task_id, token=data.lease_token, actor=_actor(request, data.agent)
-            )
+            changed = await service.release(conn, task_id, token=data.lease_token, actor=actor)
             return 200, _encoder.encode(changed)
 
         return await respond_idempotently(request, pool, idempotency_key, work)
 
     @post(
         "/tasks/{task_id:uuid}/assign",
-        summary="Assign an open task to a named agent (null unassigns)",
-        description="Only that agent's claims will take it. Needs no lease.",
+        summary="Assign an open task to an agent (null unassigns): the lease holder or an admin",
+        description="Only that agent's claims will take it. The agent holding the task sends its "
+        "`lease_token`; handing it to someone else ends that lease, so the assignee can claim it at once. "
+        "An admin key needs no lease. The assignee must be able to claim tasks: an enabled console user "
+        "(their email) or the agent of a live API key (422 otherwise)." + AGENT_NOTE,
         dto=StrictBody[Assign],
         return_dto=None,
         status_code=200,
@@ -191,9 +206,16 @@ class RecoveryController(Controller):
         data: JSONBody[Assign],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             changed = await service.assign(
-                conn, task_id, assignee=data.assignee, actor=_actor(request, data.agent)
+                conn,
+                task_id,
+                assignee=data.assignee,
+                actor=actor,
+                token=data.lease_token,
+                admin="admin" in request.user.scopes,
             )
             return 200, _encoder.encode(changed)
 
@@ -215,9 +237,11 @@ class RecoveryController(Controller):
         data: JSONBody[NoteCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             changed = await service.add_note(
-                conn, task_id, token=data.lease_token, text=data.text, actor=_actor(request, data.agent)
+                conn, task_id, token=data.lease_token, text=data.text, actor=actor
             )
             return 201, _encoder.encode(changed)
 
@@ -239,6 +263,8 @@ class RecoveryController(Controller):
         data: JSONBody[ContactAttempt],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             changed = await service.record_contact(
                 conn,
@@ -247,7 +273,7 @@ class RecoveryController(Controller):
                 channel=data.channel,
                 reached=data.reached,
                 note=data.note,
-                actor=_actor(request, data.agent),
+                actor=actor,
             )
             return 201, _encoder.encode(changed)
 
@@ -269,6 +295,8 @@ class RecoveryController(Controller):
         data: JSONBody[Resolve],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             changed = await service.resolve(
                 conn,
@@ -277,7 +305,7 @@ class RecoveryController(Controller):
                 outcome=data.outcome,
                 root_cause=data.root_cause,
                 note=data.note,
-                actor=_actor(request, data.agent),
+                actor=actor,
             )
             return 200, _encoder.encode(changed)
 
@@ -300,10 +328,10 @@ class RecoveryController(Controller):
         data: JSONBody[Reopen],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Task]:
+        actor = _actor(request, data.agent)
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            changed = await service.reopen(
-                conn, task_id, reason=data.reason, actor=_actor(request, data.agent)
-            )
+            changed = await service.reopen(conn, task_id, reason=data.reason, actor=actor)
             return 200, _encoder.encode(changed)
 
         return await respond_idempotently(request, pool, idempotency_key, work)

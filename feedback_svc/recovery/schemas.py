@@ -17,7 +17,9 @@ AgentName = Annotated[
     Meta(
         min_length=1,
         max_length=100,
-        description="The person acting (kept in the history); the API key's name when omitted.",
+        description="Optional. Who acts is the agent the API key was created for: when sent, this must "
+        "be that agent (403 otherwise). A key that acts for no agent may send a display name for the "
+        "history; it is never an identity and never matches an assignment.",
     ),
 ]
 RootCause = Annotated[
@@ -113,7 +115,21 @@ class LeaseRelease(Wire):
 
 
 class Assign(Wire):
-    assignee: Annotated[str, Meta(min_length=1, max_length=100)] | None
+    assignee: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=320,
+                description="An enabled console user's email or the agent of a live API key; null unassigns.",
+            ),
+        ]
+        | None
+    )
+    lease_token: Annotated[
+        UUID | None,
+        Meta(description="Your lease on the task; only an admin key may assign without one."),
+    ] = None
     agent: AgentName | None = None
 
 

@@ -3,6 +3,10 @@
 Every function takes a connection and an Actor, so the web console can call them directly.
 Changes to a claimed task need its lease token; a wrong or expired token is a Conflict.
 Every change writes the task's history in the same statement that makes it.
+
+Who acts comes from the credential, never from the request: a console user is their email,
+an API key acts for the agent it was created for (`create-key --agent`). A name a client sends
+is a display name at most; it never lets anyone claim a task assigned to that name.
 """
 
 import base64
@@ -16,7 +20,7 @@ import asyncpg
 import msgspec
 
 from feedback_svc.customers.locks import lock_for_write
-from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.recovery import queries
 from feedback_svc.recovery.schemas import (
@@ -40,13 +44,42 @@ _cursor_decoder = msgspec.json.Decoder(tuple[float, UUID])
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting: the agent's name (or the API key's), and the key it came through."""
+    """Who is acting.
+
+    `agent` is the identity the credential proves (a console user's email, the agent an API key
+    acts for) and the only thing assignments match; None for a key that acts for nobody.
+    `name` is how the history and the lease holder show the actor; `key` the API key's name.
+    """
 
     name: str
     key: str | None = None
+    agent: str | None = None
+
+    @classmethod
+    def user(cls, email: str) -> "Actor":
+        """A console user acts as themselves."""
+        return cls(name=email, agent=email)
 
     def details(self, **extra: Any) -> dict[str, Any]:
         return {"key": self.key, **extra} if self.key else dict(extra)
+
+
+def key_actor(*, key_name: str, key_agent: str | None, sent: str | None) -> Actor:
+    """The actor behind an API key; `sent` is the optional `agent` name in the request body.
+
+    A key that acts for an agent is that agent: another name is refused rather than recorded,
+    so a history never says someone did what they did not. A key that acts for nobody keeps
+    the sent name for the history only, marked as coming through the key.
+    """
+    if key_agent is not None:
+        if sent is not None and sent != key_agent:
+            raise Forbidden(
+                f"The API key {key_name!r} acts for the agent {key_agent!r}, so it cannot act as {sent!r}. "
+                f"Leave `agent` out, or use {sent}'s own key."
+            )
+        return Actor(name=key_agent, key=key_name, agent=key_agent)
+    via = f"{key_name} (API key)"
+    return Actor(name=f"{sent} via {via}" if sent else via, key=key_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +188,9 @@ async def get_task_detail(conn: asyncpg.Connection | asyncpg.Pool, task_id: UUID
 
 async def claim_next(conn: asyncpg.Connection, *, actor: Actor, lease: timedelta) -> ClaimedTask | None:
     """The most important open task nobody holds, leased to `actor`; None when the queue is empty."""
-    row = await queries.claim_task(conn, agent=actor.name, lease=lease, key_name=actor.key)
+    row = await queries.claim_task(
+        conn, holder=actor.name, agent=actor.agent, lease=lease, key_name=actor.key
+    )
     return claimed_from_row(row) if row else None
 
 
@@ -223,14 +258,56 @@ async def resolve(
     return task_from_row(row)
 
 
-async def assign(conn: asyncpg.Connection, task_id: UUID, *, assignee: str | None, actor: Actor) -> Task:
+async def assign(
+    conn: asyncpg.Connection,
+    task_id: UUID,
+    *,
+    assignee: str | None,
+    actor: Actor,
+    token: UUID | None,
+    admin: bool,
+) -> Task:
+    """Assign an open task (None unassigns): the lease holder (with `token`) or an admin may.
+
+    Only someone who can claim tasks may be the assignee, or the task would wait for nobody.
+    A holder who hands the task to someone else gives up the lease with it, so the assignee
+    can claim it at once; an admin's assignment leaves a lease alone.
+    """
+    if token is None and not admin:
+        raise Forbidden(
+            "Only the agent holding this task (send its lease_token) or an admin may assign it; "
+            "claim it first."
+        )
+    if assignee is not None:
+        assignee = await _known_agent(conn, assignee)
+    hand_over = token is not None and assignee is not None and assignee != actor.agent
     row = await queries.assign_task(
-        conn, task_id=task_id, assignee=assignee, actor=actor.name, details=actor.details()
+        conn,
+        task_id=task_id,
+        assignee=assignee,
+        token=token,
+        hand_over=hand_over,
+        actor=actor.name,
+        details=actor.details(),
     )
-    if row is None:
-        await _must_exist(conn, task_id)
-        raise Conflict(f"Task {task_id} is resolved; reopen it before assigning it.")
-    return task_from_row(row)
+    if row is not None:
+        return task_from_row(row)
+    if token is not None:
+        return await _refuse(conn, task_id, token)
+    await _must_exist(conn, task_id)
+    raise Conflict(f"Task {task_id} is resolved; reopen it before assigning it.")
+
+
+async def _known_agent(conn: asyncpg.Connection, name: str) -> str:
+    """The name assignments carry for someone who can claim tasks; InvalidInput for anyone else."""
+    found = await queries.known_agent(conn, name)
+    if found is None:
+        raise InvalidInput(
+            f"Nobody can claim tasks as {name!r}: assign to an enabled console user (by email) or to "
+            f"the agent of a live API key (`feedback-svc create-key --scope agent --agent {name}`).",
+            errors=[{"field": "assignee", "message": "not an agent", "source": "body"}],
+        )
+    return found
 
 
 async def reopen(conn: asyncpg.Connection, task_id: UUID, *, reason: str, actor: Actor) -> Task:

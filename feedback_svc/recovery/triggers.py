@@ -226,16 +226,8 @@ class RecoveryTriggers:
         deadline: datetime,
         evidence_id: int,
     ) -> dict[str, Any]:
-        signals = [
-            Signal(
-                trigger=row["trigger"],
-                urgency=rules[row["trigger"]].urgency if row["trigger"] in rules else 0.0,
-                touchpoint=row["details"].get("touchpoint"),
-                critical=bool(row["details"].get("critical")),
-            )
-            for row in await queries.task_signals(conn, task["id"])
-        ]
-        churn = await self._churn(conn, customer_id)
+        signals = await task_signals(conn, task["id"], rules)
+        churn = await latest_churn(conn, customer_id, prior=self.settings.recovery_churn_prior)
         priority = compute_priority(signals, value=value, churn=churn)
         lift_control = trigger == CONTACT and task["control"]
         row = await queries.reprioritise_task(
@@ -270,14 +262,29 @@ class RecoveryTriggers:
             await emit_task_event(conn, "task.created", row, dedupe="created")
         return row
 
-    async def _churn(self, conn: asyncpg.Connection, customer_id: UUID) -> Churn:
-        score = await queries.latest_score(conn, customer_id)
-        if score is None:
-            return Churn(probability=self.settings.recovery_churn_prior, source="prior, no score yet")
-        return Churn(
-            probability=float(score["churn_probability"]),
-            source=f"score {score['id']}, model {score['model_version']}",
+
+async def task_signals(conn: asyncpg.Connection, task_id: UUID, rules: dict[str, Rule]) -> list[Signal]:
+    """A task's evidence as priority sees it."""
+    return [
+        Signal(
+            trigger=row["trigger"],
+            urgency=rules[row["trigger"]].urgency if row["trigger"] in rules else 0.0,
+            touchpoint=row["details"].get("touchpoint"),
+            critical=bool(row["details"].get("critical")),
         )
+        for row in await queries.task_signals(conn, task_id)
+    ]
+
+
+async def latest_churn(conn: asyncpg.Connection, customer_id: UUID, *, prior: float) -> Churn:
+    """The customer's latest churn score, or the prior before their first."""
+    score = await queries.latest_score(conn, customer_id)
+    if score is None:
+        return Churn(probability=prior, source="prior, no score yet")
+    return Churn(
+        probability=float(score["churn_probability"]),
+        source=f"score {score['id']}, model {score['model_version']}",
+    )
 
 
 async def promised_contact(

@@ -19,6 +19,7 @@ from litestar.params import Body, FromPath, FromQuery
 
 from feedback_svc.customers.queries import lock_customer
 from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
@@ -68,8 +69,9 @@ async def _promised_contact(
     )
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime, time_zone: str | None) -> str:
+    """A time promised to the customer, in the customer's own time zone."""
+    return local_text(moment, time_zone)
 
 
 class SurveyPagesController(Controller):
@@ -122,7 +124,7 @@ class SurveyPagesController(Controller):
             selected_score=score,
             comment=comment,
             contact_requested=contact,
-            editable_until=_when(editable_until) if editable_until else None,
+            editable_until=_when(editable_until, invitation["time_zone"]) if editable_until else None,
             errors=errors or [],
             unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
         )
@@ -134,6 +136,8 @@ class SurveyPagesController(Controller):
         token: str,
         editable_until: datetime,
         contact_by: datetime | None = None,
+        *,
+        time_zone: str | None,
     ) -> Response[str]:
         texts = page_texts(locale)
         open_for_edits = editable_until > datetime.now(UTC)
@@ -142,8 +146,8 @@ class SurveyPagesController(Controller):
             brand_name=_brand(request),
             texts=texts.thanks,
             edit_url=f"/s/{token}" if open_for_edits else None,
-            editable_until=_when(editable_until) if open_for_edits else None,
-            contact_deadline=_when(contact_by) if contact_by else None,
+            editable_until=_when(editable_until, time_zone) if open_for_edits else None,
+            contact_deadline=_when(contact_by, time_zone) if contact_by else None,
         )
         return _html(_pages(request).render_thanks_page(view))
 
@@ -165,7 +169,8 @@ class SurveyPagesController(Controller):
             return self._unavailable(request)
         answer = await queries.response_by_invitation(pool, invitation["id"])
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
-            return self._thanks(request, invitation["locale"], token, answer["editable_until"])
+            closed_at, zone = answer["editable_until"], invitation["time_zone"]
+            return self._thanks(request, invitation["locale"], token, closed_at, time_zone=zone)
         chosen = int(score) if score is not None and score.isdigit() else None
         if answer is not None:
             view = self._survey_view(
@@ -207,7 +212,14 @@ class SurveyPagesController(Controller):
                 if stored["inserted"]:
                     count_answer(channel=stored["channel"], kind=stored["kind"])
                 contact_by = await _promised_contact(request, pool, stored) if contact else None
-                return self._thanks(request, stored["locale"], token, stored["editable_until"], contact_by)
+                return self._thanks(
+                    request,
+                    stored["locale"],
+                    token,
+                    stored["editable_until"],
+                    contact_by,
+                    time_zone=stored["time_zone"],
+                )
         invitation = await self._invitation(pool, token)
         if invitation is None:
             return self._unavailable(request)
@@ -252,7 +264,14 @@ class SurveyPagesController(Controller):
             else None
         )
         # the stored answer came back from its own statement: no second read
-        return self._thanks(request, invitation["locale"], token, answer.editable_until, contact_by)
+        return self._thanks(
+            request,
+            invitation["locale"],
+            token,
+            answer.editable_until,
+            contact_by,
+            time_zone=invitation["time_zone"],
+        )
 
     @get("/u/{token:str}")
     async def confirm_unsubscribe(

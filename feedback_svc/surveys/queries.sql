@@ -68,7 +68,7 @@ SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
-       c.email, c.phone, c.erased_at IS NOT NULL AS erased,
+       c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
        it.touchpoint
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
@@ -134,7 +134,7 @@ RETURNING id;
 -- edit window has closed; the caller then looks again to say which.
 WITH invitation AS (
     -- open as in service.invitation_is_open; $5 lists the kinds whose scale admits the score
-    SELECT i.id, i.customer_id, i.survey_id, i.interaction_id, i.channel, i.locale,
+    SELECT i.id, i.customer_id, i.survey_id, i.interaction_id, i.channel, i.locale, c.time_zone,
            s.key AS survey, s.kind, s.answer_window, it.touchpoint
       FROM invitations i
       JOIN surveys s ON s.id = i.survey_id
@@ -193,7 +193,7 @@ event AS (
      ) f
     ON CONFLICT (dedupe_key) DO NOTHING
 )
-SELECT a.*, i.survey, i.locale
+SELECT a.*, i.survey, i.locale, i.time_zone
   FROM answer a
  CROSS JOIN invitation i;
 

@@ -20,8 +20,10 @@ def _user(record: asyncpg.Record) -> User:
     return msgspec.convert(dict(record), User)
 
 
-async def insert_user(conn: Conn, *, email: str, name: str, role: str, password_hash: str) -> User:
-    record = await conn.fetchrow(Q["insert_user"], email, name, role, password_hash)
+async def insert_user(
+    conn: Conn, *, email: str, name: str, role: str, password_hash: str, time_zone: str
+) -> User:
+    record = await conn.fetchrow(Q["insert_user"], email, name, role, password_hash, time_zone)
     assert record is not None
     return _user(record)
 
@@ -40,6 +42,11 @@ async def list_users(conn: Conn) -> list[User]:
     return [_user(record) for record in await conn.fetch(Q["list_users"])]
 
 
+async def user_by_id(conn: Conn, user_id: UUID) -> User | None:
+    record = await conn.fetchrow(Q["user_by_id"], user_id)
+    return _user(record) if record is not None else None
+
+
 async def record_failed_login(
     conn: Conn, user_id: UUID, *, limit: int, lockout: timedelta
 ) -> tuple[int, datetime | None]:
@@ -56,8 +63,18 @@ async def update_password_hash(conn: Conn, user_id: UUID, password_hash: str) ->
     await conn.execute(Q["update_password_hash"], user_id, password_hash)
 
 
+async def set_user_time_zone(conn: Conn, user_id: UUID, time_zone: str) -> User | None:
+    record = await conn.fetchrow(Q["set_user_time_zone"], user_id, time_zone)
+    return _user(record) if record is not None else None
+
+
 async def set_user_disabled(conn: Conn, user_id: UUID, *, disabled: bool) -> User | None:
     record = await conn.fetchrow(Q["set_user_disabled"], user_id, disabled)
+    return _user(record) if record is not None else None
+
+
+async def reset_password(conn: Conn, user_id: UUID, password_hash: str) -> User | None:
+    record = await conn.fetchrow(Q["reset_password"], user_id, password_hash)
     return _user(record) if record is not None else None
 
 

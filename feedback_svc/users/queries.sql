@@ -1,19 +1,24 @@
 -- name: insert_user
 -- Accounts are created by the CLI or by a manager; the unique index on lower(email) refuses duplicates.
-INSERT INTO users (email, name, role, password_hash)
-VALUES ($1, $2, $3, $4)
-RETURNING id, email, name, role, failed_logins, locked_until, created_at, disabled_at;
+INSERT INTO users (email, name, role, password_hash, time_zone)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at;
 
 -- name: user_for_login
 -- Login looks the account up by email, case-insensitively, hash included.
-SELECT id, email, name, role, password_hash, failed_logins, locked_until, created_at, disabled_at
+SELECT id, email, name, role, time_zone, password_hash, failed_logins, locked_until, created_at, disabled_at
 FROM users
 WHERE lower(email) = lower($1);
 
 -- name: list_users
-SELECT id, email, name, role, failed_logins, locked_until, created_at, disabled_at
+SELECT id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
 FROM users
 ORDER BY disabled_at IS NOT NULL, lower(name), lower(email);
+
+-- name: user_by_id
+SELECT id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
+FROM users
+WHERE id = $1;
 
 -- name: record_failed_login
 -- One statement, so two wrong passwords at the same moment both count (the row is
@@ -42,15 +47,31 @@ WITH changed AS (
     UPDATE users
     SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) ELSE NULL END
     WHERE id = $1
-    RETURNING id, email, name, role, failed_logins, locked_until, created_at, disabled_at
+    RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
 ), ended AS (
     DELETE FROM user_sessions WHERE $2 AND user_id IN (SELECT id FROM changed)
 )
 SELECT * FROM changed;
 
+-- name: reset_password
+-- A manager sets a new password: the lock and the failure count go, and so does every session
+-- (whoever was signed in with the old password is signed out).
+WITH changed AS (
+    UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL
+    WHERE id = $1
+    RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at
+), ended AS (
+    DELETE FROM user_sessions WHERE user_id IN (SELECT id FROM changed)
+)
+SELECT * FROM changed;
+
 -- name: unlock_user
 UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1
-RETURNING id, email, name, role, failed_logins, locked_until, created_at, disabled_at;
+RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at;
+
+-- name: set_user_time_zone
+UPDATE users SET time_zone = $2 WHERE id = $1
+RETURNING id, email, name, role, time_zone, failed_logins, locked_until, created_at, disabled_at;
 
 -- name: insert_session
 INSERT INTO user_sessions (token_hash, user_id, csrf_token, expires_at)
@@ -58,7 +79,7 @@ VALUES ($1, $2, $3, $4);
 
 -- name: session_by_token_hash
 -- Every console request: a live session of an enabled account.
-SELECT s.user_id, s.csrf_token, s.expires_at, u.email, u.name, u.role
+SELECT s.user_id, s.csrf_token, s.expires_at, u.email, u.name, u.role, u.time_zone
 FROM user_sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL;

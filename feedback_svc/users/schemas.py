@@ -15,6 +15,7 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str
     role: Role
+    time_zone: str
     failed_logins: int
     locked_until: datetime | None
     created_at: datetime
@@ -31,6 +32,7 @@ class SessionUser(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str
     role: Role
+    time_zone: str  # times on console pages are shown in it
     csrf_token: str
     expires_at: datetime
 

@@ -14,6 +14,7 @@ import asyncpg
 from email_validator import EmailNotValidError, validate_email
 
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.lib.localtime import UTC_NAME, is_time_zone
 from feedback_svc.users import passwords, queries
 from feedback_svc.users.schemas import ROLES, NewSession, SessionUser, User
 
@@ -43,9 +44,16 @@ def normalise_email(email: str) -> str:
 
 
 async def create_user(
-    conn: asyncpg.Connection | asyncpg.Pool, *, email: str, name: str, role: str, password: str
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    time_zone: str = UTC_NAME,
 ) -> User:
     email = normalise_email(email)
+    check_time_zone(time_zone)
     name = name.strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"Give a name of 1 to {MAX_NAME_LENGTH} characters.")
@@ -54,7 +62,9 @@ async def create_user(
     passwords.check_password_rules(password, email=email)
     password_hash = await passwords.hash_password(password)
     try:
-        return await queries.insert_user(conn, email=email, name=name, role=role, password_hash=password_hash)
+        return await queries.insert_user(
+            conn, email=email, name=name, role=role, password_hash=password_hash, time_zone=time_zone
+        )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"An account for {email} exists already.") from None
 
@@ -111,11 +121,36 @@ async def end_session(conn: asyncpg.Connection | asyncpg.Pool, cookie_value: str
     await queries.delete_session(conn, hash_session_token(cookie_value))
 
 
+def check_time_zone(time_zone: str) -> None:
+    if not is_time_zone(time_zone):
+        raise InvalidInput(f"{time_zone!r} is not a time zone; choose one such as Europe/Berlin or UTC.")
+
+
+async def set_time_zone(conn: asyncpg.Connection | asyncpg.Pool, user_id: UUID, time_zone: str) -> User:
+    check_time_zone(time_zone)
+    user = await queries.set_user_time_zone(conn, user_id, time_zone)
+    if user is None:
+        raise NotFound(f"No account {user_id}.")
+    return user
+
+
 async def set_disabled(conn: asyncpg.Connection, user_id: UUID, *, disabled: bool) -> User:
     user = await queries.set_user_disabled(conn, user_id, disabled=disabled)
     if user is None:
         raise NotFound(f"No account {user_id}.")
     return user
+
+
+async def reset_password(conn: asyncpg.Connection, user_id: UUID, password: str) -> User:
+    """A new password set by a manager, under the same rules as a new account's; signs the person out."""
+    user = await queries.user_by_id(conn, user_id)
+    if user is None:
+        raise NotFound(f"No account {user_id}.")
+    passwords.check_password_rules(password, email=user.email)
+    changed = await queries.reset_password(conn, user_id, await passwords.hash_password(password))
+    if changed is None:
+        raise NotFound(f"No account {user_id}.")
+    return changed
 
 
 async def unlock(conn: asyncpg.Connection, user_id: UUID) -> User:

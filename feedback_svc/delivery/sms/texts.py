@@ -102,7 +102,8 @@ def ask_reason(*, locale: str | None) -> str:
 
 
 def thanks(*, locale: str | None, contact_by: str | None = None) -> str:
-    """`contact_by` is the deadline promised to the customer, already formatted for their locale."""
+    """`contact_by` is the deadline promised to the customer, already written in their own time zone
+    (`feedback_svc.lib.localtime.local_text` with the customer's `time_zone`)."""
     texts = _texts(locale)
     if contact_by is None:
         return texts.thanks

@@ -1,5 +1,6 @@
 """The value-vulnerability matrix and recovery effectiveness, checked against hand-computed values."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -8,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from feedback_svc.scoring.cache import baseline_bundle
 from tests.integration.console.seed import insert_customer, insert_score, insert_task
 from tests.integration.users.console_helpers import log_in, make_user
 
@@ -48,20 +50,59 @@ async def finished_task(
 async def test_value_vulnerability_counts_each_customer_once_at_their_latest_score(
     client: Client, conn: asyncpg.Connection, crm: dict[str, str]
 ) -> None:
-    for value, churn in ((100, 0.1), (200, 0.3), (300, 0.6), (400, 0.9)):
+    # one customer inside each of the serving (baseline) model's risk bands
+    starts = [band.min_probability for band in baseline_bundle().card.risk_bands]
+    churns = [starts[1] / 2, (starts[1] + starts[2]) / 2, (starts[2] + starts[3]) / 2, 0.9]
+    for value, churn in zip((100, 200, 300, 400), churns, strict=True):
         customer = await insert_customer(conn, name=f"v{value}", value=value)
         if value == 400:  # an older, different score must not count
-            await insert_score(conn, customer, churn=0.05)
+            await insert_score(conn, customer, churn=0.01)
             await conn.execute("UPDATE scores SET scored_at = now() - interval '2 days'")
         await insert_score(conn, customer, churn=churn)
     report = (await client.get("/v1/analytics/value-vulnerability", headers=crm)).json()
     assert report["customers"] == 4
     assert report["value_cuts"] == [175.0, 250.0, 325.0]  # percentile_cont of 100..400
+    assert report["risk_bands"] == ["low", "medium", "high", "critical"]
+    assert report["risk_cuts"] == [round(start, 4) for start in starts[1:]]
+    assert report["risk_source"].startswith("the baseline model")
     filled = {(c["risk_band"], c["value_band"]): c for c in report["cells"] if c["customers"]}
     assert set(filled) == {(0, 0), (1, 1), (2, 2), (3, 3)}
     assert filled[(3, 3)]["value_at_risk"] == pytest.approx(360.0)
-    assert filled[(0, 0)]["value_at_risk"] == pytest.approx(10.0)
     assert len(report["cells"]) == 16
+
+
+async def test_value_vulnerability_rows_follow_the_serving_models_bands_or_else_quantiles(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    # a hundred customers with the low churn a calibrated model gives: 0.000, 0.001, ... 0.099
+    for n in range(100):
+        await insert_score(conn, await insert_customer(conn, name=f"c{n}", value=100 + n), churn=n / 1000)
+
+    async def rows() -> list[int]:
+        report = (await client.get("/v1/analytics/value-vulnerability", headers=crm)).json()
+        counts = [0, 0, 0, 0]
+        for cell in report["cells"]:
+            counts[cell["risk_band"]] += cell["customers"]
+        return counts
+
+    bands = [
+        {"name": name, "min_probability": start, "holdout_share": 0.25, "holdout_churn_rate": 0.1}
+        for name, start in (("low", 0.0), ("medium", 0.02), ("high", 0.05), ("critical", 0.09))
+    ]
+    model = await conn.fetchval(
+        """INSERT INTO models (version, artifact, card, metrics, active, activated_at)
+           VALUES ('v-bands', '\\x00', $1, '{}', true, now()) RETURNING id""",
+        {"risk_bands": bands},
+    )
+    # the active model's card: below 2%, 2-5%, 5-9%, 9% and over
+    assert await rows() == [20, 30, 40, 10]
+    report = (await client.get("/v1/analytics/value-vulnerability", headers=crm)).json()
+    assert report["risk_source"] == "model v-bands"
+    assert "medium from 2.0%" in report["method"]
+
+    # a card without four rising bands: the 50th, 80th and 95th percentiles, as cards cut them
+    await conn.execute("UPDATE models SET card = '{\"risk_bands\": []}' WHERE id = $1", model)
+    assert await rows() == [50, 30, 15, 5]
 
 
 async def test_recovery_effectiveness_matches_hand_computed_figures(
@@ -111,3 +152,23 @@ async def test_without_a_control_group_there_is_no_uplift_and_the_page_says_so(
     assert "Value-vulnerability matrix" in page.text
     assert "Needs control-group and worked tasks resolved 90+ days ago" in page.text
     assert 'id="root-causes-t"' in page.text
+
+
+async def test_no_share_on_the_page_stands_without_its_count(
+    client: Client, conn: asyncpg.Connection
+) -> None:
+    for cause in ("late_delivery", "late_delivery"):
+        await finished_task(conn, days_ago=3, outcome="recovered", root_cause=cause, contact_hours=1)
+    await make_user(conn, email="boss@example.com", role="manager")
+    await log_in(client, "boss@example.com")
+    page = (await client.get("/console/analytics")).text
+    chart = page[page.index('id="root-causes-t"') : page.index("</svg>", page.index('id="root-causes-t"'))]
+    # two tasks of two: the chart says so next to the 100%
+    assert "100% · 2 of 2" in chart
+    assert ">100.0<" not in chart
+    # every bar chart's value labels (right of the bars) carry their count
+    for chart_id in ("by-touchpoint", "drivers-detractors", "drivers-churn", "root-causes"):
+        svg = re.search(rf'<svg[^>]*aria-labelledby="{chart_id}-t.*?</svg>', page, flags=re.S)
+        assert svg is not None, chart_id
+        for label in re.findall(r'<text class="muted" x="522"[^>]*>([^<]+)</text>', svg.group(0)):
+            assert " of " in label or "n=" in label, label

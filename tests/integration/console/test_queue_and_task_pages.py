@@ -130,8 +130,8 @@ async def test_claim_next_opens_the_story_and_the_agent_works_it_to_the_end(
     assert actions == ["claimed", "note", "contact_attempt", "resolved"]
     after = text_of((await client.get(base)).text)
     assert "Left a voicemail" in after
-    assert "Phone, reached the customer: Apologised" in after
-    assert "Recovered, root cause late_delivery: Voucher" in after
+    assert "By phone, reached the customer. Apologised" in after
+    assert "Recovered, root cause late_delivery. Voucher" in after
 
 
 async def test_a_lapsed_lease_is_taken_back_but_someone_elses_is_respected(

@@ -76,7 +76,7 @@ async def test_features_see_nothing_after_as_of(ml_conn: asyncpg.Connection) -> 
     await conn.execute(
         """INSERT INTO recovery_tasks (customer_id, status, trigger, priority, deadline_at, outcome,
                                        resolved_at, created_at)
-           VALUES ($1, 'resolved', 'low_score', 1, $2, 'recovered', $3, $2)""",
+           VALUES ($1, 'resolved', 'nps_detractor', 1, $2, 'recovered', $3, $2)""",
         who, AS_OF - timedelta(days=8), AS_OF + timedelta(days=2),
     )  # fmt: skip
     [row] = await fetch_features(conn, as_of=AS_OF, customer_ids=[who])

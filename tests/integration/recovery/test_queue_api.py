@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from feedback_svc.recovery.queries import Q
+from tests.conftest import KeyFactory
 from tests.integration.recovery.conftest import events_of, insert_customer, insert_task
 
 Client = AsyncTestClient[Litestar]
@@ -24,11 +25,12 @@ async def claim(client: Client, headers: dict[str, str], **body: object) -> dict
 
 
 async def test_a_task_from_claim_to_resolution_with_its_whole_history(
-    client: Client, agent: dict[str, str], conn: asyncpg.Connection
+    client: Client, make_key: KeyFactory, conn: asyncpg.Connection
 ) -> None:
+    ana = await make_key("agent", name="ana-laptop", agent="ana")
     customer = await insert_customer(conn)
     task_id = await insert_task(conn, customer, priority=70, touchpoint="delivery")
-    task = await claim(client, agent, agent="ana")
+    task = await claim(client, ana)
     assert task is not None
     assert task["id"] == str(task_id)
     token = task["lease_token"]
@@ -36,45 +38,45 @@ async def test_a_task_from_claim_to_resolution_with_its_whole_history(
 
     base = f"/v1/recovery/tasks/{task_id}"
     note = await client.post(
-        f"{base}/notes", json={"lease_token": token, "text": "called, no answer"}, headers=agent
+        f"{base}/notes", json={"lease_token": token, "text": "called, no answer"}, headers=ana
     )
     assert note.status_code == 201, note.text
     attempt = await client.post(
         f"{base}/contact-attempts",
         json={"lease_token": token, "channel": "phone", "reached": True, "agent": "ana"},
-        headers=agent,
+        headers=ana,
     )
     assert attempt.status_code == 201, attempt.text
     assert attempt.json()["first_contact_at"] is not None
     resolved = await client.post(
         f"{base}/resolve",
-        json={"lease_token": token, "outcome": "recovered", "root_cause": "late_delivery", "agent": "ana"},
-        headers=agent,
+        json={"lease_token": token, "outcome": "recovered", "root_cause": "late_delivery"},
+        headers=ana,
     )
     assert resolved.status_code == 200, resolved.text
     body = resolved.json()
     assert (body["status"], body["outcome"], body["root_cause"]) == ("resolved", "recovered", "late_delivery")
     assert body["lease_expires_at"] is None
 
-    detail = (await client.get(base, headers=agent)).json()
+    detail = (await client.get(base, headers=ana)).json()
     history = [(h["actor"], h["action"]) for h in detail["history"]]
-    # the note was sent without an agent name: the API key's name stands in
+    # the key acts for ana, whether or not the body says so
     assert history == [
         ("ana", "claimed"),
-        ("agent-key", "note"),
+        ("ana", "note"),
         ("ana", "contact_attempt"),
         ("ana", "resolved"),
     ]
     assert detail["history"][1]["details"]["text"] == "called, no answer"
     assert detail["history"][2]["details"]["before_deadline"] is True
-    assert all(h["details"].get("key") == "agent-key" for h in detail["history"])
+    assert all(h["details"].get("key") == "ana-laptop" for h in detail["history"])
     resolved_events = await events_of(conn, "task.resolved")
     assert [(e["id"], e["outcome"], e["root_cause"]) for e in resolved_events] == [
         (str(task_id), "recovered", "late_delivery")
     ]
 
     # the lease ended with the resolution: the old token is refused, with a reason
-    late = await client.post(f"{base}/notes", json={"lease_token": token, "text": "again"}, headers=agent)
+    late = await client.post(f"{base}/notes", json={"lease_token": token, "text": "again"}, headers=ana)
     assert late.status_code == 409
     assert late.headers["content-type"].startswith(PROBLEM)
     assert "resolved already" in late.json()["detail"]
@@ -94,10 +96,12 @@ async def test_claims_take_the_highest_priority_first_and_an_empty_queue_is_204(
 
 
 async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the_queue(
-    client: Client, agent: dict[str, str], conn: asyncpg.Connection
+    client: Client, agent: dict[str, str], make_key: KeyFactory, conn: asyncpg.Connection
 ) -> None:
+    ana = await make_key("agent", name="ana-key", agent="ana")
+    bob = await make_key("agent", name="bob-key", agent="bob")
     task_id = await insert_task(conn, await insert_customer(conn))
-    first = await claim(client, agent, agent="ana", lease_seconds=1)
+    first = await claim(client, ana, lease_seconds=1)
     assert first is not None
     base = f"/v1/recovery/tasks/{task_id}"
     wrong = await client.post(
@@ -115,7 +119,7 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
     )
     assert expired.status_code == 409
     assert "expired" in expired.json()["detail"]
-    again = await claim(client, agent, agent="bob")
+    again = await claim(client, bob)
     assert again is not None
     assert again["id"] == str(task_id)
     assert again["lease_token"] != first["lease_token"]
@@ -149,25 +153,6 @@ async def test_extend_and_release(client: Client, agent: dict[str, str], conn: a
         "SELECT action FROM recovery_task_history WHERE task_id = $1 ORDER BY id", task_id
     )
     assert [a["action"] for a in actions] == ["claimed", "lease_extended", "released", "claimed"]
-
-
-async def test_an_assigned_task_goes_only_to_its_agent(
-    client: Client, agent: dict[str, str], conn: asyncpg.Connection
-) -> None:
-    task_id = await insert_task(conn, await insert_customer(conn), priority=80)
-    assigned = await client.post(
-        f"/v1/recovery/tasks/{task_id}/assign", json={"assignee": "bob", "agent": "lead"}, headers=agent
-    )
-    assert assigned.status_code == 200, assigned.text
-    assert assigned.json()["assignee"] == "bob"
-    assert await claim(client, agent, agent="ana") is None
-    mine = await claim(client, agent, agent="bob")
-    assert mine is not None
-    assert mine["id"] == str(task_id)
-    details = await conn.fetchval("SELECT details FROM recovery_task_history WHERE action = 'assigned'")
-    assert (details["assignee"], details["previous"]) == ("bob", None)
-    listed = (await client.get("/v1/recovery/tasks", params={"assignee": "bob"}, headers=agent)).json()
-    assert [t["id"] for t in listed["items"]] == [str(task_id)]
 
 
 async def test_reopen_gives_a_fresh_promise_but_never_a_second_open_task(
@@ -286,5 +271,7 @@ async def test_the_claim_uses_the_claim_index(conn: asyncpg.Connection) -> None:
         ids,
     )
     await conn.execute("ANALYZE recovery_tasks")
-    plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + Q["claim_task"], "ana", timedelta(minutes=15), None)
+    plan = await conn.fetchval(
+        "EXPLAIN (FORMAT JSON) " + Q["claim_task"], "ana", timedelta(minutes=15), None, "ana"
+    )
     assert "recovery_tasks_claim_idx" in str(plan), plan
