@@ -68,6 +68,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # model at most this often
     at_risk_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
     model_refresh_seconds: NonNegativeFloat = 5.0
+    # What churn means for this business (docs/churn-labels.md): `contractual`, a `churned`
+    # event within the horizon after a cut-off; `non_contractual`, no purchase within it. The
+    # horizon is the default of a training run (a run may ask for another).
+    churn_labels: Literal["contractual", "non_contractual"] = "contractual"
+    churn_horizon_days: Annotated[int, Meta(ge=7, le=730)] = 90
 
     # Amounts: the currency every event value is in (ISO 4217). When set, an event in another
     # currency is refused (convert it first) and one without a currency is taken to be in it.

@@ -1,10 +1,10 @@
 """The fitted models as numpy arithmetic: exact, additive, and fast for one row.
 
-Both candidate families are additive in the calibrated log-odds: Platt scaling
+Every candidate family is additive in the calibrated log-odds: Platt scaling
 is linear in the base model's decision value, a logistic regression is linear in
-its inputs, and the boosted model is trained with `interaction_cst=
-"no_interactions"`, so every tree reads one column and the sum of trees is one
-step function per column (a lookup table over the model's own bins). So
+its inputs, the BG/NBD candidate reads one column as it is, and the boosted model
+is trained with `interaction_cst="no_interactions"`, so every tree reads one column
+and the sum of trees is one step function per column (a lookup table over the model's own bins). So
 
     calibrated log-odds(x) = base + sum_j part_j(x_j),   part_j(reference_j) = 0
 
@@ -23,6 +23,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+from ml.history import NoPurchaseScore
 
 
 class UnsupportedModelError(TypeError):
@@ -109,6 +111,10 @@ def additive_logit(model: CalibratedClassifierCV, reference: np.ndarray) -> Addi
     if _is_scaled_logistic(estimator):
         scaler, logistic = estimator.steps[0][1], estimator.steps[-1][1]
         weights = -a * logistic.coef_[0] / scaler.scale_
+        return AdditiveLogit(base=base, weights=weights, reference=reference)
+    if isinstance(estimator, NoPurchaseScore):
+        weights = np.zeros(reference.shape[0])
+        weights[estimator.column] = -a
         return AdditiveLogit(base=base, weights=weights, reference=reference)
     if (
         isinstance(estimator, HistGradientBoostingClassifier)

@@ -9,7 +9,6 @@ arguments give the same model (and the same bytes).
 
 import argparse
 import asyncio
-import importlib.util
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -18,24 +17,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from feedback_svc.db import migrate
 from ml import persistence
 from ml.bundle import ModelBundle
 from ml.card import card_to_json, render_markdown
 from ml.simulator import populate
 from ml.training import train
 
-_MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "2026_11_23_0001_initial_schema.py"
 DEFAULT_NOW = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-def upgrade_sql(path: Path = _MIGRATION) -> str:
-    """The initial migration's SQL, applied directly to a scratch database."""
-    spec = importlib.util.spec_from_file_location("ml_initial_schema", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.UPGRADE
 
 
 async def build(*, database_url: str, customers: int, seed: int, now: datetime) -> ModelBundle:
@@ -46,9 +35,9 @@ async def build(*, database_url: str, customers: int, seed: int, now: datetime) 
     admin = await asyncpg.connect(database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
+        await asyncio.to_thread(migrate.upgrade, scratch_url)
         conn = await asyncpg.connect(scratch_url)
         try:
-            await conn.execute(upgrade_sql())
             _say(f"simulating {customers} customers (seed {seed}) up to {now:%Y-%m-%d}")
             await populate(conn, customers=customers, seed=seed, now=now)
             result = await train(

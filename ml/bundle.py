@@ -1,4 +1,5 @@
-"""A trained model bundle: features, churn and loyalty models, and their card."""
+"""A trained model bundle: features (with the purchase-history models), churn and loyalty
+models, and their card."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ class ModelBundle:
 
     `reference` is the typical customer in the vectorizer's columns (training
     medians; NaN where most customers have no value): reasons explain a score
-    relative to it.
+    relative to it. `loyalty` is None when there were too few NPS answers to learn it
+    (`card.loyalty_unavailable` says why).
     """
 
     features: Pipeline
     churn: CalibratedClassifierCV
-    loyalty: CalibratedClassifierCV
+    loyalty: CalibratedClassifierCV | None
     reference: np.ndarray
     card: ModelCard
 
@@ -52,4 +54,6 @@ class ModelBundle:
         return self.churn.predict_proba(self.features.transform(rows))[:, 1]
 
     def predict_loyalty(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self.loyalty is None:
+            raise ValueError(f"model {self.version} has no loyalty part: {self.card.loyalty_unavailable}")
         return self.loyalty.predict_proba(self.features.transform(rows))[:, 1]

@@ -2,12 +2,21 @@
 
 Structs serialise to JSON with `card_to_json` (stored in the `models.card` column
 and next to the shipped artifact); `render_markdown` gives the same for people.
+Fields added since the first cards have defaults, so every card ever stored still loads.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
+import numpy as np
 
+# docs/churn-labels.md
+LABEL_WORDS = {
+    "contractual": "churned: a `churned` event within {days} days after a cut-off (contractual).",
+    "non_contractual": "churned: no purchase within {days} days after a cut-off, among customers who "
+    "had bought before it (non-contractual).",
+}
 LOYALTY_INDEX_FORMULA = (
     "loyalty_index = round(100 * sqrt(P(promoter) * (1 - P(churn)))): the geometric mean of "
     "attitudinal loyalty (would recommend: NPS 9-10) and behavioural loyalty (stays), "
@@ -27,9 +36,14 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    """`validation`: fitted on the earlier training windows, judged on the latest one (what the
+    choice was made on); `holdout`: refitted on every training window, judged on the later
+    holdout (the chosen candidate only). Cards before validation existed have only `holdout`."""
+
     name: str
     description: str
-    holdout: Metrics
+    holdout: Metrics | None = None
+    validation: Metrics | None = None
 
 
 class ModelSection(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,14 +57,25 @@ class ModelSection(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def holdout(self) -> Metrics:
-        return next(c.holdout for c in self.candidates if c.name == self.chosen)
+        found = next(c.holdout for c in self.candidates if c.name == self.chosen)
+        assert found is not None, "the chosen candidate always has holdout figures"
+        return found
 
 
 class RiskBand(msgspec.Struct, frozen=True, kw_only=True):
+    """A churn probability p is in the last band whose `min_probability` <= p (`band_index`):
+    the exact edge the scorer serves by, never rounded."""
+
     name: str
     min_probability: float
     holdout_share: float
     holdout_churn_rate: float
+
+
+def band_index(edges: Sequence[float], probabilities: np.ndarray) -> np.ndarray:
+    """For each probability, the index of its band: how many of the bands above the first
+    (`edges`, ascending) start at or below it. Training and serving both band through here."""
+    return np.searchsorted(np.asarray(edges, dtype=float), probabilities, side="right")
 
 
 class FeatureInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +88,21 @@ class DataWindow(msgspec.Struct, frozen=True, kw_only=True):
     horizon_days: int
     train_cutoffs: list[datetime]
     holdout_cutoff: datetime
+    # what churn meant (docs/churn-labels.md); the first cards were all contractual
+    labels: str = "contractual"
+    # the training window candidates were chosen on (None: chosen on the holdout, early cards)
+    validation_cutoff: datetime | None = None
+
+
+class LifetimeValueInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The purchase-history (BTYD) model in the bundle, or why there is none."""
+
+    horizon_days: int
+    available: bool
+    reason: str | None = None
+    customers: int = 0
+    repeat_buyers: int = 0
+    parameters: dict[str, float] = {}
 
 
 class ModelCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,20 +111,27 @@ class ModelCard(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     data: DataWindow
     churn: ModelSection
-    loyalty: ModelSection
+    # None when there were too few NPS answers to learn from; `loyalty_unavailable` says so
+    loyalty: ModelSection | None
     risk_bands: list[RiskBand]
     features: list[FeatureInfo]
     loyalty_index: str
     versions: dict[str, str]
     intended_use: str
     limitations: list[str]
+    loyalty_unavailable: str | None = None
+    lifetime_value: LifetimeValueInfo | None = None
 
-    def metrics(self) -> dict[str, object]:
-        """The figures for the `models.metrics` column."""
-        return {
-            "churn": msgspec.to_builtins(self.churn.holdout),
-            "loyalty": msgspec.to_builtins(self.loyalty.holdout),
-        }
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """The figures for the `models.metrics` column (no `loyalty` without a loyalty model)."""
+        figures = {"churn": msgspec.to_builtins(self.churn.holdout)}
+        if self.loyalty is not None:
+            figures["loyalty"] = msgspec.to_builtins(self.loyalty.holdout)
+        return figures
+
+    def band_edges(self) -> list[float]:
+        """The lower edges of every band above the first, ascending, as stored."""
+        return [band.min_probability for band in self.risk_bands[1:]]
 
 
 def card_to_json(card: ModelCard) -> bytes:
@@ -98,6 +145,12 @@ def card_from_json(data: bytes | str) -> ModelCard:
 def render_markdown(card: ModelCard) -> str:
     """The card for people: README-style, one table per section."""
     d = card.data
+    loyalty = (
+        f"- Loyalty: {card.loyalty.train_rows} training NPS answers, "
+        f"{card.loyalty.train_positives} promoters."
+        if card.loyalty is not None
+        else f"- Loyalty: not available: {card.loyalty_unavailable}"
+    )
     lines = [
         f"# Model card: {card.kind} {card.version}",
         "",
@@ -105,16 +158,23 @@ def render_markdown(card: ModelCard) -> str:
         "",
         "## Data",
         "",
-        f"- Label: churned within {d.horizon_days} days after a cut-off (customer_events kind `churned`).",
+        f"- Label: {LABEL_WORDS.get(d.labels, d.labels).format(days=d.horizon_days)}",
         f"- Training cut-offs: {', '.join(f'{c:%Y-%m-%d}' for c in d.train_cutoffs)}.",
+        *(
+            [f"- Candidates chosen on the latest training window, after {d.validation_cutoff:%Y-%m-%d}."]
+            if d.validation_cutoff is not None
+            else []
+        ),
         f"- Holdout cut-off (a later period, never seen in training): {d.holdout_cutoff:%Y-%m-%d}.",
         f"- Churn: {card.churn.train_rows} training rows, {card.churn.train_positives} churned.",
-        f"- Loyalty: {card.loyalty.train_rows} training NPS answers, "
-        f"{card.loyalty.train_positives} promoters.",
+        loyalty,
         "",
     ]
     for section in (card.churn, card.loyalty):
-        lines += [f"## {section.target} (chosen: {section.chosen})", "", *_metrics_table(section), ""]
+        if section is not None:
+            lines += [f"## {section.target} (chosen: {section.chosen})", "", *_metrics_table(section), ""]
+    if card.lifetime_value is not None:
+        lines += ["## Lifetime value", "", *_lifetime_value_lines(card.lifetime_value), ""]
     lines += [
         "## Risk bands",
         "",
@@ -149,15 +209,28 @@ def render_markdown(card: ModelCard) -> str:
 
 def _metrics_table(section: ModelSection) -> list[str]:
     rows = [
-        "| candidate | ROC AUC | PR AUC | Brier | ECE | lift top 10% | holdout rows | positives |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| candidate | judged on | ROC AUC | PR AUC | Brier | ECE | lift top 10% | rows | positives |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in section.candidates:
-        m = c.holdout
-        rows.append(
-            f"| {c.name}{' (chosen)' if c.name == section.chosen else ''} | {m.roc_auc:.4f} | {m.pr_auc:.4f} "
-            f"| {m.brier:.4f} | {m.expected_calibration_error:.4f} | {m.lift_top_decile:.2f} | {m.rows} "
-            f"| {m.positives} |"
-        )
+        chosen = " (chosen)" if c.name == section.chosen else ""
+        for where, m in (("validation", c.validation), ("holdout", c.holdout)):
+            if m is not None:
+                rows.append(
+                    f"| {c.name}{chosen} | {where} | {m.roc_auc:.4f} | {m.pr_auc:.4f} | {m.brier:.4f} "
+                    f"| {m.expected_calibration_error:.4f} | {m.lift_top_decile:.2f} | {m.rows} "
+                    f"| {m.positives} |"
+                )
     rows += ["", *(f"- {c.name}: {c.description}" for c in section.candidates)]
     return rows
+
+
+def _lifetime_value_lines(info: LifetimeValueInfo) -> list[str]:
+    if not info.available:
+        return [f"Not available: {info.reason}"]
+    parameters = ", ".join(f"{name} = {value:.4g}" for name, value in info.parameters.items())
+    return [
+        f"BG/NBD and Gamma-Gamma (ml/clv.py) over {info.horizon_days} days, fitted on the purchase "
+        f"histories of {info.customers} training rows ({info.repeat_buyers} with a repeat purchase): "
+        f"{parameters}."
+    ]

@@ -7,6 +7,12 @@ changes ("bring your own signals"); a text attribute with a few recurring values
 (`plan`) is one-hot encoded. Everything else (lists, objects, rare or unique
 strings) is ignored.
 
+With `lifetime_value` the vectorizer also fits the purchase-history model (ml/history.py)
+on the rows' purchase summaries and adds one column after the fixed block: the BG/NBD's
+log-odds of no purchase within `horizon_days` (missing for customers who never bought).
+The fixed features it was fitted with are kept on it (`fixed_`), so a model trained
+before a feature was added keeps reading the columns it knows.
+
 Missing values: a number that is absent, null, NaN or infinite is *missing*
 (NaN in the matrix), never an error; the imputer in `make_feature_pipeline`
 fills it with the training median and adds a missing-indicator column, so the
@@ -26,9 +32,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
+from ml.history import NO_PURCHASE_COLUMN, PurchaseModel, no_purchase_label, summaries
+
 # name in the SQL row -> words for people (reasons, model card)
 FIXED_FEATURES: dict[str, str] = {
-    "tenure_days": "Days since sign-up",
+    "tenure_days": "Days as a customer",
     "value": "Customer value",
     "latest_nps": "Latest NPS score",
     "latest_csat": "Latest CSAT score",
@@ -47,7 +55,21 @@ FIXED_FEATURES: dict[str, str] = {
     "days_since_last_interaction": "Days since the last interaction",
     "interactions_90d": "Interactions in the last 90 days",
     "critical_interactions_90d": "Critical interactions in the last 90 days",
+    "purchases_total": "Purchases so far",
+    "purchase_value_total": "Spend so far",
+    "average_order_value": "Average purchase value",
+    "days_since_first_purchase": "Days since the first purchase",
+    "days_since_last_purchase": "Days since the last purchase",
+    "mean_days_between_purchases": "Usual days between purchases (mean gap)",
+    "purchase_overdue_ratio": "Days since the last purchase, in the customer's usual gaps",
+    "purchases_30d": "Purchases in the last 30 days",
     "purchases_90d": "Purchases in the last 90 days",
+    "purchases_365d": "Purchases in the last 365 days",
+    "purchase_value_90d": "Spend in the last 90 days",
+    "purchase_value_365d": "Spend in the last 365 days",
+    "spend_trend_90d": "Change in spend: the last 90 days against the 90 before",
+    "refunds_365d": "Refunds in the last 365 days",
+    "refund_share": "Share of spend refunded",
     "renewals_90d": "Renewals in the last 90 days",
     "upgrades_90d": "Upgrades in the last 90 days",
     "downgrades_90d": "Downgrades in the last 90 days",
@@ -55,7 +77,18 @@ FIXED_FEATURES: dict[str, str] = {
     "recovered_before": "Earlier recoveries that won the customer back",
     "not_recovered_before": "Earlier recoveries that did not",
 }
-# attributes the SQL already reads for its own purpose
+# the fixed features of models trained before purchase history was read: a vectorizer
+# fitted then has no `fixed_` and reads these
+_FIXED_BEFORE_HISTORY = (
+    "tenure_days", "value", "latest_nps", "latest_csat", "latest_ces", "nps_trend", "csat_trend",
+    "ces_trend", "lowest_score_90d", "detractor_answers_90d", "unhappy_critical_answers_90d",
+    "answers_90d", "invitations_90d", "non_response_rate_90d", "contact_requests_90d",
+    "days_since_last_answer", "days_since_last_interaction", "interactions_90d",
+    "critical_interactions_90d", "purchases_90d", "renewals_90d", "upgrades_90d", "downgrades_90d",
+    "open_recovery_task", "recovered_before", "not_recovered_before",
+)  # fmt: skip
+# attributes that are not signals: `signed_up_at` was once read as the sign-up date
+# (customers.customer_since is now); a date string would only become noise
 RESERVED_ATTRIBUTES = frozenset({"signed_up_at"})
 _WORDS = re.compile(r"[_\-\s]+")
 
@@ -77,15 +110,28 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
     """Mappings from `fetch_features` -> float matrix with NaN where a value is missing."""
 
     def __init__(
-        self, *, min_frequency: int = 10, max_categories: int = 12, max_attributes: int = 50
+        self,
+        *,
+        min_frequency: int = 10,
+        max_categories: int = 12,
+        max_attributes: int = 50,
+        horizon_days: int = 90,
+        lifetime_value: bool = False,
     ) -> None:
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.max_attributes = max_attributes
+        self.horizon_days = horizon_days
+        self.lifetime_value = lifetime_value
 
     def fit(self, rows: Iterable[Mapping[str, Any]], y: object = None) -> Self:
         _COLUMNS.pop(self, None)  # learned anew
         rows = list(rows)
+        self.fixed_ = list(FIXED_FEATURES)
+        self.purchase_model_: PurchaseModel | None = None
+        self.purchase_model_unavailable_: str | None = "not asked for"
+        if self.lifetime_value:
+            self._fit_purchase_model(rows)
         touchpoints: Counter[str] = Counter()
         for row in rows:
             touchpoints.update(touchpoint_counts(row.get("touchpoints_90d")).keys())
@@ -100,10 +146,12 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = rows if isinstance(rows, Sequence) else list(rows)
         out = np.zeros((len(rows), self.n_features_out_))
-        out[:, : len(FIXED_FEATURES)] = _number_block(
-            [[row.get(key) for key in FIXED_FEATURES] for row in rows]
-        )
+        fixed = self.fixed_names()
+        out[:, : len(fixed)] = _number_block([[row.get(key) for key in fixed] for row in rows], len(fixed))
         where = _columns_of(self)
+        model = self.purchase_model()
+        if model is not None:
+            out[:, len(fixed)] = model.no_purchase_logit(*summaries(rows))
         out[:, where.numeric_attribute_columns] = math.nan  # an attribute not sent is missing
         # one pass over what each row has, not one per known column: most columns are zero
         for line, row in zip(out, rows, strict=True):
@@ -124,6 +172,21 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def columns(self) -> list[Column]:
         return [Column(*column) for column in self.columns_]
+
+    def fixed_names(self) -> Sequence[str]:
+        return getattr(self, "fixed_", _FIXED_BEFORE_HISTORY)
+
+    def purchase_model(self) -> PurchaseModel | None:
+        """The fitted lifetime-value models (None when not fitted, or fitted before they existed)."""
+        return getattr(self, "purchase_model_", None)
+
+    def _fit_purchase_model(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        bought, matrix = summaries(rows)
+        try:
+            self.purchase_model_ = PurchaseModel(horizon_days=self.horizon_days).fit(matrix[bought])
+            self.purchase_model_unavailable_ = None
+        except ValueError as error:
+            self.purchase_model_unavailable_ = str(error)
 
     def _categories(self, values: Iterable[object]) -> list[str]:
         seen = Counter(value for value in values if isinstance(value, str))
@@ -157,6 +220,9 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def _columns(self) -> list[Column]:
         columns = [Column(*(key, label, key)) for key, label in FIXED_FEATURES.items()]
+        if self.purchase_model_ is not None:
+            label = no_purchase_label(self.horizon_days)
+            columns.append(Column(*(NO_PURCHASE_COLUMN, label, NO_PURCHASE_COLUMN)))
         columns += [
             Column(
                 *(
@@ -195,7 +261,7 @@ _COLUMNS: "weakref.WeakKeyDictionary[RowVectorizer, _Columns]" = weakref.WeakKey
 def _columns_of(vectorizer: RowVectorizer) -> _Columns:
     found = _COLUMNS.get(vectorizer)
     if found is None:
-        start = len(FIXED_FEATURES)
+        start = len(vectorizer.fixed_names()) + (vectorizer.purchase_model() is not None)
         touchpoints = {key: start + k for k, key in enumerate(vectorizer.touchpoints_)}
         start += len(touchpoints)
         segments: dict[object, int] = {value: start + k for k, value in enumerate(vectorizer.segments_)}
@@ -213,7 +279,7 @@ def _columns_of(vectorizer: RowVectorizer) -> _Columns:
     return found
 
 
-def make_feature_pipeline(**vectorizer: int) -> Pipeline:
+def make_feature_pipeline(**vectorizer: Any) -> Pipeline:
     """Rows -> imputed matrix: the vectorizer's columns, then one missing-indicator per
     column that had missing values in training (SimpleImputer's order)."""
     return Pipeline(
@@ -246,11 +312,11 @@ def _number(value: object) -> float:
     return float(value) if _is_number(value) else math.nan
 
 
-def _number_block(values: list[list[Any]]) -> np.ndarray:
+def _number_block(values: list[list[Any]], width: int) -> np.ndarray:
     """Rows of values -> float matrix, column by column the same as `_numbers`: one
     conversion for the usual all-numeric rows (None becomes NaN), per column otherwise."""
     try:
-        block = np.array(values, dtype=float).reshape(len(values), len(FIXED_FEATURES))
+        block = np.array(values, dtype=float).reshape(len(values), width)
     except (TypeError, ValueError):
         return np.column_stack([_numbers(list(column)) for column in zip(*values, strict=True)])
     block[~np.isfinite(block)] = np.nan

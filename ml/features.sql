@@ -5,10 +5,15 @@
 -- normalised to 0 (worst) .. 1 (best) where kinds are mixed: NPS/10, (CSAT-1)/4,
 -- (7-CES)/6 (CES 1 = very easy, 7 = very difficult, as the surveys ask). An answer
 -- is "unhappy" at NPS 0-6, CSAT 1-2, CES 6-7, the same as the recovery triggers.
--- The sign-up date is the CRM attribute `signed_up_at` (YYYY-MM-DD...) when it is
--- a plausible date, else customers.created_at. make_date(y, m, 1) + (d - 1) never
--- raises, so a bad attribute cannot fail a whole batch; keep this expression
--- identical in both queries (a unit test checks).
+-- What the CRM says (attributes, value, segment) is the version valid at $1: the
+-- current one when it was already valid then, else the one in customer_attribute_history
+-- whose [valid_from, valid_to) holds $1, else nothing (missing, imputed by the model).
+-- A customer is one since customer_since, else since the earlier of their first event
+-- and created_at (a CRM loading its history today has events older than the rows);
+-- keep that expression identical in both queries (a unit test checks).
+-- Purchase history is read whole (recency, frequency, spend, the customer's own rhythm)
+-- through customer_events_purchases_idx, by UTC day: purchases on one day are one purchase
+-- day, as the lifetime-value models count them.
 
 -- name: select_features
 -- One row of raw features per customer id in $2 that exists, for scoring and for
@@ -16,15 +21,13 @@
 -- reads one customer's rows through its (customer_id, time) index.
 SELECT c.id AS customer_id,
        c.erased_at IS NOT NULL AS erased,
-       c.value,
-       c.segment,
-       c.attributes::text AS attributes_json,
-       greatest(0, extract(epoch FROM $1::timestamptz - coalesce(
-           CASE WHEN c.attributes->>'signed_up_at' ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
-                THEN (make_date(substr(c.attributes->>'signed_up_at', 1, 4)::int,
-                                substr(c.attributes->>'signed_up_at', 6, 2)::int, 1)
-                      + (substr(c.attributes->>'signed_up_at', 9, 2)::int - 1))::timestamp AT TIME ZONE 'UTC'
-           END, c.created_at)) / 86400)::float8 AS tenure_days,
+       CASE WHEN c.attributes_since <= $1 THEN c.value ELSE past.value END AS value,
+       CASE WHEN c.attributes_since <= $1 THEN c.segment ELSE past.segment END AS segment,
+       coalesce(CASE WHEN c.attributes_since <= $1 THEN c.attributes ELSE past.attributes END,
+                '{}'::jsonb)::text AS attributes_json,
+       greatest(0, extract(epoch FROM $1::timestamptz - coalesce(c.customer_since, least(c.created_at, (
+           SELECT min(f.occurred_at) FROM customer_events f WHERE f.customer_id = c.id)))) / 86400)::float8
+           AS tenure_days,
        a.nps[1] AS latest_nps,
        a.csat[1] AS latest_csat,
        a.ces[1] AS latest_ces,
@@ -45,7 +48,25 @@ SELECT c.id AS customer_id,
        coalesce(t.interactions_90d, 0) AS interactions_90d,
        coalesce(t.critical_interactions_90d, 0) AS critical_interactions_90d,
        coalesce(t.touchpoints_90d, '{}') AS touchpoints_90d,
-       coalesce(e.purchases_90d, 0) AS purchases_90d,
+       coalesce(p.purchases, 0)::int8 AS purchases_total,
+       coalesce(p.purchase_value, 0)::float8 AS purchase_value_total,
+       (p.purchase_value / nullif(p.purchases, 0))::float8 AS average_order_value,
+       coalesce(p.purchase_days, 0) AS purchase_days,
+       p.today - p.first_day AS days_since_first_purchase,
+       p.today - p.last_day AS days_since_last_purchase,
+       ((p.last_day - p.first_day)::float8 / nullif(p.purchase_days - 1, 0)) AS mean_days_between_purchases,
+       ((p.today - p.last_day)::float8 / nullif((p.last_day - p.first_day)::float8 / nullif(p.purchase_days - 1, 0), 0))
+           AS purchase_overdue_ratio,
+       -- the lifetime-value models' spend: the mean of the repeat purchase days (the first one starts the clock)
+       ((p.purchase_value - p.first_day_value) / nullif(p.purchase_days - 1, 0))::float8 AS repeat_purchase_value,
+       coalesce(p.purchases_30d, 0)::int8 AS purchases_30d,
+       coalesce(p.purchases_90d, 0)::int8 AS purchases_90d,
+       coalesce(p.purchases_365d, 0)::int8 AS purchases_365d,
+       coalesce(p.purchase_value_90d, 0)::float8 AS purchase_value_90d,
+       coalesce(p.purchase_value_365d, 0)::float8 AS purchase_value_365d,
+       (coalesce(p.purchase_value_90d, 0) - coalesce(p.purchase_value_prev_90d, 0))::float8 AS spend_trend_90d,
+       coalesce(p.refunds_365d, 0)::int8 AS refunds_365d,
+       (p.refund_value / nullif(p.purchase_value, 0))::float8 AS refund_share,
        coalesce(e.renewals_90d, 0) AS renewals_90d,
        coalesce(e.upgrades_90d, 0) AS upgrades_90d,
        coalesce(e.downgrades_90d, 0) AS downgrades_90d,
@@ -53,6 +74,15 @@ SELECT c.id AS customer_id,
        coalesce(k.recovered_before, 0) AS recovered_before,
        coalesce(k.not_recovered_before, 0) AS not_recovered_before
   FROM customers c
+  -- the CRM's version valid at $1 when the current one was not yet (read only then)
+  LEFT JOIN LATERAL (
+        SELECT h.value, h.segment, h.attributes
+          FROM customer_attribute_history h
+         WHERE c.attributes_since > $1
+           AND h.customer_id = c.id AND h.valid_from <= $1 AND h.valid_to > $1
+         ORDER BY h.valid_from DESC
+         LIMIT 1
+  ) past ON true
   -- answers of the last 365 days, newest first, so the arrays hold the latest
   -- answers per kind first without a sort each; older answers say little and
   -- reading them would make serving slower as the history grows
@@ -107,14 +137,40 @@ SELECT c.id AS customer_id,
            AND i.occurred_at > $1::timestamptz - interval '90 days' AND i.occurred_at <= $1
   ) t ON true
   LEFT JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE e.kind = 'purchase') AS purchases_90d,
-               count(*) FILTER (WHERE e.kind = 'renewed') AS renewals_90d,
+        SELECT count(*) FILTER (WHERE e.kind = 'renewed') AS renewals_90d,
                count(*) FILTER (WHERE e.kind = 'upgraded') AS upgrades_90d,
                count(*) FILTER (WHERE e.kind = 'downgraded') AS downgrades_90d
           FROM customer_events e
          WHERE e.customer_id = c.id
            AND e.occurred_at > $1::timestamptz - interval '90 days' AND e.occurred_at <= $1
   ) e ON true
+  -- the whole purchase history, one row per UTC day (an index-only scan of the purchases index)
+  LEFT JOIN LATERAL (
+        SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date AS today,
+               count(*) FILTER (WHERE d.purchases > 0) AS purchase_days,
+               sum(d.purchases) AS purchases,
+               sum(d.value) AS purchase_value,
+               min(d.day) FILTER (WHERE d.purchases > 0) AS first_day,
+               max(d.day) FILTER (WHERE d.purchases > 0) AS last_day,
+               (array_agg(d.value ORDER BY d.day) FILTER (WHERE d.purchases > 0))[1] AS first_day_value,
+               sum(d.purchases) FILTER (WHERE d.age < 30) AS purchases_30d,
+               sum(d.purchases) FILTER (WHERE d.age < 90) AS purchases_90d,
+               sum(d.purchases) FILTER (WHERE d.age < 365) AS purchases_365d,
+               sum(d.value) FILTER (WHERE d.age < 90) AS purchase_value_90d,
+               sum(d.value) FILTER (WHERE d.age >= 90 AND d.age < 180) AS purchase_value_prev_90d,
+               sum(d.value) FILTER (WHERE d.age < 365) AS purchase_value_365d,
+               sum(d.refunds) FILTER (WHERE d.age < 365) AS refunds_365d,
+               sum(d.refund_value) AS refund_value
+          FROM (SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
+                       ($1::timestamptz AT TIME ZONE 'UTC')::date - (e.occurred_at AT TIME ZONE 'UTC')::date AS age,
+                       count(*) FILTER (WHERE e.kind = 'purchase') AS purchases,
+                       coalesce(sum(e.amount) FILTER (WHERE e.kind = 'purchase'), 0) AS value,
+                       count(*) FILTER (WHERE e.kind = 'refunded') AS refunds,
+                       coalesce(sum(abs(e.amount)) FILTER (WHERE e.kind = 'refunded'), 0) AS refund_value
+                  FROM customer_events e
+                 WHERE e.customer_id = c.id AND e.kind IN ('purchase', 'refunded') AND e.occurred_at <= $1
+                 GROUP BY 1, 2) d
+  ) p ON true
   -- outcome and resolved_at are read as of $1: a task resolved later was still open then
   LEFT JOIN LATERAL (
         SELECT bool_or(k.resolved_at IS NULL OR k.resolved_at > $1) AS open_recovery_task,
@@ -127,20 +183,21 @@ SELECT c.id AS customer_id,
  WHERE c.id = ANY($2::uuid[]);
 
 -- name: select_population
--- Who could have churned after $1: signed up by then, not churned (or reactivated
--- since), not erased (erased customers leave the training data too).
+-- Who could have churned after $1: a customer by then, not churned (or reactivated
+-- since), not erased (erased customers leave the training data too); under the
+-- non-contractual policy ($2), only customers who had bought by then. Lapsed customers
+-- stay in: not having bought for months is what the model must learn from.
 SELECT c.id
   FROM customers c
  WHERE c.erased_at IS NULL
-   AND coalesce(
-           CASE WHEN c.attributes->>'signed_up_at' ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
-                THEN (make_date(substr(c.attributes->>'signed_up_at', 1, 4)::int,
-                                substr(c.attributes->>'signed_up_at', 6, 2)::int, 1)
-                      + (substr(c.attributes->>'signed_up_at', 9, 2)::int - 1))::timestamp AT TIME ZONE 'UTC'
-           END, c.created_at) <= $1
+   AND coalesce(c.customer_since, least(c.created_at, (
+           SELECT min(f.occurred_at) FROM customer_events f WHERE f.customer_id = c.id))) <= $1
    AND coalesce((SELECT e.kind
                    FROM customer_events e
                   WHERE e.customer_id = c.id AND e.kind IN ('churned', 'reactivated') AND e.occurred_at <= $1
                   ORDER BY e.occurred_at DESC
                   LIMIT 1), 'reactivated') <> 'churned'
+   AND ($2 = 'contractual' OR EXISTS (
+           SELECT 1 FROM customer_events e
+            WHERE e.customer_id = c.id AND e.kind = 'purchase' AND e.occurred_at <= $1))
  ORDER BY c.id;

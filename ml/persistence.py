@@ -22,6 +22,8 @@ from ml.card import card_from_json, card_to_json
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         "ml.features.RowVectorizer",
+        "ml.history.NoPurchaseScore",
+        "ml.history.PurchaseModel",
         "ml.clv.BetaGeometricNBD",
         "ml.clv.CustomerLifetimeValue",
         "ml.clv.GammaGammaSpend",

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -28,6 +28,9 @@ _TUNE_LOCAL = "SET LOCAL jit = off; SET LOCAL plan_cache_mode = force_generic_pl
 _decode_object = msgspec.json.Decoder(dict[str, Any])
 
 FeatureRow = dict[str, Any]
+# what churn means (docs/churn-labels.md): a `churned` event, or no purchase, within the horizon
+LabelPolicy = Literal["contractual", "non_contractual"]
+LABEL_POLICIES: tuple[LabelPolicy, ...] = ("contractual", "non_contractual")
 
 
 async def fetch_features(
@@ -61,16 +64,19 @@ async def _fetch_tuned(conn: asyncpg.Connection, query: str, *args: Any) -> list
         return await conn.fetch(query, *args)
 
 
-async def fetch_population(conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime) -> list[UUID]:
-    """Customers alive at `as_of`: signed up, not churned, not erased."""
-    return [record["id"] for record in await conn.fetch(_QUERIES["select_population"], as_of)]
+async def fetch_population(
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime, labels: LabelPolicy = "contractual"
+) -> list[UUID]:
+    """Customers who could churn after `as_of`: customers by then, not churned, not erased;
+    for non-contractual labels, only those who had bought by then."""
+    return [record["id"] for record in await conn.fetch(_QUERIES["select_population"], as_of, labels)]
 
 
 async def fetch_population_features(
-    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime, labels: LabelPolicy = "contractual"
 ) -> list[FeatureRow]:
-    """Feature rows for everyone alive at `as_of`, ordered by customer id (training)."""
-    ids = await fetch_population(conn, as_of=as_of)
+    """Feature rows for the population at `as_of`, ordered by customer id (training)."""
+    ids = await fetch_population(conn, as_of=as_of, labels=labels)
     rows: list[FeatureRow] = []
     for start in range(0, len(ids), _BATCH):
         rows.extend(await fetch_features(conn, as_of=as_of, customer_ids=ids[start : start + _BATCH]))
@@ -84,9 +90,10 @@ async def fetch_labels(
     cutoff: datetime,
     horizon_days: int,
     customer_ids: Sequence[UUID],
+    labels: LabelPolicy = "contractual",
 ) -> dict[UUID, tuple[bool, int | None]]:
-    """{customer: (churned within the horizon, first NPS score in it or None)}."""
-    records = await conn.fetch(_QUERIES["select_labels"], cutoff, list(customer_ids), horizon_days)
+    """{customer: (churned within the horizon under `labels`, first NPS score in it or None)}."""
+    records = await conn.fetch(_QUERIES["select_labels"], cutoff, list(customer_ids), horizon_days, labels)
     return {record["customer_id"]: (record["churned"], record["next_nps"]) for record in records}
 
 

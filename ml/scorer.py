@@ -1,4 +1,4 @@
-"""Serving: raw feature rows -> churn risk, loyalty, value at risk and reasons.
+"""Serving: raw feature rows -> churn risk, loyalty, lifetime value, value at risk and reasons.
 
 Build one `Scorer` per active model version and reuse it; `score` is plain numpy
 after the rows are vectorised (see `ml._fastpath`), about 0.1 ms for one customer.
@@ -9,6 +9,11 @@ setting the input to the typical value changes the log-odds by exactly minus the
 contribution. Positive raises the risk. Inputs are grouped as a person would
 change them: a score and its "no value" flag are one reason, so are the one-hot
 columns of a category.
+
+Loyalty is None, with the card's reason, when the model has no loyalty part. Lifetime
+value (expected purchases and value over the horizon, P(alive)) comes from the bundle's
+purchase-history models for customers who have bought; value at risk is the CRM's value
+times the churn probability, or the expected value when the CRM sent none (0).
 """
 
 import math
@@ -21,7 +26,9 @@ import numpy as np
 
 from ml._fastpath import AdditiveLogit, additive_logit
 from ml.bundle import ModelBundle
+from ml.card import band_index
 from ml.features import FIXED_FEATURES, touchpoint_counts, words
+from ml.history import NO_PURCHASE_COLUMN, Forecast, no_purchase_probability, summaries
 
 BANDS = ("low", "medium", "high", "critical")
 # a tuple, not `int | float | ...`: that builds a new union on every call
@@ -40,12 +47,20 @@ class CustomerScore(msgspec.Struct, frozen=True, kw_only=True):
     customer_id: UUID | None
     churn_probability: float
     risk_band: str
-    loyalty_probability: float
-    loyalty_index: int
+    loyalty_probability: float | None
+    loyalty_index: int | None
     value_at_risk: float
     reasons: list[Reason]
     imputed: list[str]
     model_version: str
+    loyalty_unavailable: str | None = None
+    # over the model's horizon, from the purchase-history models; None with the reason below
+    expected_purchases: float | None = None
+    expected_value: float | None = None
+    probability_alive: float | None = None
+    lifetime_value_unavailable: str | None = None
+    # which value `value_at_risk` multiplied: the CRM's, the expected value, or none
+    value_basis: str = "crm"
 
 
 class Scorer:
@@ -60,7 +75,15 @@ class Scorer:
         self._flags = np.array([] if imputer.indicator_ is None else imputer.indicator_.features_, dtype=int)
         reference = self._encode(bundle.reference[None, :])[0]
         self._churn: AdditiveLogit = additive_logit(bundle.churn, reference)
-        self._loyalty: AdditiveLogit = additive_logit(bundle.loyalty, reference)
+        self._loyalty: AdditiveLogit | None = (
+            None if bundle.loyalty is None else additive_logit(bundle.loyalty, reference)
+        )
+        self.loyalty_unavailable = (
+            None if bundle.loyalty is not None else bundle.card.loyalty_unavailable or "no loyalty model"
+        )
+        self._purchases = self._vectorizer.purchase_model()
+        self.horizon_days = bundle.card.data.horizon_days
+        self.lifetime_value_unavailable = _lifetime_value_unavailable(bundle)
         columns = bundle.encoded_columns()
         self.groups = list(dict.fromkeys(column.group for column in columns))
         index = {group: g for g, group in enumerate(self.groups)}
@@ -68,9 +91,14 @@ class Scorer:
         self._grouping = np.zeros((len(columns), len(self.groups)))
         self._grouping[np.arange(len(columns)), self._column_group] = 1.0
         self._labels = [_group_label(group, columns) for group in self.groups]
-        # a typical value is shown for inputs that are one number, not for categories
+        # a typical value is shown for inputs that are one number, not for categories; the
+        # purchase rhythm's is a chance, like its value (the column holds log-odds)
         self._typical = {
-            index[column.group]: float(bundle.reference[j])
+            index[column.group]: float(
+                no_purchase_probability(bundle.reference[j])
+                if column.name == NO_PURCHASE_COLUMN
+                else bundle.reference[j]
+            )
             for j, column in enumerate(self._vectorizer.columns())
             if "=" not in column.name
         }
@@ -79,23 +107,31 @@ class Scorer:
             "" if typical is None else f" (typical: {'unknown' if math.isnan(typical) else _show(typical)})"
             for typical in (self._typical.get(g) for g in range(len(self.groups)))
         ]
-        bands = {band.name: band.min_probability for band in bundle.card.risk_bands}
-        self._band_edges = np.array([bands[name] for name in BANDS[1:]])
+        if [band.name for band in bundle.card.risk_bands] != list(BANDS):
+            raise ValueError(f"model {self.version}: risk bands must be {', '.join(BANDS)} in that order")
+        self._band_edges = bundle.card.band_edges()
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> list[CustomerScore]:
         raw = self._vectorizer.transform(rows)
         x = self._encode(raw)
         parts = self._churn.parts(x)
         churn = _expit(self._churn.base + parts.sum(axis=1))
-        loyalty = _expit(self._loyalty.base + self._loyalty.parts(x).sum(axis=1))
-        index = np.rint(100 * np.sqrt(loyalty * (1 - churn))).astype(int).tolist()
         by_group = parts @ self._grouping
         top = np.argsort(-np.abs(by_group), axis=1, kind="stable")[:, : self.reasons]
         missing_groups = self._imputed(raw)
-        band = np.searchsorted(self._band_edges, churn, side="right").tolist()
-        value = np.array([_finite(row.get("value")) for row in rows])
+        band = self.risk_band_index(churn).tolist()
+        forecast = self._forecast(rows)
+        value, basis = _value_and_basis(rows, forecast)
         at_risk = (value * churn).tolist()
-        churn_list, loyalty_list, contributions = churn.tolist(), loyalty.tolist(), by_group.tolist()
+        churn_list, contributions = churn.tolist(), by_group.tolist()
+        if self._loyalty is None:
+            loyalty_list: list[float | None] = [None] * len(rows)
+            index: list[int | None] = [None] * len(rows)
+        else:
+            loyalty = _expit(self._loyalty.base + self._loyalty.parts(x).sum(axis=1))
+            loyalty_list = loyalty.tolist()
+            index = np.rint(100 * np.sqrt(loyalty * (1 - churn))).astype(int).tolist()
+        lifetime = self._lifetime(forecast, len(rows))
         return [
             CustomerScore(
                 customer_id=row.get("customer_id"),
@@ -103,21 +139,68 @@ class Scorer:
                 risk_band=BANDS[band[i]],
                 loyalty_probability=loyalty_list[i],
                 loyalty_index=index[i],
+                loyalty_unavailable=self.loyalty_unavailable,
                 value_at_risk=at_risk[i],
+                value_basis=basis[i],
                 reasons=[
-                    self._reason(row, g, contributions[i][g], missing_groups[i]) for g in top[i].tolist()
+                    self._reason(
+                        row,
+                        g,
+                        contribution=contributions[i][g],
+                        imputed=missing_groups[i],
+                        forecast=forecast,
+                        i=i,
+                    )
+                    for g in top[i].tolist()
                 ],
                 imputed=missing_groups[i],
                 model_version=self.version,
+                **lifetime[i],
             )
             for i, row in enumerate(rows)
         ]
+
+    def risk_band_index(self, probabilities: np.ndarray) -> np.ndarray:
+        """The card's band for each probability (its index in BANDS), by the card's exact edges."""
+        return band_index(self._band_edges, probabilities)
+
+    def risk_band(self, probability: float) -> str:
+        return BANDS[int(self.risk_band_index(np.array([probability]))[0])]
+
+    def _forecast(self, rows: Sequence[Mapping[str, Any]]) -> Forecast | None:
+        if self._purchases is None or not rows:
+            return None
+        return self._purchases.forecast(*summaries(rows))
+
+    def _lifetime(self, forecast: Forecast | None, n: int) -> list[dict[str, Any]]:
+        if forecast is None:
+            return [{"lifetime_value_unavailable": self.lifetime_value_unavailable}] * n
+        purchases, alive = forecast.purchases.tolist(), forecast.alive.tolist()
+        value = forecast.value.tolist()
+        out: list[dict[str, Any]] = []
+        for i in range(n):
+            if math.isnan(purchases[i]):
+                out.append({"lifetime_value_unavailable": NO_PURCHASE_YET})
+            else:
+                out.append(
+                    {
+                        "expected_purchases": max(purchases[i], 0.0),
+                        "expected_value": None if math.isnan(value[i]) else max(value[i], 0.0),
+                        "probability_alive": min(max(alive[i], 0.0), 1.0),
+                        "lifetime_value_unavailable": None
+                        if not math.isnan(value[i])
+                        else self.lifetime_value_unavailable,
+                    }
+                )
+        return out
 
     def churn_probability(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         x = self._encode(self._vectorizer.transform(rows))
         return _expit(self._churn.base + self._churn.parts(x).sum(axis=1))
 
     def loyalty_probability(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        if self._loyalty is None:
+            raise ValueError(f"model {self.version} has no loyalty part: {self.loyalty_unavailable}")
         x = self._encode(self._vectorizer.transform(rows))
         return _expit(self._loyalty.base + self._loyalty.parts(x).sum(axis=1))
 
@@ -146,9 +229,22 @@ class Scorer:
                 out[i].append(group)
         return out
 
-    def _reason(self, row: Mapping[str, Any], g: int, contribution: float, imputed: list[str]) -> Reason:
+    def _reason(
+        self,
+        row: Mapping[str, Any],
+        g: int,
+        *,
+        contribution: float,
+        imputed: list[str],
+        forecast: Forecast | None,
+        i: int,
+    ) -> Reason:
         group, label = self.groups[g], self._labels[g]
-        value = _group_value(row, group)
+        if group == NO_PURCHASE_COLUMN:
+            chance = math.nan if forecast is None else float(forecast.no_purchase[i])
+            value: float | str | bool | None = None if math.isnan(chance) else chance
+        else:
+            value = _group_value(row, group)
         direction = "raises" if contribution > 0 else "lowers"
         if group in imputed or value is None:
             # the model saw the training median plus "no value": the absence moves the risk
@@ -158,6 +254,30 @@ class Scorer:
         else:
             text = f"{label}: {_show(value)}{self._usual[g]}, {direction} the churn risk"
         return Reason(feature=group, label=label, value=value, contribution=contribution, text=text)
+
+
+NO_PURCHASE_YET = "no purchase yet: lifetime value is forecast from purchase history"
+
+
+def _lifetime_value_unavailable(bundle: ModelBundle) -> str | None:
+    info = bundle.card.lifetime_value
+    if bundle.vectorizer.purchase_model() is not None:
+        return info.reason if info is not None else None
+    if info is not None and info.reason:
+        return f"the model has no lifetime-value part: {info.reason}"
+    return "the model has no lifetime-value part (trained before it existed, or without purchases)"
+
+
+def _value_and_basis(
+    rows: Sequence[Mapping[str, Any]], forecast: Forecast | None
+) -> tuple[np.ndarray, list[str]]:
+    """The CRM's value where it sent one (> 0), else the expected value over the horizon."""
+    crm = np.array([_finite(row.get("value")) for row in rows])
+    expected = np.zeros(len(rows)) if forecast is None else np.nan_to_num(forecast.value, nan=0.0)
+    use_crm = crm > 0
+    value = np.where(use_crm, crm, np.maximum(expected, 0.0))
+    basis = np.where(use_crm, "crm", np.where(value > 0, "lifetime_value", "none")).tolist()
+    return value, basis
 
 
 def _expit(z: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Synthetic customers with a known truth, written straight into PostgreSQL.
 
 `populate` simulates `periods` periods of `horizon_days` each, ending at `now`:
-customers (with CRM attributes such as `plan`, `support_tickets_open`, `seats`
-and, for the installed base imported when the service went live, `signed_up_at`),
+customers (with CRM attributes such as `plan`, `support_tickets_open` and `seats`, and
+`customer_since`, which for the installed base imported when the service went live is
+earlier than the row),
 interactions at touchpoints (onboarding and some others critical), survey
 invitations and answers (non-response too), recovery tasks and their outcomes,
 purchases, renewals, up/downgrades and churn. Customers churn for known reasons
@@ -186,19 +187,22 @@ class _Writer:
                 "en",
                 float(c.value[i]),
                 w.SEGMENTS[c.segment[i]],
-                msgspec.json.encode(self._attributes(i, signup[i])).decode(),
+                msgspec.json.encode(self._attributes(i)).decode(),
+                signup[i],
                 created[i],
             )
             for i in range(n)
         )
         await conn.execute(_QUERIES["create_customer_staging"])
         columns = ("id", "external_id", "email", "phone", "name", "time_zone", "locale", "value", "segment")
-        await self._copy(conn, "ml_sim_customers", (*columns, "attributes", "created_at"), rows)
+        await self._copy(
+            conn, "ml_sim_customers", (*columns, "attributes", "customer_since", "created_at"), rows
+        )
         await conn.execute(_QUERIES["insert_staged_customers"])
         await conn.execute(_QUERIES["drop_customer_staging"])
         self.counts["customers"] = self.counts.pop("ml_sim_customers")
 
-    def _attributes(self, i: int, signup: datetime | None) -> dict[str, Any]:
+    def _attributes(self, i: int) -> dict[str, Any]:
         c = self.world.customers
         attributes: dict[str, Any] = {
             "plan": w.PLANS[c.plan[i]],
@@ -207,9 +211,6 @@ class _Writer:
             "region": w.REGIONS[c.region[i]],
             "newsletter": bool(c.newsletter[i]),
         }
-        if c.signup[i] < 0 and signup is not None:
-            # imported when the service went live: created_at is the import, not the sign-up
-            attributes["signed_up_at"] = signup.date().isoformat()
         # no lists or objects: the customers API accepts (and returns) scalar attributes only
         return attributes
 

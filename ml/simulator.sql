@@ -25,14 +25,16 @@ CREATE TEMP TABLE ml_sim_customers (
     value       double precision,
     segment     text,
     attributes  text,
+    customer_since timestamptz,
     created_at  timestamptz
 );
 
 -- name: insert_staged_customers
+-- The simulated CRM data never changes, so each version is valid since the row was created.
 INSERT INTO customers (id, external_id, email, phone, name, time_zone, locale, value, segment,
-                       attributes, created_at, updated_at)
+                       attributes, customer_since, attributes_since, created_at, updated_at)
 SELECT id, external_id, email, phone, name, time_zone, locale, value, segment,
-       attributes::jsonb, created_at, created_at
+       attributes::jsonb, customer_since, created_at, created_at, created_at
   FROM ml_sim_customers;
 
 -- name: drop_customer_staging

@@ -1,17 +1,25 @@
-"""Training: labels from customer events, a time-based split, two calibrated models.
+"""Training: labels from customer events, a time-based split, calibrated models.
 
-Cut-offs step back from `now` by the horizon: the holdout cut-off is
-now - horizon (its window has fully happened), training cut-offs are the
-`train_cutoffs` windows before it, stacked (a customer alive at several appears
-once per cut-off). Features are read as of each cut-off with the serving query.
+Cut-offs step back from `now` (the run's as-of date) by the horizon: the holdout
+cut-off is now - horizon (its window has fully happened), training cut-offs are the
+`train_cutoffs` windows before it, stacked (a customer in the population at several
+appears once per cut-off). Features are read as of each cut-off with the serving
+query, CRM attributes included (their history).
 
-Churn: did the customer churn within the horizon after the cut-off. Loyalty:
-is the customer's first NPS answer in that window a 9-10 (trained on customers
-who answered, predicted for everyone). For each, a scaled logistic regression
-and an additive gradient-boosted model are calibrated (Platt, cross-validated
-by customer) and the one with the lower holdout Brier score is kept. The kept
-models are the ones evaluated: the card's figures are honest out-of-time
-numbers, at the price of not learning from the holdout window.
+Churn follows the label policy (docs/churn-labels.md): a `churned` event within the
+horizon after the cut-off (contractual), or no purchase within it (non-contractual).
+Loyalty: is the customer's first NPS answer in that window a 9-10 (trained on customers
+who answered, predicted for everyone); with too few answers there is no loyalty model,
+and the card and every score say why, instead of failing the training.
+
+For each output, the candidates (a scaled logistic regression, an additive
+gradient-boosted model and, for non-contractual churn, the BG/NBD's own chance of no
+purchase) are calibrated (Platt, cross-validated by customer), fitted on the training
+windows before the latest and judged on the latest (validation); the one with the lower
+validation Brier score is refitted on every training window and judged once on the
+holdout. The kept models are the ones evaluated: the card's holdout figures are honest
+out-of-time numbers that no choice was made on, at the price of not learning from the
+holdout window.
 """
 
 import hashlib
@@ -24,6 +32,7 @@ from importlib.metadata import version as package_version
 import asyncpg
 import numpy as np
 import sklearn
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -37,13 +46,17 @@ from ml.card import (
     Candidate,
     DataWindow,
     FeatureInfo,
+    LifetimeValueInfo,
+    Metrics,
     ModelCard,
     ModelSection,
     RiskBand,
+    band_index,
 )
 from ml.evaluation import binary_metrics
-from ml.features import make_feature_pipeline
-from ml.queries import FeatureRow, fetch_labels, fetch_population_features
+from ml.features import RowVectorizer, make_feature_pipeline
+from ml.history import NO_PURCHASE_COLUMN, NoPurchaseScore
+from ml.queries import LABEL_POLICIES, FeatureRow, LabelPolicy, fetch_labels, fetch_population_features
 
 Progress = Callable[[str, float], None]
 # share of holdout customers at or above each band's threshold
@@ -57,12 +70,24 @@ class InsufficientDataError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class TrainingConfig:
     horizon_days: int = 90
+    labels: LabelPolicy = "contractual"
+    # training windows before the holdout; the latest of them is the validation window
     train_cutoffs: int = 3
     min_per_class: int = 50
     min_holdout_per_class: int = 20
     min_loyalty_per_class: int = 30
     calibration_folds: int = 3
+    # fit the purchase-history (lifetime-value) models into the bundle
+    lifetime_value: bool = True
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.labels not in LABEL_POLICIES:
+            raise ValueError(f"labels must be one of {', '.join(LABEL_POLICIES)}, not {self.labels!r}")
+        if self.train_cutoffs < 2:
+            raise ValueError("train_cutoffs must be at least 2: the latest training window is the validation")
+        if self.horizon_days < 1:
+            raise ValueError("horizon_days must be at least 1")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,18 +139,28 @@ async def load_snapshots(
     snapshots = []
     for step, cutoff in enumerate([*cutoffs, holdout_cutoff]):
         report(f"reading features and labels as of {cutoff:%Y-%m-%d}", 0.4 * step / (len(cutoffs) + 1))
-        snapshots.append(await load_snapshot(conn, cutoff=cutoff, horizon_days=config.horizon_days))
+        snapshots.append(
+            await load_snapshot(conn, cutoff=cutoff, horizon_days=config.horizon_days, labels=config.labels)
+        )
     return snapshots[:-1], snapshots[-1]
 
 
 async def load_snapshot(
-    conn: asyncpg.Connection | asyncpg.Pool, *, cutoff: datetime, horizon_days: int
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    cutoff: datetime,
+    horizon_days: int,
+    labels: LabelPolicy = "contractual",
 ) -> Snapshot:
-    rows = await fetch_population_features(conn, as_of=cutoff)
-    labels = await fetch_labels(
-        conn, cutoff=cutoff, horizon_days=horizon_days, customer_ids=[row["customer_id"] for row in rows]
+    rows = await fetch_population_features(conn, as_of=cutoff, labels=labels)
+    outcomes = await fetch_labels(
+        conn,
+        cutoff=cutoff,
+        horizon_days=horizon_days,
+        customer_ids=[row["customer_id"] for row in rows],
+        labels=labels,
     )
-    outcome = [labels[row["customer_id"]] for row in rows]
+    outcome = [outcomes[row["customer_id"]] for row in rows]
     return Snapshot(
         cutoff=cutoff,
         rows=rows,
@@ -142,13 +177,13 @@ def fit(
     config: TrainingConfig | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
-    """Fit both outputs on `train`, choose and describe them on `holdout` (pure: no database)."""
+    """Fit both outputs on `train`, choose on its latest window, describe them on `holdout`
+    (pure: no database)."""
     config = config or TrainingConfig()
     report = progress or _silent
     rows = [row for snapshot in train for row in snapshot.rows]
     churned = np.concatenate([s.churned for s in train]) if train else np.array([], dtype=bool)
     promoter = np.concatenate([s.promoter for s in train]) if train else np.array([])
-    answered, answered_holdout = ~np.isnan(promoter), ~np.isnan(holdout.promoter)
     _require(
         churned,
         config.min_per_class,
@@ -161,41 +196,44 @@ def fit(
         ("churned", "retained"),
         f"in the holdout window after {holdout.cutoff:%Y-%m-%d}",
     )
+    split = _Split.of(train, holdout)
     _require(
-        promoter[answered] == 1,
-        config.min_loyalty_per_class,
-        ("promoter", "non-promoter"),
-        f"among those who answered NPS in the training windows before {holdout.cutoff:%Y-%m-%d}",
+        split.validation_labels(churned),
+        config.min_holdout_per_class,
+        ("churned", "retained"),
+        f"in the validation window after {split.validation_cutoff:%Y-%m-%d} (the latest training window)",
     )
     _require(
-        holdout.promoter[answered_holdout] == 1,
+        split.earlier_labels(churned),
         config.min_holdout_per_class,
-        ("promoter", "non-promoter"),
-        f"among those who answered NPS in the holdout window after {holdout.cutoff:%Y-%m-%d}",
+        ("churned", "retained"),
+        f"in the training windows before {split.validation_cutoff:%Y-%m-%d}",
     )
     report("building features", 0.45)
-    features = make_feature_pipeline()
+    features = make_feature_pipeline(horizon_days=config.horizon_days, lifetime_value=config.lifetime_value)
     x = features.fit_transform(rows)
     x_holdout = features.transform(holdout.rows)
     groups = np.array([str(row["customer_id"]) for row in rows])
     report("fitting churn models", 0.5)
     churn, churn_section = _choose(
         "Churn within the horizon",
+        candidates(config, features=features),
         x=x,
         y=churned,
         groups=groups,
+        split=split,
         x_holdout=x_holdout,
         y_holdout=holdout.churned,
         config=config,
     )
-    report("fitting loyalty models", 0.8)
-    loyalty, loyalty_section = _choose(
-        "Promoter (NPS 9-10)",
-        x=x[answered],
-        y=promoter[answered] == 1,
-        groups=groups[answered],
-        x_holdout=x_holdout[answered_holdout],
-        y_holdout=holdout.promoter[answered_holdout] == 1,
+    report("fitting loyalty models", 0.75)
+    loyalty, loyalty_section, loyalty_unavailable = _loyalty(
+        x=x,
+        promoter=promoter,
+        groups=groups,
+        split=split,
+        x_holdout=x_holdout,
+        holdout=holdout,
         config=config,
     )
     report("writing the model card", 0.95)
@@ -205,23 +243,110 @@ def fit(
         features=features,
         churn=churn_section,
         loyalty=loyalty_section,
+        loyalty_unavailable=loyalty_unavailable,
         bands=_risk_bands(holdout_churn, holdout.churned),
         window=DataWindow(
             horizon_days=config.horizon_days,
             train_cutoffs=[s.cutoff for s in train],
             holdout_cutoff=holdout.cutoff,
+            labels=config.labels,
+            validation_cutoff=split.validation_cutoff,
         ),
         version=f"{now:%Y%m%d}-{hashlib.sha256(np.round(holdout_churn, 9).tobytes()).hexdigest()[:8]}",
         now=now,
+        config=config,
     )
     bundle = ModelBundle(features=features, churn=churn, loyalty=loyalty, reference=_typical(raw), card=card)
     report("done", 1.0)
     return TrainingResult(bundle=bundle, holdout=holdout, train=list(train))
 
 
-def candidates(config: TrainingConfig) -> dict[str, tuple[str, object]]:
-    """name -> (description, unfitted estimator); both are additive in the log-odds."""
-    return {
+@dataclass(frozen=True)
+class _Split:
+    """Which stacked training rows are the validation window (the latest cut-off)."""
+
+    validation: np.ndarray
+    validation_cutoff: datetime
+
+    @classmethod
+    def of(cls, train: Sequence[Snapshot], holdout: Snapshot) -> "_Split":
+        if len(train) < 2:
+            raise InsufficientDataError(
+                f"need at least two training windows before {holdout.cutoff:%Y-%m-%d} (the latest one "
+                f"chooses between the candidates); found {len(train)}"
+            )
+        sizes = [len(s.rows) for s in train]
+        validation = np.zeros(sum(sizes), dtype=bool)
+        validation[sum(sizes[:-1]) :] = True
+        return cls(validation, train[-1].cutoff)
+
+    def validation_labels(self, labels: np.ndarray) -> np.ndarray:
+        return labels[self.validation]
+
+    def earlier_labels(self, labels: np.ndarray) -> np.ndarray:
+        return labels[~self.validation]
+
+
+def _loyalty(
+    *,
+    x: np.ndarray,
+    promoter: np.ndarray,
+    groups: np.ndarray,
+    split: _Split,
+    x_holdout: np.ndarray,
+    holdout: Snapshot,
+    config: TrainingConfig,
+) -> tuple[CalibratedClassifierCV | None, ModelSection | None, str | None]:
+    """The loyalty model, or (None, None, why not) when the answers are too few."""
+    answered, answered_holdout = ~np.isnan(promoter), ~np.isnan(holdout.promoter)
+    labels = promoter == 1
+    answered_split = _Split(split.validation[answered], split.validation_cutoff)
+    try:
+        _require(
+            labels[answered],
+            config.min_loyalty_per_class,
+            ("promoter", "non-promoter"),
+            f"among those who answered NPS in the training windows before {holdout.cutoff:%Y-%m-%d}",
+        )
+        _require(
+            holdout.promoter[answered_holdout] == 1,
+            config.min_holdout_per_class,
+            ("promoter", "non-promoter"),
+            f"among those who answered NPS in the holdout window after {holdout.cutoff:%Y-%m-%d}",
+        )
+        for part, where in (
+            (answered_split.validation_labels(labels[answered]), "in the validation window after"),
+            (answered_split.earlier_labels(labels[answered]), "in the training windows before"),
+        ):
+            _require(
+                part,
+                config.min_holdout_per_class,
+                ("promoter", "non-promoter"),
+                f"among those who answered NPS {where} {split.validation_cutoff:%Y-%m-%d}",
+            )
+    except InsufficientDataError as error:
+        return None, None, f"too few NPS answers to learn loyalty from: {error}"
+    model, section = _choose(
+        "Promoter (NPS 9-10)",
+        candidates(config),
+        x=x[answered],
+        y=labels[answered],
+        groups=groups[answered],
+        split=answered_split,
+        x_holdout=x_holdout[answered_holdout],
+        y_holdout=holdout.promoter[answered_holdout] == 1,
+        config=config,
+    )
+    return model, section, None
+
+
+def candidates(config: TrainingConfig, *, features: Pipeline | None = None) -> dict[str, tuple[str, object]]:
+    """name -> (description, unfitted estimator); all are additive in the log-odds.
+
+    With `features` (a fitted pipeline whose vectorizer has the purchase-history model) and
+    non-contractual labels, the BG/NBD's own chance of no purchase is a candidate too.
+    """
+    found: dict[str, tuple[str, object]] = {
         "logistic": (
             "standardised logistic regression (L2, C=0.5)",
             make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)),
@@ -243,35 +368,67 @@ def candidates(config: TrainingConfig) -> dict[str, tuple[str, object]]:
             ),
         ),
     }
+    if features is not None and config.labels == "non_contractual":
+        vectorizer: RowVectorizer = features.named_steps["rows"]
+        names = list(vectorizer.get_feature_names_out())
+        if NO_PURCHASE_COLUMN in names:
+            found["bgnbd"] = (
+                "BG/NBD chance of no purchase within the horizon (purchase history alone), recalibrated",
+                NoPurchaseScore(column=names.index(NO_PURCHASE_COLUMN)),
+            )
+    return found
 
 
 def _choose(
     target: str,
+    options: dict[str, tuple[str, object]],
     *,
     x: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
+    split: _Split,
     x_holdout: np.ndarray,
     y_holdout: np.ndarray,
     config: TrainingConfig,
 ) -> tuple[CalibratedClassifierCV, ModelSection]:
+    """Each candidate fitted on the earlier windows and judged on the latest; the one with the
+    lower validation Brier score refitted on every window and judged on the holdout."""
+    earlier = ~split.validation
+    results: dict[str, Metrics] = {}
+    for name, (_, estimator) in options.items():
+        model = _calibrated(estimator, x[earlier], y[earlier], groups[earlier], config)
+        results[name] = binary_metrics(y[split.validation], model.predict_proba(x[split.validation])[:, 1])
+    chosen = min(results, key=lambda name: results[name].brier)
+    model = _calibrated(options[chosen][1], x, y, groups, config)
+    holdout = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
+    section = ModelSection(
+        target=target,
+        chosen=chosen,
+        candidates=[
+            Candidate(
+                name=name,
+                description=description,
+                validation=results[name],
+                holdout=holdout if name == chosen else None,
+            )
+            for name, (description, _) in options.items()
+        ],
+        train_rows=len(y),
+        train_positives=int(y.sum()),
+    )
+    return model, section
+
+
+def _calibrated(
+    estimator: object, x: np.ndarray, y: np.ndarray, groups: np.ndarray, config: TrainingConfig
+) -> CalibratedClassifierCV:
     # folds by customer: a customer seen at two cut-offs must not calibrate itself
     splitter = StratifiedGroupKFold(n_splits=config.calibration_folds, shuffle=True, random_state=config.seed)
     folds = list(splitter.split(x, y, groups))
-    fitted: dict[str, CalibratedClassifierCV] = {}
-    results = []
-    for name, (description, estimator) in candidates(config).items():
-        model = CalibratedClassifierCV(estimator, method="sigmoid", cv=folds, ensemble=False).fit(x, y)
-        # keep the number of folds, not thousands of row indices, in the artifact
-        model.set_params(cv=config.calibration_folds)
-        fitted[name] = model
-        metrics = binary_metrics(y_holdout, model.predict_proba(x_holdout)[:, 1])
-        results.append(Candidate(name=name, description=description, holdout=metrics))
-    chosen = min(results, key=lambda c: c.holdout.brier).name
-    section = ModelSection(
-        target=target, chosen=chosen, candidates=results, train_rows=len(y), train_positives=int(y.sum())
-    )
-    return fitted[chosen], section
+    model = CalibratedClassifierCV(clone(estimator), method="sigmoid", cv=folds, ensemble=False).fit(x, y)
+    # keep the number of folds, not thousands of row indices, in the artifact
+    model.set_params(cv=config.calibration_folds)
+    return model
 
 
 def _require(labels: np.ndarray, minimum: int, names: tuple[str, str], where: str) -> None:
@@ -296,16 +453,17 @@ def _typical(raw: np.ndarray) -> np.ndarray:
 
 
 def _risk_bands(probabilities: np.ndarray, churned: np.ndarray) -> list[RiskBand]:
-    edges = {"low": 0.0} | {name: float(np.quantile(probabilities, q)) for name, q in BAND_QUANTILES.items()}
-    names = list(edges)
+    """Edges at the holdout's quantiles, kept exact: the card's band for a probability is the
+    band the scorer serves for it (both go through `band_index` with these very floats)."""
+    edges = [float(np.quantile(probabilities, q)) for q in BAND_QUANTILES.values()]
+    which = band_index(edges, probabilities)
     bands = []
-    for k, name in enumerate(names):
-        upper = edges[names[k + 1]] if k + 1 < len(names) else np.inf
-        inside = (probabilities >= edges[name]) & (probabilities < upper)
+    for k, (name, edge) in enumerate(zip(("low", *BAND_QUANTILES), (0.0, *edges), strict=True)):
+        inside = which == k
         bands.append(
             RiskBand(
                 name=name,
-                min_probability=round(edges[name], 6),
+                min_probability=edge,
                 holdout_share=float(inside.mean()),
                 holdout_churn_rate=float(churned[inside].mean()) if inside.any() else 0.0,
             )
@@ -317,14 +475,21 @@ def _card(
     *,
     features: Pipeline,
     churn: ModelSection,
-    loyalty: ModelSection,
+    loyalty: ModelSection | None,
+    loyalty_unavailable: str | None,
     bands: list[RiskBand],
     window: DataWindow,
     version: str,
     now: datetime,
+    config: TrainingConfig,
 ) -> ModelCard:
-    vectorizer = features.named_steps["rows"]
-    sources = {"touchpoint": "service: interactions", "segment": "CRM: segment", "attr": "CRM: attributes"}
+    vectorizer: RowVectorizer = features.named_steps["rows"]
+    sources = {
+        "touchpoint": "service: interactions",
+        "segment": "CRM: segment (as of each cut-off)",
+        "attr": "CRM: attributes (as of each cut-off)",
+        "clv": "service: purchase history (BG/NBD)",
+    }
     infos = [
         FeatureInfo(
             name=column.name,
@@ -340,6 +505,8 @@ def _card(
         data=window,
         churn=churn,
         loyalty=loyalty,
+        loyalty_unavailable=loyalty_unavailable,
+        lifetime_value=_lifetime_value_info(vectorizer, config),
         risk_bands=bands,
         features=infos,
         loyalty_index=LOYALTY_INDEX_FORMULA,
@@ -355,13 +522,34 @@ def _card(
             "probabilities are calibrated on a later period than the one trained on."
         ),
         limitations=[
-            "CRM attributes are read as they are now, not as they were at each cut-off: an attribute "
-            "the CRM changes because a customer churned leaks into training.",
+            "CRM attributes, value and segment are read as they were at each cut-off (their history); "
+            "before the first version the service knows of, they count as missing and are imputed.",
+            "Purchase amounts are added up as sent, whatever their currency.",
             "Recovery tasks opened because of an earlier score feed back into the features.",
             "Missing numbers are imputed with training medians and flagged; a customer with no "
             "answers is scored from behaviour and CRM data only.",
+            "The kept models never learn from the holdout window (the latest horizon): the price "
+            "of honest holdout figures.",
             "Risk bands are quantiles of the holdout's predictions (50%, 80%, 95%), not business thresholds.",
         ],
+    )
+
+
+def _lifetime_value_info(vectorizer: RowVectorizer, config: TrainingConfig) -> LifetimeValueInfo | None:
+    if not config.lifetime_value:
+        return None
+    model = vectorizer.purchase_model()
+    if model is None:
+        return LifetimeValueInfo(
+            horizon_days=config.horizon_days, available=False, reason=vectorizer.purchase_model_unavailable_
+        )
+    return LifetimeValueInfo(
+        horizon_days=config.horizon_days,
+        available=True,
+        reason=None if model.spend_ is not None else f"no expected value: {model.spend_unavailable_}",
+        customers=model.customers_,
+        repeat_buyers=model.repeat_buyers_,
+        parameters=model.parameters(),
     )
 
 

@@ -4,21 +4,20 @@ Small on purpose: the shared `database_url` fixture in tests/conftest.py can
 replace `ml_database_url` one for one.
 """
 
+import asyncio
 import functools
-import importlib.util
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from feedback_svc.db import migrate
 from tests.db import database_server
 
-_MIGRATION = Path(__file__).parents[3] / "migrations" / "versions" / "2026_11_23_0001_initial_schema.py"
 _SERVER = ExitStack()
 
 
@@ -30,15 +29,6 @@ def server_url() -> str:
     fixture let go of it last.
     """
     return os.environ.get("TEST_DATABASE_URL") or _SERVER.enter_context(database_server())
-
-
-def _upgrade_sql() -> str:
-    spec = importlib.util.spec_from_file_location("ml_initial_schema", _MIGRATION)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.UPGRADE
 
 
 def _with_database(url: str, name: str) -> str:
@@ -54,11 +44,8 @@ async def scratch_database() -> AsyncIterator[str]:
     try:
         await admin.execute(f"CREATE DATABASE {name}")
         url = _with_database(server_url(), name)
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(_upgrade_sql())
-        finally:
-            await conn.close()
+        # every migration: the features read the attribute history and customer_since
+        await asyncio.to_thread(migrate.upgrade, url)
         yield url
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -19,7 +19,13 @@ def _rows(n: int, **attributes: object) -> list[dict]:
 
 def test_params_only_in_init_and_fit_returns_self() -> None:
     vectorizer = RowVectorizer(min_frequency=3, max_categories=5)
-    assert clone(vectorizer).get_params() == {"min_frequency": 3, "max_categories": 5, "max_attributes": 50}
+    assert clone(vectorizer).get_params() == {
+        "min_frequency": 3,
+        "max_categories": 5,
+        "max_attributes": 50,
+        "horizon_days": 90,
+        "lifetime_value": False,
+    }
     assert not [name for name in vars(vectorizer) if name.endswith("_")]
     assert vectorizer.fit(_rows(5)) is vectorizer
 
@@ -111,11 +117,13 @@ def test_every_fixed_feature_has_words_for_people() -> None:
     assert all(label and label[0].isupper() for label in FIXED_FEATURES.values())
 
 
-def test_sign_up_expression_is_the_same_in_both_queries() -> None:
+def test_customer_since_expression_is_the_same_in_both_queries() -> None:
+    """Tenure and who could have churned at a cut-off start at the same moment."""
     queries = load_queries(Path(ml.features.__file__).with_name("features.sql"))
-    pattern = re.compile(
-        r"coalesce\(\s*CASE WHEN c\.attributes->>'signed_up_at'.*?END, c\.created_at\)", re.S
-    )
-    found = {name: pattern.findall(queries[name]) for name in ("select_features", "select_population")}
+    pattern = re.compile(r"coalesce\(c\.customer_since, least\(c\.created_at, \(.*?\)\)\)", re.S)
+    found = {
+        name: [" ".join(match.split()) for match in pattern.findall(queries[name])]
+        for name in ("select_features", "select_population")
+    }
     assert all(len(matches) == 1 for matches in found.values())
     assert found["select_features"][0] == found["select_population"][0]

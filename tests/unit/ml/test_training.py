@@ -43,13 +43,21 @@ def test_card_serialises_and_renders(bundle: ModelBundle) -> None:
 
 
 def _snapshots(churn_rate: float, n: int = 400) -> tuple[list[Snapshot], Snapshot]:
+    """Two training windows of n // 2 rows (the latest is the validation) and a holdout."""
     holdout_cutoff = NOW - timedelta(days=90)
     rows, _, promoter = make_rows(n, 5)
     churned = np.random.default_rng(1).random(n) < churn_rate
-    train = Snapshot(
-        cutoff=holdout_cutoff - timedelta(days=90), rows=rows, churned=churned, promoter=promoter
-    )
-    return [train], make_snapshot(600, 6, holdout_cutoff)
+    half = n // 2
+    train = [
+        Snapshot(
+            cutoff=holdout_cutoff - timedelta(days=90 * (2 - k)),
+            rows=rows[k * half : (k + 1) * half],
+            churned=churned[k * half : (k + 1) * half],
+            promoter=promoter[k * half : (k + 1) * half],
+        )
+        for k in range(2)
+    ]
+    return train, make_snapshot(600, 6, holdout_cutoff)
 
 
 def test_too_few_churned_customers_says_what_is_missing() -> None:
@@ -74,17 +82,22 @@ def test_no_training_data_at_all() -> None:
         fit([], holdout, now=NOW)
 
 
-def test_too_few_nps_answers_for_loyalty() -> None:
-    train, holdout = _snapshots(0.3)
+def test_churn_trains_without_a_single_nps_answer_and_says_why_loyalty_is_missing() -> None:
+    train, holdout = _snapshots(0.3, n=1200)
     silent = [
         Snapshot(cutoff=s.cutoff, rows=s.rows, churned=s.churned, promoter=np.full(len(s.rows), np.nan))
         for s in train
     ]
-    with pytest.raises(
-        InsufficientDataError,
-        match="30 promoter and 30 non-promoter customers among those who answered NPS in the training",
-    ):
-        fit(silent, holdout, now=NOW)
+    bundle = fit(silent, holdout, now=NOW).bundle
+    assert bundle.loyalty is None
+    assert bundle.card.loyalty is None
+    reason = bundle.card.loyalty_unavailable
+    assert reason is not None
+    assert reason.startswith("too few NPS answers to learn loyalty from: need at least 30 promoter")
+    assert "found 0 promoter and 0 non-promoter" in reason
+    assert set(bundle.card.metrics()) == {"churn"}
+    assert "Loyalty: not available: too few NPS answers" in render_markdown(bundle.card)
+    assert card_from_json(card_to_json(bundle.card)) == bundle.card
 
 
 def test_progress_is_reported_to_the_end(bundle: ModelBundle) -> None:

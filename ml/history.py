@@ -1,0 +1,162 @@
+"""Purchase history in a bundle: the lifetime-value models fitted on the feature rows.
+
+The feature query returns each customer's purchase history summarised as the BTYD models
+read it (purchase days, days since the first and the last, mean value of the repeat
+days), so the same rows train the churn models and feed `PurchaseModel`, a BG/NBD for
+purchases and P(alive) and, when purchases carry amounts, a Gamma-Gamma for their value
+(ml/clv.py). It gives every score its lifetime value over the horizon, and one feature
+column: the BG/NBD's chance of no purchase within the horizon, in log-odds, which the
+churn candidates may learn from (and the `bgnbd` candidate is made of alone).
+"""
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+from scipy.special import expit, logit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from ml.clv import BetaGeometricNBD, GammaGammaSpend
+
+# the feature column the BG/NBD gives (its group and name in the matrix)
+NO_PURCHASE_COLUMN = "clv:no_purchase"
+# fewer than this many customers with a repeat purchase cannot tell rate from drop-out
+MIN_REPEAT_BUYERS = 20
+# probabilities are kept this far from 0 and 1 before taking log-odds
+_EPSILON = 1e-6
+
+
+def no_purchase_label(horizon_days: int) -> str:
+    return f"Chance of no purchase in the next {horizon_days} days, from the purchase rhythm (BG/NBD)"
+
+
+def summaries(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(bought, matrix): which rows have a purchase, and their [frequency, recency, age,
+    monetary value] in days, as ml/clv.py reads them (rows without a purchase get zeros)."""
+    raw = np.array(
+        [
+            [
+                _count(row.get("purchase_days")),
+                _number(row.get("days_since_first_purchase")),
+                _number(row.get("days_since_last_purchase")),
+                _number(row.get("repeat_purchase_value")),
+            ]
+            for row in rows
+        ],
+        dtype=float,
+    ).reshape(len(rows), 4)
+    days, first, last, value = raw.T
+    bought = (days >= 1) & np.isfinite(first) & np.isfinite(last) & (first >= last) & (last >= 0)
+    frequency = np.where(bought, days - 1, 0.0)
+    recency = np.where(bought & (frequency > 0), first - last, 0.0)
+    age = np.where(bought, first, 0.0)
+    spend = np.where(bought & (frequency > 0) & np.isfinite(value), np.maximum(value, 0.0), 0.0)
+    return bought, np.column_stack([frequency, recency, age, spend])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Forecast:
+    """Per row over the horizon; NaN where the row has no purchase (or no spend model)."""
+
+    alive: np.ndarray
+    no_purchase: np.ndarray
+    purchases: np.ndarray
+    value: np.ndarray
+
+
+class PurchaseModel(BaseEstimator):
+    """BG/NBD (and Gamma-Gamma when amounts allow) over summary rows in days.
+
+    `transactions_` is the fitted BetaGeometricNBD; `spend_` the GammaGammaSpend, or None
+    with `spend_unavailable_` saying why (purchases sent without amounts, say): purchases
+    and P(alive) are still forecast, value is not.
+    """
+
+    def __init__(self, *, horizon_days: int = 90) -> None:
+        self.horizon_days = horizon_days
+
+    def fit(self, matrix: np.ndarray, y: None = None) -> Self:
+        repeat_buyers = int((matrix[:, 0] > 0).sum())
+        if repeat_buyers < MIN_REPEAT_BUYERS:
+            raise ValueError(
+                f"the purchase-history model needs at least {MIN_REPEAT_BUYERS} customers with a repeat "
+                f"purchase; the training rows have {repeat_buyers}"
+            )
+        with warnings.catch_warnings():
+            # a limiting case (nobody leaves) still forecasts; the card shows the parameters
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.transactions_ = BetaGeometricNBD().fit(matrix[:, :3])
+            try:
+                self.spend_: GammaGammaSpend | None = GammaGammaSpend().fit(matrix[:, [0, 3]])
+                self.spend_unavailable_: str | None = None
+            except ValueError as error:
+                self.spend_, self.spend_unavailable_ = None, str(error)
+        self.customers_ = len(matrix)
+        self.repeat_buyers_ = repeat_buyers
+        return self
+
+    def no_purchase_logit(self, bought: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """log-odds of no purchase within the horizon; NaN for rows with no purchase yet."""
+        check_is_fitted(self, "transactions_")
+        out = np.full(len(matrix), math.nan)
+        if bought.any():
+            p = self.transactions_.probability_no_purchase(matrix[bought, :3], horizon=self.horizon_days)
+            out[bought] = logit(np.clip(p, _EPSILON, 1 - _EPSILON))
+        return out
+
+    def forecast(self, bought: np.ndarray, matrix: np.ndarray) -> Forecast:
+        check_is_fitted(self, "transactions_")
+        n = len(matrix)
+        alive, no_purchase, purchases, value = (np.full(n, math.nan) for _ in range(4))
+        if bought.any():
+            history = matrix[bought, :3]
+            model, horizon = self.transactions_, self.horizon_days
+            alive[bought] = model.probability_alive(history)
+            no_purchase[bought] = model.probability_no_purchase(history, horizon=horizon)
+            purchases[bought] = model.expected_purchases(history, horizon=horizon)
+            if self.spend_ is not None:
+                order_value = self.spend_.expected_order_value(matrix[bought][:, [0, 3]])
+                value[bought] = purchases[bought] * order_value
+        return Forecast(alive=alive, no_purchase=no_purchase, purchases=purchases, value=value)
+
+    def parameters(self) -> dict[str, float]:
+        check_is_fitted(self, "transactions_")
+        t = self.transactions_
+        figures = {"r": t.r_, "alpha_days": t.alpha_, "a": t.a_, "b": t.b_}
+        if self.spend_ is not None:
+            figures |= {"p": self.spend_.p_, "q": self.spend_.q_, "gamma": self.spend_.gamma_}
+        return figures
+
+
+def no_purchase_probability(logits: np.ndarray) -> np.ndarray:
+    return expit(logits)
+
+
+def _count(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.nan
+
+
+class NoPurchaseScore(ClassifierMixin, BaseEstimator):
+    """The `bgnbd` churn candidate: the BG/NBD's log-odds column as it is, a decision value
+    that CalibratedClassifierCV recalibrates (Platt) on the training windows like the others."""
+
+    def __init__(self, *, column: int = 0) -> None:
+        self.column = column
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Self:
+        self.classes_ = np.unique(y)
+        self.n_features_in_ = np.shape(x)[1]
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        return np.asarray(x, dtype=float)[:, self.column]
