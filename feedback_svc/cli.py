@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -258,6 +259,13 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         asyncio.run(run(settings.database_url))
 
 
+def _horizon_days(text: str) -> int:
+    days = int(text)
+    if not 7 <= days <= 730:
+        raise argparse.ArgumentTypeError(f"{days} is not between 7 and 730 days")
+    return days
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.scoring import commands
@@ -265,7 +273,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     with database(_settings()) as settings:
         assert settings.database_url is not None
         migrate.upgrade(settings.database_url)
-        asyncio.run(commands.train(settings, activate=args.activate, force=args.force))
+        asyncio.run(
+            commands.train(
+                settings,
+                activate=args.activate,
+                force=args.force,
+                horizon_days=args.horizon_days,
+                as_of=args.as_of,
+            )
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -365,6 +381,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.add_argument("--activate", action="store_true", help="activate it if it beats the active model")
     training.add_argument("--force", action="store_true", help="with --activate: activate it in any case")
+    training.add_argument(
+        "--horizon-days",
+        type=_horizon_days,
+        metavar="DAYS",
+        help="churn horizon (7-730; default FEEDBACK_CHURN_HORIZON_DAYS)",
+    )
+    training.add_argument(
+        "--as-of",
+        type=datetime.fromisoformat,
+        metavar="TIME",
+        help="train as if it were then, e.g. 2026-06-30T00:00:00+00:00 (a model of the past, to backtest)",
+    )
     training.set_defaults(run=cmd_train)
 
     demo = commands.add_parser(

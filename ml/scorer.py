@@ -61,6 +61,8 @@ class CustomerScore(msgspec.Struct, frozen=True, kw_only=True):
     lifetime_value_unavailable: str | None = None
     # which value `value_at_risk` multiplied: the CRM's, the expected value, or none
     value_basis: str = "crm"
+    # the model's horizon, which the churn probability and lifetime value are about
+    horizon_days: int = 90
 
 
 class Scorer:
@@ -155,6 +157,7 @@ class Scorer:
                 ],
                 imputed=missing_groups[i],
                 model_version=self.version,
+                horizon_days=self.horizon_days,
                 **lifetime[i],
             )
             for i, row in enumerate(rows)

@@ -90,14 +90,17 @@ ORDER BY r.answered_at, r.id;
 -- probabilities where the serving model's risk bands start ($1: medium, high, critical; NULL:
 -- the 50th, 80th and 95th percentiles of these scores, where a model card cuts its bands),
 -- columns at the value's own quartiles so the picture reads the same in any currency.
+-- A customer's value is the CRM's, or where the CRM sent none (0) the expected value over the
+-- model's horizon that the latest score carries (lifetime value), as value_at_risk takes it.
 -- Erased customers are left out: there is nobody left to win back.
 WITH latest AS (
-    SELECT DISTINCT ON (s.customer_id) s.customer_id, s.churn_probability
+    SELECT DISTINCT ON (s.customer_id) s.customer_id, s.churn_probability, s.expected_value
       FROM scores s
      ORDER BY s.customer_id, s.scored_at DESC, s.id DESC
 ),
 scored AS (
-    SELECT c.value, l.churn_probability
+    SELECT CASE WHEN c.value > 0 THEN c.value ELSE coalesce(l.expected_value, 0) END AS value,
+           l.churn_probability
       FROM latest l
       JOIN customers c ON c.id = l.customer_id
      WHERE c.erased_at IS NULL

@@ -54,7 +54,8 @@ def _score(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any] | Non
     return {
         **row,
         "churn_percent": round(100 * row["churn_probability"]),
-        "loyalty_percent": round(100 * row["loyalty"]),
+        # a model trained before enough NPS answers existed has no loyalty part
+        "loyalty_percent": None if row["loyalty"] is None else round(100 * row["loyalty"]),
         "reasons": reasons,
         "scored_text": ago_text(row["scored_at"], now=now),
     }

@@ -90,3 +90,12 @@ class StrictBody(MsgspecDTO[T], Generic[T]):
             raise invalid_input(error) from None
         except msgspec.DecodeError as error:
             raise MalformedRequest(f"The body is not valid JSON: {error}.") from None
+
+
+class OptionalBody(StrictBody[T], Generic[T]):
+    """A strict body that may be left out: an empty body is the Struct's defaults."""
+
+    def decode_bytes(self, value: bytes) -> Any:
+        if not value.strip():
+            return self.model_type()
+        return super().decode_bytes(value)

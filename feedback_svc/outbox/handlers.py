@@ -47,7 +47,7 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
         ),
         INBOUND_TOPIC: handle_inbound_sms,
         SEND_TOPIC: send_sms_reply,
-        MODEL_TRAIN: TrainingJob(pool),
+        MODEL_TRAIN: TrainingJob(pool, settings=settings),
     }
 
 

@@ -6,10 +6,14 @@ registry (one indexed row) at most every `refresh_seconds` whether another
 version is active now. Every replica therefore serves the version activated in
 PostgreSQL within that interval, without any process telling the others.
 While no registry model is active the shipped baseline serves.
+
+Backtests may ask for any registered version by name (`scorer_for`); the last few such
+Scorers are kept too, so a CRM replaying a past quarter in batches loads the model once.
 """
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +21,7 @@ from pathlib import Path
 import asyncpg
 
 import feedback_svc
-from feedback_svc.lib.errors import ServiceUnavailable
+from feedback_svc.lib.errors import NotFound, ServiceUnavailable
 from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.scoring import queries
 from ml import persistence
@@ -25,6 +29,8 @@ from ml.bundle import ModelBundle
 from ml.scorer import Scorer
 
 BASELINE = "baseline.skops"
+# Scorers of named versions kept for backtests (each holds a model: tens of MiB at most)
+NAMED_VERSIONS_KEPT = 2
 
 
 def models_dir() -> Path:
@@ -50,6 +56,7 @@ class ScorerCache:
         self._version: str | None = None
         self._checked_at = -float("inf")
         self._lock = asyncio.Lock()
+        self._named: OrderedDict[str, Scorer] = OrderedDict()
 
     async def scorer(self, pool: asyncpg.Pool | asyncpg.Connection) -> Scorer:
         if self._scorer is not None and self._clock() - self._checked_at < self.refresh_seconds:
@@ -63,6 +70,27 @@ class ScorerCache:
                 self._version = active
             self._checked_at = self._clock()
             return self._scorer
+
+    async def scorer_for(self, pool: asyncpg.Pool | asyncpg.Connection, version: str) -> Scorer:
+        """The Scorer of a registered version, active or not (the baseline's by its version)."""
+        active = await self.scorer(pool)
+        if version == active.version:
+            return active
+        async with self._lock:
+            if (found := self._named.get(version)) is not None:
+                self._named.move_to_end(version)
+                return found
+            if version == baseline_bundle().version:
+                scorer = await asyncio.to_thread(lambda: Scorer(baseline_bundle()))
+            else:
+                artifact = await queries.model_artifact(pool, version)
+                if artifact is None:
+                    raise NotFound(f"No model version {version!r}; GET /v1/models lists them.")
+                scorer = await asyncio.to_thread(lambda: Scorer(persistence.loads(artifact)))
+            self._named[version] = scorer
+            while len(self._named) > NAMED_VERSIONS_KEPT:
+                self._named.popitem(last=False)
+            return scorer
 
     def forget(self) -> None:
         """Look at the registry on the next call (after this process switched models)."""

@@ -34,6 +34,10 @@ async def insert_scores(conn: Conn, scores: Sequence[CustomerScore], *, scored_a
         [max(0.0, s.value_at_risk) for s in scores],
         [_encode(s.reasons).decode() for s in scores],
         [array_literal(s.imputed) for s in scores],
+        next((s.loyalty_unavailable for s in scores if s.loyalty_unavailable), None),
+        [s.expected_purchases for s in scores],
+        [s.expected_value for s in scores],
+        [s.probability_alive for s in scores],
     )
     return [record["id"] for record in records]
 
@@ -116,8 +120,18 @@ async def last_activation(conn: Conn, kind: str = KIND) -> Row | None:
     return None if record is None else dict(record)
 
 
-async def insert_training_run(conn: Conn, *, activate: bool, force: bool, requested_by: str) -> Row:
-    record = await conn.fetchrow(Q["insert_training_run"], KIND, activate, force, requested_by)
+async def insert_training_run(
+    conn: Conn,
+    *,
+    activate: bool,
+    force: bool,
+    requested_by: str,
+    horizon_days: int | None = None,
+    as_of: datetime | None = None,
+) -> Row:
+    record = await conn.fetchrow(
+        Q["insert_training_run"], KIND, activate, force, requested_by, horizon_days, as_of
+    )
     assert record is not None
     return dict(record)
 
@@ -127,8 +141,8 @@ async def get_training_run(conn: Conn, run_id: UUID) -> Row | None:
     return None if record is None else dict(record)
 
 
-async def start_training_run(conn: Conn, run_id: UUID) -> Row | None:
-    record = await conn.fetchrow(Q["start_training_run"], run_id)
+async def start_training_run(conn: Conn, run_id: UUID, *, labels: str) -> Row | None:
+    record = await conn.fetchrow(Q["start_training_run"], run_id, labels)
     return None if record is None else dict(record)
 
 

@@ -1,15 +1,18 @@
 -- name: insert_scores
 -- One statement for a whole batch: arrays in, one row per score out, in order. Each
 -- score's imputed inputs come as an array literal: unnest cannot carry ragged arrays, and
--- array_in costs a twentieth of taking a JSON array apart.
+-- array_in costs a twentieth of taking a JSON array apart. Loyalty and lifetime value may
+-- be NULL; a model without loyalty gives every score of the batch the same reason ($11).
 INSERT INTO scores (customer_id, model_version, churn_probability, loyalty, loyalty_index, risk_band,
-                    value_at_risk, reasons, imputed, scored_at)
+                    value_at_risk, reasons, imputed, loyalty_unavailable, expected_purchases,
+                    expected_value, probability_alive, scored_at)
 SELECT s.customer_id, $2, s.churn, s.loyalty, s.loyalty_index, s.risk_band, s.value_at_risk,
-       s.reasons::jsonb, s.imputed::text[], $1
+       s.reasons::jsonb, s.imputed::text[], CASE WHEN s.loyalty IS NULL THEN $11 END,
+       s.expected_purchases, s.expected_value, s.probability_alive, $1
   FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[], $9::text[],
-              $10::text[])
+              $10::text[], $12::float8[], $13::float8[], $14::float8[])
        WITH ORDINALITY AS s(customer_id, churn, loyalty, loyalty_index, risk_band, value_at_risk, reasons,
-                            imputed, n)
+                            imputed, expected_purchases, expected_value, probability_alive, n)
  ORDER BY s.n
 RETURNING id;
 
@@ -66,23 +69,25 @@ SELECT a.model_id, a.previous_model_id, p.version AS previous_version
  LIMIT 1;
 
 -- name: insert_training_run
-INSERT INTO training_runs (kind, activate, force, requested_by)
-VALUES ($1, $2, $3, $4)
-RETURNING id, status, activate, force, progress, message, model_version, activated, error, created_at,
-          started_at, finished_at;
+INSERT INTO training_runs (kind, activate, force, requested_by, horizon_days, as_of)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, status, activate, force, horizon_days, as_of, labels, progress, message, model_version,
+          activated, error, created_at, started_at, finished_at;
 
 -- name: get_training_run
-SELECT id, status, activate, force, progress, message, model_version, activated, error, created_at,
-       started_at, finished_at
+SELECT id, status, activate, force, horizon_days, as_of, labels, progress, message, model_version,
+       activated, error, created_at, started_at, finished_at
   FROM training_runs
  WHERE id = $1;
 
 -- name: start_training_run
--- A redelivered job whose run already finished does nothing (at-least-once delivery).
+-- A redelivered job whose run already finished does nothing (at-least-once delivery). The
+-- label policy is the deployment's when the run starts ($2), kept with the run.
 UPDATE training_runs
-   SET status = 'running', started_at = coalesce(started_at, now()), progress = 0, error = NULL
+   SET status = 'running', started_at = coalesce(started_at, now()), progress = 0, error = NULL,
+       labels = $2
  WHERE id = $1 AND status IN ('queued', 'running')
-RETURNING kind, activate, force, requested_by;
+RETURNING kind, activate, force, requested_by, horizon_days, as_of;
 
 -- name: report_training_progress
 UPDATE training_runs SET progress = $2, message = $3 WHERE id = $1 AND status = 'running';

@@ -1,8 +1,12 @@
 """The model registry's rules: register, activate only what beats the active model, roll back.
 
-"Beats" is decided on the candidate's own holdout window (the churn events after
-its holdout cut-off, read from the database now), scoring the same rows with
-both models: a lower Brier score without losing ROC AUC (`ml.evaluation.beats`).
+"Beats" is decided on the candidate's own holdout window (what happened after its
+holdout cut-off, labelled by the candidate's label policy and horizon, every input read
+as it was at the cut-off), scoring the same rows with both models: a lower Brier score
+without losing ROC AUC (`ml.evaluation.beats`). The card's own figures are never
+compared: two cards' holdouts are different customers and windows. An active model that
+answers another question (another policy or horizon) is judged by the candidate's, the
+question the deployment asks now.
 Activations and rollbacks take an advisory lock, so two admins cannot both
 switch away from the same model; every switch is recorded in model_activations.
 """
@@ -152,7 +156,12 @@ async def compare_on_holdout(
 ) -> Comparison:
     """Both models on the candidate's holdout window, as the database has it now."""
     window = candidate.card.data
-    snapshot = await load_snapshot(pool, cutoff=window.holdout_cutoff, horizon_days=window.horizon_days)
+    snapshot = await load_snapshot(
+        pool,
+        cutoff=window.holdout_cutoff,
+        horizon_days=window.horizon_days,
+        labels=window.labels,  # type: ignore[arg-type]
+    )
     churned = int(snapshot.churned.sum())
     if churned == 0 or churned == len(snapshot.rows):
         raise InsufficientDataError(
@@ -160,12 +169,19 @@ async def compare_on_holdout(
             f"{churned} churned; both classes are needed"
         )
     result = await asyncio.to_thread(compare_models, candidate, incumbent, snapshot.rows, snapshot.churned)
+    reason = result.reason
+    theirs = incumbent.card.data
+    if (theirs.labels, theirs.horizon_days) != (window.labels, window.horizon_days):
+        reason += (
+            f" (judged as {window.labels} churn within {window.horizon_days} days; the active model was "
+            f"trained for {theirs.labels} churn within {theirs.horizon_days} days)"
+        )
     return Comparison(
         holdout_cutoff=window.holdout_cutoff,
         candidate=_figures(result.candidate),
         active=_figures(result.active),
         candidate_wins=result.candidate_wins,
-        reason=result.reason,
+        reason=reason,
     )
 
 

@@ -1,5 +1,6 @@
 """HTTP for scores and the model registry; the rules live in service.py and registry.py."""
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
-from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.body import OptionalBody, StrictBody
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.scoring import registry, service, trainer
@@ -24,12 +25,22 @@ from feedback_svc.scoring.schemas import (
     Score,
     ScoreBatch,
     ScoreRequest,
+    TrainingRequest,
     TrainingRun,
 )
 
 _encoder = msgspec.json.Encoder()
 Force = Annotated[
     bool, Parameter(query="force", description="Activate even if it does not beat the active model.")
+]
+# a training run asked for without a body: the deployment's horizon, as of now
+NO_TRAINING_OPTIONS = TrainingRequest()
+AsOfQuery = Annotated[
+    datetime | None,
+    Parameter(
+        query="as_of",
+        description="Score as of this past moment (ISO 8601 with a UTC offset): every input as it was then.",
+    ),
 ]
 
 
@@ -42,9 +53,10 @@ class ScoresController(Controller):
     @post(
         "/scores",
         summary=f"Score 1 to {MAX_BATCH} customers (stored; at-risk ones emit customer.at_risk)",
-        description="Each result has the churn probability, risk band, loyalty, value at risk, the three "
-        "strongest reasons and the imputed inputs. An unknown or erased customer fails its own item "
-        "(status `failed` with an error), not the batch.",
+        description="Each result has the churn probability, risk band, loyalty, lifetime value, value at "
+        "risk, the three strongest reasons and the imputed inputs. An unknown or erased customer fails "
+        "its own item (status `failed` with an error), not the batch. With `as_of` it is a backtest: "
+        "every input is read as it was then, nothing is stored and no event is emitted.",
         dto=StrictBody[ScoreRequest],
         return_dto=None,
         status_code=200,
@@ -60,6 +72,15 @@ class ScoresController(Controller):
         state = request.app.state
 
         async def score() -> ScoreBatch:
+            if data.as_of is not msgspec.UNSET or data.model_version is not msgspec.UNSET:
+                return await service.backtest_batch(
+                    state.scoring_pool,
+                    state.scorers,
+                    data.items,
+                    as_of=data.as_of,
+                    model_version=data.model_version,
+                    now=service.now_utc(),
+                )
             # shared with other requests in flight: see scoring/batcher.py
             return await state.score_batcher.score(data.items)
 
@@ -75,14 +96,21 @@ class ScoresController(Controller):
 
     @get(
         "/customers/{customer_id:uuid}/score",
-        summary="A fresh score for one customer (not stored)",
-        responses=problem_responses(401, 403, 404, 410, 503),
+        summary="A fresh score for one customer (not stored), now or as of a past moment",
+        responses=problem_responses(400, 401, 403, 404, 410, 422, 503),
     )
     async def customer_score(
-        self, request: Request[Principal, Principal, State], customer_id: FromPath[UUID]
+        self,
+        request: Request[Principal, Principal, State],
+        customer_id: FromPath[UUID],
+        as_of: AsOfQuery = None,
     ) -> Score:
         return await service.score_customer(
-            request.app.state.scoring_pool, request.app.state.scorers, customer_id, now=service.now_utc()
+            request.app.state.scoring_pool,
+            request.app.state.scorers,
+            customer_id,
+            now=service.now_utc(),
+            as_of=as_of,
         )
 
 
@@ -113,24 +141,37 @@ class ModelsController(Controller):
         summary="Train a new version in the background",
         description="Answers 202 at once; follow the run at the Location header until `status` is "
         "`succeeded` or `failed`. With activate=true the new version is activated if it beats the "
-        "active one on its holdout (or in any case with force=true).",
+        "active one on its holdout (or in any case with force=true). The body may set the horizon "
+        "and the as-of date (a model of the past, to backtest); it may be left out. `activate` and "
+        "`force` are also accepted in the query string.",
+        dto=OptionalBody[TrainingRequest],
+        return_dto=None,
         status_code=202,
-        responses=problem_responses(401, 403, 409, 422),
+        responses=problem_responses(400, 401, 403, 409, 413, 422),
     )
     async def train_model(
         self,
         request: Request[Principal, Principal, State],
         pool: NamedDependency[asyncpg.Pool],
+        *,
+        data: JSONBody[TrainingRequest] = NO_TRAINING_OPTIONS,
         activate: Annotated[
             bool, Parameter(query="activate", description="Activate the new version if it wins.")
         ] = False,
         force: Force = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[TrainingRun]:
+        asked = trainer.check_training_request(data, now=service.now_utc())
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             # the run and its outbox job commit with the key: a replay never queues a second run
             run = await trainer.request_training(
-                conn, activate=activate, force=force, actor=request.user.name
+                conn,
+                activate=activate or asked.activate,
+                force=force or asked.force,
+                horizon_days=asked.horizon_days,
+                as_of=asked.as_of,
+                actor=request.user.name,
             )
             return 202, _encoder.encode(run)
 

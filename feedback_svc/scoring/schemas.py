@@ -29,11 +29,34 @@ class ScoreItem(Wire):
     value: Annotated[float, Meta(ge=0, le=1e12, description="Customer value right now.")] | UnsetType = UNSET
 
 
+AsOf = Annotated[
+    datetime,
+    Meta(
+        tz=True,
+        description="Score as of this past moment (with a UTC offset): a backtest. Every input is read "
+        "as it was then; nothing is stored and no `customer.at_risk` event is emitted.",
+    ),
+]
+
+
 class ScoreRequest(Wire):
     items: Annotated[
         list[ScoreItem],
         Meta(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customers."),
     ]
+    as_of: AsOf | UnsetType = UNSET
+    model_version: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=100,
+                description="With `as_of` only: score with this registered version instead of the active "
+                "one (a model trained as of the same date makes an honest backtest).",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class Reason(Wire):
@@ -50,18 +73,91 @@ class Reason(Wire):
     text: Annotated[str, Meta(description="The reason in plain words.")]
 
 
+class LifetimeValue(Wire):
+    horizon_days: Annotated[int, Meta(description="The model's churn horizon; the forecasts are over it.")]
+    expected_purchases: Annotated[
+        float, Meta(ge=0, description="Expected purchase days within the horizon (BG/NBD).")
+    ]
+    expected_value: (
+        Annotated[
+            float,
+            Meta(
+                ge=0,
+                description="Expected spend within the horizon (BG/NBD x Gamma-Gamma); null when purchases "
+                "carry no amounts to learn spend from (`lifetime_value_unavailable` says so).",
+            ),
+        ]
+        | None
+    )
+    probability_alive: Annotated[
+        float, Meta(ge=0, le=1, description="P(still a customer), from the purchase rhythm (BG/NBD).")
+    ]
+
+
 class Score(Wire):
-    id: Annotated[int | None, Meta(description="The stored score's id; null when not stored (GET).")]
+    id: Annotated[
+        int | None, Meta(description="The stored score's id; null when not stored (GET, or a backtest).")
+    ]
     customer_id: UUID
     churn_probability: Annotated[float, Meta(ge=0, le=1)]
-    risk_band: RiskBand
-    loyalty_probability: Annotated[float, Meta(ge=0, le=1, description="P(the customer is a promoter).")]
-    loyalty_index: Annotated[int, Meta(ge=0, le=100, description="round(100*sqrt(P(promoter)*(1-P(churn))))")]
-    value_at_risk: Annotated[float, Meta(description="Customer value x churn probability.")]
+    risk_band: Annotated[
+        RiskBand, Meta(description="The model card's band for this probability (its exact edges).")
+    ]
+    loyalty_probability: (
+        Annotated[
+            float,
+            Meta(
+                ge=0,
+                le=1,
+                description="P(the customer is a promoter); null when the model has no loyalty part "
+                "(`loyalty_unavailable` says why).",
+            ),
+        ]
+        | None
+    )
+    loyalty_index: (
+        Annotated[
+            int,
+            Meta(
+                ge=0, le=100, description="round(100*sqrt(P(promoter)*(1-P(churn)))); null without loyalty."
+            ),
+        ]
+        | None
+    )
+    loyalty_unavailable: Annotated[
+        str | None,
+        Meta(
+            description="Why loyalty is null, e.g. too few NPS answers to learn it from when the model "
+            "was trained; null when loyalty is there."
+        ),
+    ]
+    value_at_risk: Annotated[
+        float,
+        Meta(
+            description="Value x churn probability: the customer's value from the CRM, or, when the CRM "
+            "sent none (0), the expected value within the horizon (`value_basis`)."
+        ),
+    ]
+    value_basis: Annotated[
+        Literal["crm", "lifetime_value", "none"],
+        Meta(description="Which value `value_at_risk` multiplied."),
+    ]
+    lifetime_value: Annotated[
+        LifetimeValue | None,
+        Meta(description="From purchase history; null with `lifetime_value_unavailable` saying why."),
+    ]
+    lifetime_value_unavailable: Annotated[
+        str | None,
+        Meta(
+            description="Why `lifetime_value` (or its expected value) is null, e.g. no purchase yet; "
+            "null when it is all there."
+        ),
+    ]
     reasons: Annotated[list[Reason], Meta(description="The three inputs that move the risk most.")]
     imputed: Annotated[list[str], Meta(description="Inputs that had no value and were imputed.")]
     model_version: str
-    scored_at: datetime
+    as_of: Annotated[datetime, Meta(description="The moment the inputs were read as of.")]
+    scored_at: Annotated[datetime, Meta(description="When the score was computed.")]
 
 
 class ItemError(Wire):
@@ -126,11 +222,29 @@ class Activation(Wire):
     comparison: Comparison | None = None
 
 
-class TrainingRequest(Wire):
+class TrainingRequest(Wire, frozen=True):
     activate: Annotated[bool, Meta(description="Activate the new version if it beats the active one.")] = (
         False
     )
     force: Annotated[bool, Meta(description="With activate: activate even if it does not.")] = False
+    horizon_days: (
+        Annotated[
+            int,
+            Meta(ge=7, le=730, description="Churn horizon in days (default FEEDBACK_CHURN_HORIZON_DAYS)."),
+        ]
+        | None
+    ) = None
+    as_of: (
+        Annotated[
+            datetime,
+            Meta(
+                tz=True,
+                description="Train as if it were this moment (with a UTC offset; default now): nothing "
+                "later is read, so a model trained as of a past date can be backtested on what followed.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class TrainingRun(Wire):
@@ -138,6 +252,12 @@ class TrainingRun(Wire):
     status: Literal["queued", "running", "succeeded", "failed"]
     activate: bool
     force: bool
+    horizon_days: Annotated[int | None, Meta(description="Null: the deployment's default.")]
+    as_of: Annotated[datetime | None, Meta(description="Null: when the run starts.")]
+    labels: Annotated[
+        Literal["contractual", "non_contractual"] | None,
+        Meta(description="The label policy it trained with (docs/churn-labels.md); set when it starts."),
+    ]
     progress: float
     message: str | None
     model_version: str | None

@@ -1,4 +1,8 @@
-"""Scoring rules: read features as of now, score with the active model, store, flag risk."""
+"""Scoring rules: read features as of now, score with the active model, store, flag risk.
+
+A backtest reads every input as of a past moment instead, and scores with the active model
+or a registered version asked for by name; it stores nothing and emits nothing.
+"""
 
 import asyncio
 from collections.abc import Sequence
@@ -10,12 +14,13 @@ import asyncpg
 import msgspec
 
 from feedback_svc.customers.locks import erased, erased_detail
-from feedback_svc.lib.errors import NotFound
+from feedback_svc.lib.errors import InvalidInput, NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.scoring import queries
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import (
     ItemError,
+    LifetimeValue,
     Reason,
     Score,
     ScoreBatch,
@@ -58,7 +63,67 @@ async def score_items(
     now: datetime,
 ) -> list[ScoreResult]:
     """One result per item, in order: features read, scored, stored (one statement each)."""
-    rows = await fetch_features(conn, as_of=now, customer_ids=list({item.customer_id for item in items}))
+    wanted, failures = await _rows_of(conn, items, as_of=now)
+    scores = await run_scorer(scorer, [row for _, row in wanted])
+    ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
+    scored = {
+        position: to_wire(s, score_id=i, as_of=now, scored_at=now)
+        for (position, _), s, i in zip(wanted, scores, ids, strict=True)
+    }
+    return _results(items, scored, failures)
+
+
+async def backtest_batch(
+    pool: asyncpg.Pool,
+    scorers: ScorerCache,
+    items: Sequence[ScoreItem],
+    *,
+    as_of: datetime | msgspec.UnsetType,
+    model_version: str | msgspec.UnsetType,
+    now: datetime,
+) -> ScoreBatch:
+    """Scores as of a past moment, with the active model or `model_version`: nothing stored."""
+    if as_of is msgspec.UNSET:
+        raise InvalidInput(
+            "model_version is for backtests: send as_of too (stored scores always come from the "
+            "active model).",
+            errors=[{"field": "as_of", "message": "required with model_version", "source": "body"}],
+        )
+    moment = check_as_of(as_of, now=now, field="as_of", source="body")
+    if model_version is msgspec.UNSET:
+        scorer = await scorers.scorer(pool)
+    else:
+        scorer = await scorers.scorer_for(pool, model_version)
+    async with pool.acquire() as conn:
+        wanted, failures = await _rows_of(conn, items, as_of=moment)
+    scores = await run_scorer(scorer, [row for _, row in wanted])
+    scored = {
+        position: to_wire(s, score_id=None, as_of=moment, scored_at=now)
+        for (position, _), s in zip(wanted, scores, strict=True)
+    }
+    return batch_of(_results(items, scored, failures), model_version=scorer.version)
+
+
+def check_as_of(as_of: datetime, *, now: datetime, field: str = "as_of", source: str = "query") -> datetime:
+    """A backtest's moment: with a UTC offset, and not in the future."""
+    if as_of.tzinfo is None:
+        raise InvalidInput(
+            f"{field} needs a UTC offset, e.g. 2026-06-30T00:00:00Z.",
+            errors=[{"field": field, "message": "a time zone offset is required", "source": source}],
+        )
+    if as_of > now:
+        raise InvalidInput(
+            f"{field} {as_of.isoformat()} is in the future; a score can be computed as of now or earlier.",
+            errors=[{"field": field, "message": "must not be in the future", "source": source}],
+        )
+    return as_of
+
+
+async def _rows_of(
+    conn: asyncpg.Connection, items: Sequence[ScoreItem], *, as_of: datetime
+) -> tuple[list[tuple[int, FeatureRow]], dict[int, ItemError]]:
+    """(position, row with fresh inputs) for every known customer; an error for the others."""
+    rows = await fetch_features(conn, as_of=as_of, customer_ids=list({item.customer_id for item in items}))
     by_id = {row["customer_id"]: row for row in rows}
     failures: dict[int, ItemError] = {}
     wanted: list[tuple[int, FeatureRow]] = []
@@ -68,12 +133,12 @@ async def score_items(
             failures[position] = _missing(item.customer_id, erased=row is not None)
         else:
             wanted.append((position, with_fresh_inputs(row, item)))
-    scores = await run_scorer(scorer, [row for _, row in wanted])
-    ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
-    scored = {
-        position: to_wire(s, score_id=i, scored_at=now)
-        for (position, _), s, i in zip(wanted, scores, ids, strict=True)
-    }
+    return wanted, failures
+
+
+def _results(
+    items: Sequence[ScoreItem], scored: dict[int, Score], failures: dict[int, ItemError]
+) -> list[ScoreResult]:
     return [
         ScoreResult(customer_id=item.customer_id, status="scored", score=scored[position])
         if position in scored
@@ -90,16 +155,23 @@ def batch_of(results: Sequence[ScoreResult], *, model_version: str) -> ScoreBatc
 
 
 async def score_customer(
-    pool: asyncpg.Pool, scorers: ScorerCache, customer_id: UUID, *, now: datetime
+    pool: asyncpg.Pool,
+    scorers: ScorerCache,
+    customer_id: UUID,
+    *,
+    now: datetime,
+    as_of: datetime | None = None,
 ) -> Score:
-    """A fresh score, not stored: reading it has no side effects (POST /v1/scores stores)."""
+    """A fresh score, not stored: reading it has no side effects (POST /v1/scores stores).
+    With `as_of`, every input is read as it was then."""
+    moment = now if as_of is None else check_as_of(as_of, now=now)
     scorer = await scorers.scorer(pool)
-    rows = await fetch_features(pool, as_of=now, customer_ids=[customer_id])
+    rows = await fetch_features(pool, as_of=moment, customer_ids=[customer_id])
     if not rows:
         raise NotFound(_missing(customer_id, erased=False).detail)
     if rows[0]["erased"]:
         raise erased(customer_id)
-    return to_wire(scorer.score(rows)[0], score_id=None, scored_at=now)
+    return to_wire(scorer.score(rows)[0], score_id=None, as_of=moment, scored_at=now)
 
 
 def with_fresh_inputs(row: FeatureRow, item: ScoreItem) -> FeatureRow:
@@ -154,7 +226,7 @@ def at_risk_data(score: CustomerScore, *, score_id: int) -> dict[str, Any]:
     }
 
 
-def to_wire(score: CustomerScore, *, score_id: int | None, scored_at: datetime) -> Score:
+def to_wire(score: CustomerScore, *, score_id: int | None, as_of: datetime, scored_at: datetime) -> Score:
     assert score.customer_id is not None
     return Score(
         id=score_id,
@@ -163,13 +235,25 @@ def to_wire(score: CustomerScore, *, score_id: int | None, scored_at: datetime) 
         risk_band=score.risk_band,  # type: ignore[arg-type]
         loyalty_probability=score.loyalty_probability,
         loyalty_index=score.loyalty_index,
+        loyalty_unavailable=score.loyalty_unavailable,
         value_at_risk=score.value_at_risk,
+        value_basis=score.value_basis,  # type: ignore[arg-type]
+        lifetime_value=None
+        if score.expected_purchases is None or score.probability_alive is None
+        else LifetimeValue(
+            horizon_days=score.horizon_days,
+            expected_purchases=score.expected_purchases,
+            expected_value=score.expected_value,
+            probability_alive=score.probability_alive,
+        ),
+        lifetime_value_unavailable=score.lifetime_value_unavailable,
         reasons=[
             Reason(feature=r.feature, label=r.label, value=r.value, contribution=r.contribution, text=r.text)
             for r in score.reasons
         ],
         imputed=score.imputed,
         model_version=score.model_version,
+        as_of=as_of,
         scored_at=scored_at,
     )
 

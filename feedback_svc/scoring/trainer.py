@@ -7,6 +7,9 @@ fit in a thread, so that process keeps serving), registers the version, and
 writes progress and the outcome on the run. A redelivered job whose run has
 finished does nothing; one whose worker died trains again, and the same data
 gives the same version, which is registered once.
+
+A run may ask for its own horizon and as-of date (train as if it were then: a model of
+the past to backtest with); the label policy is the deployment's (FEEDBACK_CHURN_LABELS).
 """
 
 import asyncio
@@ -19,11 +22,13 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from feedback_svc.lib.errors import Conflict, NotFound
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.queries import Job, enqueue
 from feedback_svc.scoring import queries, registry
-from feedback_svc.scoring.schemas import Activation, TrainingRun
+from feedback_svc.scoring.schemas import Activation, TrainingRequest, TrainingRun
+from feedback_svc.settings import Settings
 from ml.bundle import ModelBundle
+from ml.queries import LabelPolicy
 from ml.training import InsufficientDataError, TrainingConfig, fit, load_snapshots
 
 log = structlog.get_logger(__name__)
@@ -40,12 +45,45 @@ class Trained:
     not_activated: str | None
 
 
+def training_config(
+    settings: Settings | None = None, *, horizon_days: int | None = None, labels: LabelPolicy | None = None
+) -> TrainingConfig:
+    """The deployment's label policy and horizon, or what a run asked for."""
+    settings = settings or Settings()
+    return TrainingConfig(
+        horizon_days=horizon_days or settings.churn_horizon_days,
+        labels=labels or settings.churn_labels,
+    )
+
+
+def check_training_request(data: TrainingRequest, *, now: datetime) -> TrainingRequest:
+    if data.as_of is not None and data.as_of > now:
+        raise InvalidInput(
+            f"as_of {data.as_of.isoformat()} is in the future; a model can be trained as of now or earlier.",
+            errors=[{"field": "as_of", "message": "must not be in the future", "source": "body"}],
+        )
+    return data
+
+
 async def request_training(
-    conn: asyncpg.Connection, *, activate: bool, force: bool, actor: str
+    conn: asyncpg.Connection,
+    *,
+    activate: bool,
+    force: bool,
+    actor: str,
+    horizon_days: int | None = None,
+    as_of: datetime | None = None,
 ) -> TrainingRun:
     """The run and its job in one transaction (a savepoint in the caller's): no run without a job."""
     async with conn.transaction():
-        run = await queries.insert_training_run(conn, activate=activate, force=force, requested_by=actor)
+        run = await queries.insert_training_run(
+            conn,
+            activate=activate,
+            force=force,
+            requested_by=actor,
+            horizon_days=horizon_days,
+            as_of=as_of,
+        )
         await enqueue(
             conn, topic=TOPIC, payload={"run_id": str(run["id"])}, dedupe_key=f"{TOPIC}:{run['id']}"
         )
@@ -87,13 +125,16 @@ async def train_and_register(
 class TrainingJob:
     """The outbox handler for TOPIC."""
 
-    def __init__(self, pool: asyncpg.Pool, *, flush_seconds: float = 0.5) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, settings: Settings | None = None, flush_seconds: float = 0.5
+    ) -> None:
         self.pool = pool
+        self.settings = settings or Settings()
         self.flush_seconds = flush_seconds
 
     async def __call__(self, job: Job) -> None:
         run_id = UUID(job.payload["run_id"])
-        run = await queries.start_training_run(self.pool, run_id)
+        run = await queries.start_training_run(self.pool, run_id, labels=self.settings.churn_labels)
         if run is None:
             return
         latest: list[tuple[str, float]] = [("starting", 0.0)]
@@ -102,10 +143,11 @@ class TrainingJob:
         try:
             trained = await train_and_register(
                 self.pool,
-                now=datetime.now(UTC),
+                now=run["as_of"] or datetime.now(UTC),
                 activate=run["activate"],
                 force=run["force"],
                 actor=run["requested_by"],
+                config=training_config(self.settings, horizon_days=run["horizon_days"]),
                 progress=lambda message, fraction: latest.append((message, fraction)),
             )
         except InsufficientDataError as error:
