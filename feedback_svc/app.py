@@ -26,10 +26,11 @@ from feedback_svc.console.users_pages import UsersPagesController
 from feedback_svc.console.web.render import STATIC_DIR as CONSOLE_STATIC_DIR
 from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
 from feedback_svc.console.web.render import ConsolePages
-from feedback_svc.customers.routes import CustomersController
+from feedback_svc.customers.routes import CustomersController, EventsController
 from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
+from feedback_svc.imports.routes import ImportsController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.lib.openapi import openapi_config
@@ -123,6 +124,8 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             HealthController,
             CustomersController,
+            EventsController,
+            ImportsController,
             SurveysController,
             SurveyPagesController,
             SmsInboundController,

@@ -1,4 +1,4 @@
-"""feedback-svc serve | migrate | downgrade | create-key | list-keys | revoke-key | openapi."""
+"""feedback-svc serve | worker | migrate | downgrade | create-key | list-keys | revoke-key | import | ..."""
 
 import argparse
 import asyncio
@@ -284,6 +284,22 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.imports import commands
+
+    if not args.file.is_file():
+        raise SystemExit(f"feedback-svc import: no file {args.file}")
+    fmt = commands.format_of(args.file, args.format)
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        code = asyncio.run(
+            commands.run_import(settings, args.file, kind=args.kind, fmt=fmt, time_zone=args.time_zone)
+        )
+    raise SystemExit(code)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.demo.service import run_demo, summary
@@ -394,6 +410,16 @@ def _parser() -> argparse.ArgumentParser:
         help="train as if it were then, e.g. 2026-06-30T00:00:00+00:00 (a model of the past, to backtest)",
     )
     training.set_defaults(run=cmd_train)
+
+    bulk = commands.add_parser(
+        "import",
+        help="import customers, events or interactions from a CSV or NDJSON file (exit 3: some rows refused)",
+    )
+    bulk.add_argument("file", type=Path)
+    bulk.add_argument("--kind", choices=["customers", "events", "interactions"], required=True)
+    bulk.add_argument("--format", choices=["csv", "ndjson"], help="default: from the file's extension")
+    bulk.add_argument("--time-zone", default="UTC", help="for dates without a UTC offset (default UTC)")
+    bulk.set_defaults(run=cmd_import)
 
     demo = commands.add_parser(
         "demo",

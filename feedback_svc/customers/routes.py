@@ -14,7 +14,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.customers import service
-from feedback_svc.customers.schemas import Customer, CustomerEvent, CustomerEventCreate, CustomerUpsert
+from feedback_svc.customers.schemas import (
+    Customer,
+    CustomerEvent,
+    CustomerEventCreate,
+    CustomerUpsert,
+    EventCreate,
+)
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
@@ -91,7 +97,11 @@ class CustomersController(Controller):
     ) -> Response[CustomerEvent]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             event, created = await service.record_customer_event(
-                conn, customer_id, data, now=datetime.now(UTC)
+                conn,
+                customer_id,
+                data,
+                now=datetime.now(UTC),
+                deployment_currency=request.app.state.settings.currency,
             )
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(event)
 
@@ -143,3 +153,43 @@ class CustomersController(Controller):
         self, pool: NamedDependency[asyncpg.Pool], customer_id: FromPath[UUID]
     ) -> CustomerExport:
         return await privacy.export_customer(pool, customer_id, now=datetime.now(UTC))
+
+
+class EventsController(Controller):
+    path = "/v1/events"
+    tags = ["customers"]
+    opt = requires_scope("crm")
+    security = BEARER
+
+    @post(
+        "/",
+        summary="Report an outcome for a customer named by our id or the CRM's",
+        description="As POST /v1/customers/{id}/events, with `customer_external_id` (or `customer_id`) "
+        "in the body. 201 when stored, 200 when an event with the same external_id was stored before.",
+        dto=StrictBody[EventCreate],
+        return_dto=None,
+        status_code=HTTP_201_CREATED,
+        responses={
+            HTTP_200_OK: ResponseSpec(data_container=CustomerEvent, description="Already recorded"),
+            **problem_responses(400, 401, 403, 404, 409, 410, 413, 422),
+        },
+    )
+    async def record_event(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        data: JSONBody[EventCreate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CustomerEvent]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            customer_id = await service.resolve_customer_id(conn, data)
+            event, created = await service.record_customer_event(
+                conn,
+                customer_id,
+                data,
+                now=datetime.now(UTC),
+                deployment_currency=request.app.state.settings.currency,
+            )
+            return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(event)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)

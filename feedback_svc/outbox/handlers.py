@@ -7,6 +7,8 @@ import httpx
 
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.sms.client import UNSUBSCRIBED_RECIPIENT, SmsClient, SmsRefused
+from feedback_svc.imports.service import TOPIC as IMPORT_RUN
+from feedback_svc.imports.service import ImportJob
 from feedback_svc.outbox.events import EVENT_TOPIC, EventConsumer, event_handler
 from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import Handler, OutboxWorker
@@ -48,6 +50,7 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
         INBOUND_TOPIC: handle_inbound_sms,
         SEND_TOPIC: send_sms_reply,
         MODEL_TRAIN: TrainingJob(pool, settings=settings),
+        IMPORT_RUN: ImportJob(pool, settings),
     }
 
 

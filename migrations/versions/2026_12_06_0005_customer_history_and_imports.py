@@ -140,7 +140,9 @@ CREATE INDEX import_errors_line_idx ON import_errors (import_id, line);
 CREATE UNLOGGED TABLE import_lines (
     import_id  uuid NOT NULL,
     line       bigint NOT NULL,
-    text       text NOT NULL
+    text       text NOT NULL,
+    -- why the line cannot be read (not UTF-8, a NUL, too long); its text is then empty
+    problem    text
 );
 CREATE INDEX import_lines_idx ON import_lines (import_id, line);
 
@@ -159,7 +161,8 @@ CREATE UNLOGGED TABLE import_customer_rows (
     value           double precision,
     segment         text,
     customer_since  timestamptz,
-    attributes      jsonb
+    -- JSON text: COPY's binary format has no encoder for jsonb in asyncpg
+    attributes      text
 );
 CREATE INDEX import_customer_rows_idx ON import_customer_rows (import_id, external_id);
 
@@ -186,7 +189,7 @@ CREATE UNLOGGED TABLE import_interaction_rows (
     channel_preference    text,
     agent                 text,
     external_id           text,
-    attributes            jsonb NOT NULL
+    attributes            text NOT NULL
 );
 CREATE INDEX import_interaction_rows_idx ON import_interaction_rows (import_id, line);
 """

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from feedback_svc.app import create_app
 from feedback_svc.settings import Settings
 from tests.conftest import KeyFactory
+from tests.contract import media_types  # noqa: F401 (registers the import files' media types)
 
 CHECKED_IN = Path(__file__).parents[2] / "openapi" / "openapi.json"
 EXAMPLES_PER_OPERATION = 25

@@ -1,0 +1,1 @@
+"""Bulk imports: a CRM's customers, events and interactions from CSV or NDJSON files."""
