@@ -2,7 +2,7 @@
 models, and their card."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from ml.card import ModelCard
 from ml.features import Column, RowVectorizer
+from ml.history import NO_PURCHASE_COLUMN, PurchaseModel, purchase_rhythm
 
 FORMAT = 1
 
@@ -22,7 +23,13 @@ class ModelBundle:
     `reference` is the typical customer in the vectorizer's columns (training
     medians; NaN where most customers have no value): reasons explain a score
     relative to it. `loyalty` is None when there were too few NPS answers to learn it
-    (`card.loyalty_unavailable` says why).
+    (`card.loyalty_unavailable` says why). `purchases` is the lifetime-value models fitted
+    on purchase history as of the training run (None without enough purchases, and in
+    bundles made before it existed): every score's lifetime value, and the purchase-rhythm
+    feature of rows that do not carry their own. `churn_evaluated` and `loyalty_evaluated`
+    are the models the card's holdout figures describe (fitted without the holdout window;
+    the served ones learnt from it too): `evaluated()` is the bundle the registry compares
+    on that holdout. Bundles made before that serve what they were evaluated as.
     """
 
     features: Pipeline
@@ -30,6 +37,19 @@ class ModelBundle:
     loyalty: CalibratedClassifierCV | None
     reference: np.ndarray
     card: ModelCard
+    purchases: PurchaseModel | None = None
+    churn_evaluated: CalibratedClassifierCV | None = None
+    loyalty_evaluated: CalibratedClassifierCV | None = None
+
+    def evaluated(self) -> "ModelBundle":
+        """The bundle as its card's holdout figures describe it (not trained on the holdout)."""
+        return replace(
+            self,
+            churn=self.churn if self.churn_evaluated is None else self.churn_evaluated,
+            loyalty=self.loyalty if self.loyalty_evaluated is None else self.loyalty_evaluated,
+            churn_evaluated=None,
+            loyalty_evaluated=None,
+        )
 
     @property
     def version(self) -> str:
@@ -49,11 +69,18 @@ class ModelBundle:
             for j in missing
         ]
 
+    def with_history(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The rows, each with its purchase-rhythm feature (from `purchases` where it had none)."""
+        if not getattr(self.vectorizer, "purchase_rhythm", False):
+            return list(rows)
+        values = purchase_rhythm(rows, self.purchases)
+        return [{**row, NO_PURCHASE_COLUMN: value} for row, value in zip(rows, values, strict=True)]
+
     def predict_churn(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Churn probabilities through scikit-learn itself: the reference the fast path is tested against."""
-        return self.churn.predict_proba(self.features.transform(rows))[:, 1]
+        return self.churn.predict_proba(self.features.transform(self.with_history(rows)))[:, 1]
 
     def predict_loyalty(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if self.loyalty is None:
             raise ValueError(f"model {self.version} has no loyalty part: {self.card.loyalty_unavailable}")
-        return self.loyalty.predict_proba(self.features.transform(rows))[:, 1]
+        return self.loyalty.predict_proba(self.features.transform(self.with_history(rows)))[:, 1]

@@ -36,9 +36,10 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
-    """`validation`: fitted on the earlier training windows, judged on the latest one (what the
-    choice was made on); `holdout`: refitted on every training window, judged on the later
-    holdout (the chosen candidate only). Cards before validation existed have only `holdout`."""
+    """`validation`: every training window after the first, each predicted by the candidate
+    fitted on the windows before it (what the choice was made on); `holdout`: refitted on every
+    training window, judged on the later holdout (the chosen candidate only). Cards before
+    validation existed have only `holdout`."""
 
     name: str
     description: str
@@ -90,7 +91,7 @@ class DataWindow(msgspec.Struct, frozen=True, kw_only=True):
     holdout_cutoff: datetime
     # what churn meant (docs/churn-labels.md); the first cards were all contractual
     labels: str = "contractual"
-    # the training window candidates were chosen on (None: chosen on the holdout, early cards)
+    # the first training window candidates were judged on (None: chosen on the holdout, early cards)
     validation_cutoff: datetime | None = None
 
 
@@ -161,7 +162,11 @@ def render_markdown(card: ModelCard) -> str:
         f"- Label: {LABEL_WORDS.get(d.labels, d.labels).format(days=d.horizon_days)}",
         f"- Training cut-offs: {', '.join(f'{c:%Y-%m-%d}' for c in d.train_cutoffs)}.",
         *(
-            [f"- Candidates chosen on the latest training window, after {d.validation_cutoff:%Y-%m-%d}."]
+            [
+                "- Candidates chosen on the training windows from "
+                f"{d.validation_cutoff:%Y-%m-%d} on, each predicted by a model fitted on the "
+                "windows before it."
+            ]
             if d.validation_cutoff is not None
             else []
         ),

@@ -117,10 +117,15 @@ def beats(
 def compare_models(
     candidate: ModelBundle, active: ModelBundle, rows: Sequence[Mapping[str, Any]], churned: Sequence[bool]
 ) -> Comparison:
-    """Score the same holdout rows with both bundles: should the candidate become active?"""
+    """Score the same holdout rows with both bundles: should the candidate become active?
+
+    Both are judged as evaluated (`ModelBundle.evaluated`: their models fitted without their
+    own holdout windows): the candidate's served models learnt from these very labels, and
+    an active model trained before the candidate saw none of them that way, so neither is
+    judged on what it was taught."""
     labels = np.asarray(churned, dtype=bool)
-    ours = binary_metrics(labels, Scorer(candidate).churn_probability(rows))
-    theirs = binary_metrics(labels, Scorer(active).churn_probability(rows))
+    ours = binary_metrics(labels, Scorer(candidate.evaluated()).churn_probability(rows))
+    theirs = binary_metrics(labels, Scorer(active.evaluated()).churn_probability(rows))
     wins, reason = beats(ours, theirs)
     return Comparison(candidate=ours, active=theirs, candidate_wins=wins, reason=reason)
 

@@ -7,11 +7,11 @@ changes ("bring your own signals"); a text attribute with a few recurring values
 (`plan`) is one-hot encoded. Everything else (lists, objects, rare or unique
 strings) is ignored.
 
-With `lifetime_value` the vectorizer also fits the purchase-history model (ml/history.py)
-on the rows' purchase summaries and adds one column after the fixed block: the BG/NBD's
-log-odds of no purchase within `horizon_days` (missing for customers who never bought).
-The fixed features it was fitted with are kept on it (`fixed_`), so a model trained
-before a feature was added keeps reading the columns it knows.
+With `purchase_rhythm` one column follows the fixed block: the purchase-history model's
+log-odds of no purchase within the horizon (`clv:no_purchase`, ml/history.py), which rows
+carry as of their own moment (missing for customers who never bought). The fixed features
+it was fitted with are kept on it (`fixed_`), so a model trained before a feature was
+added keeps reading the columns it knows.
 
 Missing values: a number that is absent, null, NaN or infinite is *missing*
 (NaN in the matrix), never an error; the imputer in `make_feature_pipeline`
@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 
-from ml.history import NO_PURCHASE_COLUMN, PurchaseModel, no_purchase_label, summaries
+from ml.history import NO_PURCHASE_COLUMN, no_purchase_label
 
 # name in the SQL row -> words for people (reasons, model card)
 FIXED_FEATURES: dict[str, str] = {
@@ -116,22 +116,18 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
         max_categories: int = 12,
         max_attributes: int = 50,
         horizon_days: int = 90,
-        lifetime_value: bool = False,
+        purchase_rhythm: bool = False,
     ) -> None:
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.max_attributes = max_attributes
         self.horizon_days = horizon_days
-        self.lifetime_value = lifetime_value
+        self.purchase_rhythm = purchase_rhythm
 
     def fit(self, rows: Iterable[Mapping[str, Any]], y: object = None) -> Self:
         _COLUMNS.pop(self, None)  # learned anew
         rows = list(rows)
         self.fixed_ = list(FIXED_FEATURES)
-        self.purchase_model_: PurchaseModel | None = None
-        self.purchase_model_unavailable_: str | None = "not asked for"
-        if self.lifetime_value:
-            self._fit_purchase_model(rows)
         touchpoints: Counter[str] = Counter()
         for row in rows:
             touchpoints.update(touchpoint_counts(row.get("touchpoints_90d")).keys())
@@ -145,13 +141,21 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def transform(self, rows: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = rows if isinstance(rows, Sequence) else list(rows)
+        return self.transform_with(rows, rhythm=None)
+
+    def transform_with(
+        self, rows: Sequence[Mapping[str, Any]], *, rhythm: Sequence[float] | None
+    ) -> np.ndarray:
+        """`transform`, with the purchase-rhythm column given (the scorer's, from its model)
+        instead of read from the rows."""
         out = np.zeros((len(rows), self.n_features_out_))
         fixed = self.fixed_names()
         out[:, : len(fixed)] = _number_block([[row.get(key) for key in fixed] for row in rows], len(fixed))
         where = _columns_of(self)
-        model = self.purchase_model()
-        if model is not None:
-            out[:, len(fixed)] = model.no_purchase_logit(*summaries(rows))
+        if where.rhythm is not None:
+            out[:, where.rhythm] = _numbers(
+                list(rhythm) if rhythm is not None else [row.get(NO_PURCHASE_COLUMN) for row in rows]
+            )
         out[:, where.numeric_attribute_columns] = math.nan  # an attribute not sent is missing
         # one pass over what each row has, not one per known column: most columns are zero
         for line, row in zip(out, rows, strict=True):
@@ -175,18 +179,6 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def fixed_names(self) -> Sequence[str]:
         return getattr(self, "fixed_", _FIXED_BEFORE_HISTORY)
-
-    def purchase_model(self) -> PurchaseModel | None:
-        """The fitted lifetime-value models (None when not fitted, or fitted before they existed)."""
-        return getattr(self, "purchase_model_", None)
-
-    def _fit_purchase_model(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        bought, matrix = summaries(rows)
-        try:
-            self.purchase_model_ = PurchaseModel(horizon_days=self.horizon_days).fit(matrix[bought])
-            self.purchase_model_unavailable_ = None
-        except ValueError as error:
-            self.purchase_model_unavailable_ = str(error)
 
     def _categories(self, values: Iterable[object]) -> list[str]:
         seen = Counter(value for value in values if isinstance(value, str))
@@ -220,7 +212,7 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
     def _columns(self) -> list[Column]:
         columns = [Column(*(key, label, key)) for key, label in FIXED_FEATURES.items()]
-        if self.purchase_model_ is not None:
+        if self.purchase_rhythm:
             label = no_purchase_label(self.horizon_days)
             columns.append(Column(*(NO_PURCHASE_COLUMN, label, NO_PURCHASE_COLUMN)))
         columns += [
@@ -246,6 +238,7 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
 
 class _Columns(NamedTuple):
+    rhythm: int | None
     touchpoints: dict[str, int]
     segments: dict[object, int]
     numeric_attributes: dict[str, int]
@@ -261,7 +254,9 @@ _COLUMNS: "weakref.WeakKeyDictionary[RowVectorizer, _Columns]" = weakref.WeakKey
 def _columns_of(vectorizer: RowVectorizer) -> _Columns:
     found = _COLUMNS.get(vectorizer)
     if found is None:
-        start = len(vectorizer.fixed_names()) + (vectorizer.purchase_model() is not None)
+        start = len(vectorizer.fixed_names())
+        rhythm = start if getattr(vectorizer, "purchase_rhythm", False) else None
+        start += rhythm is not None
         touchpoints = {key: start + k for k, key in enumerate(vectorizer.touchpoints_)}
         start += len(touchpoints)
         segments: dict[object, int] = {value: start + k for k, value in enumerate(vectorizer.segments_)}
@@ -274,7 +269,7 @@ def _columns_of(vectorizer: RowVectorizer) -> _Columns:
                 categories[key, value] = start
                 start += 1
         found = _COLUMNS[vectorizer] = _Columns(
-            touchpoints, segments, numeric, list(numeric.values()), categories
+            rhythm, touchpoints, segments, numeric, list(numeric.values()), categories
         )
     return found
 

@@ -201,3 +201,24 @@ SELECT c.id
            SELECT 1 FROM customer_events e
             WHERE e.customer_id = c.id AND e.kind = 'purchase' AND e.occurred_at <= $1))
  ORDER BY c.id;
+
+-- name: select_purchase_summaries
+-- Every customer's purchase history as of $1, summarised as select_features summarises one
+-- customer's (UTC days; the first purchase day starts the clock): what the lifetime-value
+-- models a bundle keeps are fitted on. Training only: one pass over the purchases index.
+WITH days AS (
+    SELECT e.customer_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
+           coalesce(sum(e.amount), 0) AS value
+      FROM customer_events e
+     WHERE e.kind = 'purchase' AND e.occurred_at <= $1
+     GROUP BY 1, 2
+)
+SELECT d.customer_id,
+       count(*) AS purchase_days,
+       ($1::timestamptz AT TIME ZONE 'UTC')::date - min(d.day) AS days_since_first_purchase,
+       ($1::timestamptz AT TIME ZONE 'UTC')::date - max(d.day) AS days_since_last_purchase,
+       ((sum(d.value) - (array_agg(d.value ORDER BY d.day))[1]) / nullif(count(*) - 1, 0))::float8
+           AS repeat_purchase_value
+  FROM days d
+  JOIN customers c ON c.id = d.customer_id AND c.erased_at IS NULL
+ GROUP BY d.customer_id;

@@ -4,9 +4,14 @@ The feature query returns each customer's purchase history summarised as the BTY
 read it (purchase days, days since the first and the last, mean value of the repeat
 days), so the same rows train the churn models and feed `PurchaseModel`, a BG/NBD for
 purchases and P(alive) and, when purchases carry amounts, a Gamma-Gamma for their value
-(ml/clv.py). It gives every score its lifetime value over the horizon, and one feature
-column: the BG/NBD's chance of no purchase within the horizon, in log-odds, which the
-churn candidates may learn from (and the `bgnbd` candidate is made of alone).
+(ml/clv.py). It gives every score its lifetime value over the horizon, and one feature:
+the BG/NBD's chance of no purchase within the horizon, in log-odds (`clv:no_purchase`),
+which the churn candidates may learn from (and the `bgnbd` candidate is made of alone).
+
+That feature is point-in-time: a row carries it from a model fitted on what was known at
+the row's moment. Training fits one per cut-off (`add_purchase_rhythm`), so no training
+row learns from later purchases; the bundle keeps the one fitted as of the training run's
+moment, and the scorer fills the feature in from it for rows that do not carry it.
 """
 
 import math
@@ -106,7 +111,7 @@ class PurchaseModel(BaseEstimator):
         out = np.full(len(matrix), math.nan)
         if bought.any():
             p = self.transactions_.probability_no_purchase(matrix[bought, :3], horizon=self.horizon_days)
-            out[bought] = logit(np.clip(p, _EPSILON, 1 - _EPSILON))
+            out[bought] = to_logit(p)
         return out
 
     def forecast(self, bought: np.ndarray, matrix: np.ndarray) -> Forecast:
@@ -131,6 +136,45 @@ class PurchaseModel(BaseEstimator):
         if self.spend_ is not None:
             figures |= {"p": self.spend_.p_, "q": self.spend_.q_, "gamma": self.spend_.gamma_}
         return figures
+
+
+def fit_purchase_model(
+    rows: Sequence[Mapping[str, Any]], *, horizon_days: int
+) -> tuple[PurchaseModel | None, str | None]:
+    """(the model fitted on the rows' purchase histories, None) or (None, why it cannot be)."""
+    bought, matrix = summaries(rows)
+    try:
+        return PurchaseModel(horizon_days=horizon_days).fit(matrix[bought]), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def add_purchase_rhythm(rows: Sequence[dict[str, Any]], *, horizon_days: int) -> PurchaseModel | None:
+    """Give every row `clv:no_purchase` from a model fitted on these rows alone (one moment's
+    population, as a training cut-off or a holdout sees it): NaN where it cannot be told."""
+    model, _ = fit_purchase_model(rows, horizon_days=horizon_days)
+    values = (
+        model.no_purchase_logit(*summaries(rows)) if model is not None else np.full(len(rows), math.nan)
+    ).tolist()
+    for row, value in zip(rows, values, strict=True):
+        row[NO_PURCHASE_COLUMN] = value
+    return model
+
+
+def purchase_rhythm(rows: Sequence[Mapping[str, Any]], model: PurchaseModel | None) -> list[float]:
+    """Each row's `clv:no_purchase`: its own where it carries one, else from `model`."""
+    values: list[float] = [row.get(NO_PURCHASE_COLUMN, math.nan) for row in rows]
+    lacking = [i for i, row in enumerate(rows) if NO_PURCHASE_COLUMN not in row]
+    if lacking and model is not None:
+        computed = model.no_purchase_logit(*summaries([rows[i] for i in lacking])).tolist()
+        for i, value in zip(lacking, computed, strict=True):
+            values[i] = value
+    return values
+
+
+def to_logit(probabilities: np.ndarray) -> np.ndarray:
+    """log-odds, kept finite (NaN stays NaN)."""
+    return logit(np.clip(probabilities, _EPSILON, 1 - _EPSILON))
 
 
 def no_purchase_probability(logits: np.ndarray) -> np.ndarray:
@@ -160,3 +204,6 @@ class NoPurchaseScore(ClassifierMixin, BaseEstimator):
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "classes_")
         return np.asarray(x, dtype=float)[:, self.column]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[(self.decision_function(x) > 0).astype(int)]

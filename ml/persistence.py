@@ -57,6 +57,9 @@ def dumps(bundle: ModelBundle) -> bytes:
         "loyalty": bundle.loyalty,
         "reference": bundle.reference,
         "card": card_to_json(bundle.card).decode(),
+        "purchases": bundle.purchases,
+        "churn_evaluated": bundle.churn_evaluated,
+        "loyalty_evaluated": bundle.loyalty_evaluated,
     }
     return _canonical(sio.dumps(payload))
 
@@ -80,6 +83,10 @@ def loads(data: bytes) -> ModelBundle:
         loyalty=payload["loyalty"],
         reference=payload["reference"],
         card=card_from_json(payload["card"]),
+        # bundles made before lifetime value, or before serving a refit, have none of these
+        purchases=payload.get("purchases"),
+        churn_evaluated=payload.get("churn_evaluated"),
+        loyalty_evaluated=payload.get("loyalty_evaluated"),
     )
 
 

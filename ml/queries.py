@@ -84,6 +84,13 @@ async def fetch_population_features(
     return rows
 
 
+async def fetch_purchase_summaries(
+    conn: asyncpg.Connection | asyncpg.Pool, *, as_of: datetime
+) -> list[FeatureRow]:
+    """Every customer who had bought by `as_of`, with the purchase-summary keys of a feature row."""
+    return [dict(record) for record in await conn.fetch(_QUERIES["select_purchase_summaries"], as_of)]
+
+
 async def fetch_labels(
     conn: asyncpg.Connection | asyncpg.Pool,
     *,

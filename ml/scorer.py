@@ -28,7 +28,7 @@ from ml._fastpath import AdditiveLogit, additive_logit
 from ml.bundle import ModelBundle
 from ml.card import band_index
 from ml.features import FIXED_FEATURES, touchpoint_counts, words
-from ml.history import NO_PURCHASE_COLUMN, Forecast, no_purchase_probability, summaries
+from ml.history import NO_PURCHASE_COLUMN, Forecast, no_purchase_probability, summaries, to_logit
 
 BANDS = ("low", "medium", "high", "critical")
 # a tuple, not `int | float | ...`: that builds a new union on every call
@@ -83,7 +83,8 @@ class Scorer:
         self.loyalty_unavailable = (
             None if bundle.loyalty is not None else bundle.card.loyalty_unavailable or "no loyalty model"
         )
-        self._purchases = self._vectorizer.purchase_model()
+        self._purchases = bundle.purchases
+        self._rhythm = bool(getattr(self._vectorizer, "purchase_rhythm", False))
         self.horizon_days = bundle.card.data.horizon_days
         self.lifetime_value_unavailable = _lifetime_value_unavailable(bundle)
         columns = bundle.encoded_columns()
@@ -109,12 +110,14 @@ class Scorer:
             "" if typical is None else f" (typical: {'unknown' if math.isnan(typical) else _show(typical)})"
             for typical in (self._typical.get(g) for g in range(len(self.groups)))
         ]
+        self._rhythm_group = index.get(NO_PURCHASE_COLUMN)
         if [band.name for band in bundle.card.risk_bands] != list(BANDS):
             raise ValueError(f"model {self.version}: risk bands must be {', '.join(BANDS)} in that order")
         self._band_edges = bundle.card.band_edges()
 
     def score(self, rows: Sequence[Mapping[str, Any]]) -> list[CustomerScore]:
-        raw = self._vectorizer.transform(rows)
+        forecast = self._forecast(rows)
+        raw, rhythm = self._raw(rows, forecast)
         x = self._encode(raw)
         parts = self._churn.parts(x)
         churn = _expit(self._churn.base + parts.sum(axis=1))
@@ -122,7 +125,6 @@ class Scorer:
         top = np.argsort(-np.abs(by_group), axis=1, kind="stable")[:, : self.reasons]
         missing_groups = self._imputed(raw)
         band = self.risk_band_index(churn).tolist()
-        forecast = self._forecast(rows)
         value, basis = _value_and_basis(rows, forecast)
         at_risk = (value * churn).tolist()
         churn_list, contributions = churn.tolist(), by_group.tolist()
@@ -150,8 +152,7 @@ class Scorer:
                         g,
                         contribution=contributions[i][g],
                         imputed=missing_groups[i],
-                        forecast=forecast,
-                        i=i,
+                        rhythm=rhythm[i],
                     )
                     for g in top[i].tolist()
                 ],
@@ -174,6 +175,20 @@ class Scorer:
         if self._purchases is None or not rows:
             return None
         return self._purchases.forecast(*summaries(rows))
+
+    def _raw(
+        self, rows: Sequence[Mapping[str, Any]], forecast: Forecast | None = None
+    ) -> tuple[np.ndarray, list[float]]:
+        """(the vectorizer's matrix, each row's chance of no purchase as the model sees it): the
+        purchase-rhythm feature a row carries (as of its moment), else the bundle's model's."""
+        if not self._rhythm:
+            return self._vectorizer.transform(rows), [math.nan] * len(rows)
+        if forecast is None:
+            forecast = self._forecast(rows)
+        computed = to_logit(forecast.no_purchase).tolist() if forecast is not None else [math.nan] * len(rows)
+        logits = [row.get(NO_PURCHASE_COLUMN, value) for row, value in zip(rows, computed, strict=True)]
+        raw = self._vectorizer.transform_with(rows, rhythm=logits)
+        return raw, no_purchase_probability(np.array(logits, dtype=float)).tolist()
 
     def _lifetime(self, forecast: Forecast | None, n: int) -> list[dict[str, Any]]:
         if forecast is None:
@@ -198,13 +213,13 @@ class Scorer:
         return out
 
     def churn_probability(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        x = self._encode(self._vectorizer.transform(rows))
+        x = self._encode(self._raw(rows)[0])
         return _expit(self._churn.base + self._churn.parts(x).sum(axis=1))
 
     def loyalty_probability(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if self._loyalty is None:
             raise ValueError(f"model {self.version} has no loyalty part: {self.loyalty_unavailable}")
-        x = self._encode(self._vectorizer.transform(rows))
+        x = self._encode(self._raw(rows)[0])
         return _expit(self._loyalty.base + self._loyalty.parts(x).sum(axis=1))
 
     @property
@@ -214,7 +229,7 @@ class Scorer:
 
     def contributions(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """(calibrated churn log-odds, per-group contributions aligned with `groups`)."""
-        parts = self._churn.parts(self._encode(self._vectorizer.transform(rows)))
+        parts = self._churn.parts(self._encode(self._raw(rows)[0]))
         return self._churn.base + parts.sum(axis=1), parts @ self._grouping
 
     def _encode(self, raw: np.ndarray) -> np.ndarray:
@@ -239,13 +254,11 @@ class Scorer:
         *,
         contribution: float,
         imputed: list[str],
-        forecast: Forecast | None,
-        i: int,
+        rhythm: float,
     ) -> Reason:
         group, label = self.groups[g], self._labels[g]
-        if group == NO_PURCHASE_COLUMN:
-            chance = math.nan if forecast is None else float(forecast.no_purchase[i])
-            value: float | str | bool | None = None if math.isnan(chance) else chance
+        if g == self._rhythm_group:
+            value: float | str | bool | None = None if math.isnan(rhythm) else rhythm
         else:
             value = _group_value(row, group)
         direction = "raises" if contribution > 0 else "lowers"
@@ -264,7 +277,7 @@ NO_PURCHASE_YET = "no purchase yet: lifetime value is forecast from purchase his
 
 def _lifetime_value_unavailable(bundle: ModelBundle) -> str | None:
     info = bundle.card.lifetime_value
-    if bundle.vectorizer.purchase_model() is not None:
+    if bundle.purchases is not None:
         return info.reason if info is not None else None
     if info is not None and info.reason:
         return f"the model has no lifetime-value part: {info.reason}"

@@ -23,7 +23,9 @@ from feedback_svc.scoring.cache import baseline_bundle
 from feedback_svc.scoring.schemas import Activation, Comparison, ModelDetail, ModelList, ModelVersion
 from ml import persistence
 from ml.bundle import ModelBundle
+from ml.evaluation import Comparison as ComparisonResult
 from ml.evaluation import compare_models
+from ml.history import add_purchase_rhythm
 from ml.training import InsufficientDataError, load_snapshot
 
 BASELINE_LABEL = "baseline"
@@ -168,7 +170,13 @@ async def compare_on_holdout(
             f"the holdout after {window.holdout_cutoff:%Y-%m-%d} has {len(snapshot.rows)} customers and "
             f"{churned} churned; both classes are needed"
         )
-    result = await asyncio.to_thread(compare_models, candidate, incumbent, snapshot.rows, snapshot.churned)
+
+    def compare() -> ComparisonResult:
+        # the purchase rhythm as it was known at the cut-off, for both models: never later purchases
+        add_purchase_rhythm(snapshot.rows, horizon_days=window.horizon_days)
+        return compare_models(candidate, incumbent, snapshot.rows, snapshot.churned)
+
+    result = await asyncio.to_thread(compare)
     reason = result.reason
     theirs = incumbent.card.data
     if (theirs.labels, theirs.horizon_days) != (window.labels, window.horizon_days):

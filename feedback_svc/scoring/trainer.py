@@ -28,7 +28,7 @@ from feedback_svc.scoring import queries, registry
 from feedback_svc.scoring.schemas import Activation, TrainingRequest, TrainingRun
 from feedback_svc.settings import Settings
 from ml.bundle import ModelBundle
-from ml.queries import LabelPolicy
+from ml.queries import LabelPolicy, fetch_purchase_summaries
 from ml.training import InsufficientDataError, TrainingConfig, fit, load_snapshots
 
 log = structlog.get_logger(__name__)
@@ -110,7 +110,10 @@ async def train_and_register(
     """Train on the database as of `now`, register the version, and activate it if asked."""
     config = config or TrainingConfig()
     train, holdout = await load_snapshots(pool, now=now, config=config, progress=progress)
-    result = await asyncio.to_thread(fit, train, holdout, now=now, config=config, progress=progress)
+    current = await fetch_purchase_summaries(pool, as_of=now) if config.lifetime_value else None
+    result = await asyncio.to_thread(
+        fit, train, holdout, now=now, config=config, progress=progress, current=current
+    )
     registered = await registry.register_model(pool, result.bundle)
     activation, refused = None, None
     if activate:

@@ -24,7 +24,7 @@ def test_params_only_in_init_and_fit_returns_self() -> None:
         "max_categories": 5,
         "max_attributes": 50,
         "horizon_days": 90,
-        "lifetime_value": False,
+        "purchase_rhythm": False,
     }
     assert not [name for name in vars(vectorizer) if name.endswith("_")]
     assert vectorizer.fit(_rows(5)) is vectorizer

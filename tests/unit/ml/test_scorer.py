@@ -1,11 +1,15 @@
 import math
+from dataclasses import replace
 
 import msgspec
 import numpy as np
 import pytest
 
+from ml import persistence
 from ml.bundle import ModelBundle
+from ml.card import band_index, card_from_json, card_to_json
 from ml.features import FIXED_FEATURES
+from ml.history import NO_PURCHASE_COLUMN
 from ml.scorer import BANDS, Scorer
 
 
@@ -116,3 +120,74 @@ def test_an_imputed_input_says_that_its_absence_moves_the_risk(bundle: ModelBund
     answered = reasons["detractor_answers_90d"]
     assert "imputed" not in answered.text
     assert "no value" not in answered.text
+
+
+def test_the_served_band_is_the_cards_band_at_its_exact_edges(bundle: ModelBundle) -> None:
+    """A probability equal to a band's edge is in that band, as the card says, after the card
+    went through JSON and the model through skops; the float just below is in the band below."""
+    stored = persistence.loads(persistence.dumps(bundle))
+    card = card_from_json(card_to_json(bundle.card))
+    assert card.band_edges() == bundle.card.band_edges()
+    edges = card.band_edges()
+    assert any(round(edge, 6) != edge for edge in edges), "edges are kept unrounded"
+    scorer = Scorer(stored)
+    for band, edge in zip(card.risk_bands[1:], edges, strict=True):
+        assert scorer.risk_band(edge) == band.name
+        below = np.nextafter(edge, 0.0)
+        assert scorer.risk_band(below) == BANDS[BANDS.index(band.name) - 1]
+    # and the card's own holdout shares were counted with the same rule
+    assert sum(band.holdout_share for band in card.risk_bands) == pytest.approx(1.0)
+
+
+def test_bands_that_share_an_edge_serve_the_highest(bundle: ModelBundle) -> None:
+    """Few distinct probabilities can make quantiles coincide: a probability on the shared edge
+    is in the highest band starting there, on the card and in the score alike."""
+    same = 0.8903977123456789
+    bands = [
+        msgspec.structs.replace(band, min_probability=0.0 if band.name == "low" else same)
+        for band in bundle.card.risk_bands
+    ]
+    tied = replace(bundle, card=msgspec.structs.replace(bundle.card, risk_bands=bands))
+    scorer = Scorer(tied)
+    assert scorer.risk_band(same) == "critical"
+    assert scorer.risk_band(np.nextafter(same, 0.0)) == "low"
+    assert list(band_index(tied.card.band_edges(), np.array([same]))) == [3]
+
+
+def test_lifetime_value_for_buyers_and_value_at_risk_without_a_crm_value(
+    bundle: ModelBundle, rows: list[dict]
+) -> None:
+    scorer = Scorer(bundle)
+    buyer = next(row for row in rows if row.get("purchase_days", 0) >= 2)
+    never = next(row for row in rows if row.get("purchase_days", 0) == 0)
+    sent, unsent = scorer.score([buyer, {**buyer, "value": 0.0}])
+    assert (sent.expected_purchases or 0) > 0
+    assert (sent.expected_value or 0) > 0
+    assert 0 < sent.probability_alive <= 1
+    assert sent.lifetime_value_unavailable is None
+    assert sent.value_basis == "crm"
+    assert sent.value_at_risk == pytest.approx(buyer["value"] * sent.churn_probability)
+    # the CRM sent no value: what the customer is expected to spend within the horizon
+    assert unsent.value_basis == "lifetime_value"
+    assert unsent.value_at_risk == pytest.approx(unsent.expected_value * unsent.churn_probability)
+    [nothing] = scorer.score([{**never, "value": 0.0}])
+    assert nothing.expected_purchases is None
+    assert nothing.lifetime_value_unavailable.startswith("no purchase yet")
+    assert (nothing.value_basis, nothing.value_at_risk) == ("none", 0.0)
+
+
+def test_a_row_that_carries_its_purchase_rhythm_is_scored_with_it(
+    bundle: ModelBundle, rows: list[dict]
+) -> None:
+    """Training and the registry's comparisons give rows the rhythm known at their cut-off;
+    the scorer uses it instead of its own model's."""
+    scorer = Scorer(bundle)
+    buyer = next(row for row in rows if row.get("purchase_days", 0) >= 2)
+    own = scorer.churn_probability([buyer])[0]
+    told = scorer.churn_probability([{**buyer, NO_PURCHASE_COLUMN: 6.0}])[0]
+    assert told != own
+    np.testing.assert_allclose(
+        scorer.churn_probability([{**buyer, NO_PURCHASE_COLUMN: 6.0}]),
+        bundle.predict_churn([{**buyer, NO_PURCHASE_COLUMN: 6.0}]),
+        atol=1e-9,
+    )
