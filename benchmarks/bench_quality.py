@@ -158,8 +158,8 @@ async def _measure(
     )
     print()
     print(
-        f"model card {card.version}: chosen {card.churn.chosen!r} on the validation window after "
-        f"{card.data.validation_cutoff:%Y-%m-%d}; training cut-offs "
+        f"model card {card.version}: chosen {card.churn.chosen!r} on the training windows from "
+        f"{card.data.validation_cutoff:%Y-%m-%d} on; training cut-offs "
         f"{', '.join(f'{c:%Y-%m-%d}' for c in card.data.train_cutoffs)}"
     )
     for candidate in card.churn.candidates:

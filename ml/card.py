@@ -93,6 +93,9 @@ class DataWindow(msgspec.Struct, frozen=True, kw_only=True):
     labels: str = "contractual"
     # the first training window candidates were judged on (None: chosen on the holdout, early cards)
     validation_cutoff: datetime | None = None
+    # the served models were refitted with the holdout window too (the figures are of the
+    # models fitted without it, kept in the bundle as the evaluated ones)
+    served_with_holdout: bool = False
 
 
 class LifetimeValueInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,6 +174,14 @@ def render_markdown(card: ModelCard) -> str:
             else []
         ),
         f"- Holdout cut-off (a later period, never seen in training): {d.holdout_cutoff:%Y-%m-%d}.",
+        *(
+            [
+                "- Served: the chosen models refitted once more with the holdout window; every figure "
+                "here is of the models fitted without it."
+            ]
+            if d.served_with_holdout
+            else []
+        ),
         f"- Churn: {card.churn.train_rows} training rows, {card.churn.train_positives} churned.",
         loyalty,
         "",
@@ -234,8 +245,10 @@ def _lifetime_value_lines(info: LifetimeValueInfo) -> list[str]:
     if not info.available:
         return [f"Not available: {info.reason}"]
     parameters = ", ".join(f"{name} = {value:.4g}" for name, value in info.parameters.items())
-    return [
+    lines = [
         f"BG/NBD and Gamma-Gamma (ml/clv.py) over {info.horizon_days} days, fitted on the purchase "
-        f"histories of {info.customers} training rows ({info.repeat_buyers} with a repeat purchase): "
-        f"{parameters}."
+        f"histories of {info.customers} customers as of the training run ({info.repeat_buyers} with a "
+        f"repeat purchase): {parameters}. Each training window's purchase-rhythm feature came from "
+        "the same models fitted on what was known at its own cut-off."
     ]
+    return lines if info.reason is None else [*lines, "", f"Note: {info.reason}"]

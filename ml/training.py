@@ -296,6 +296,7 @@ def _fit(
             holdout_cutoff=holdout.cutoff,
             labels=config.labels,
             validation_cutoff=split.validation_cutoff,
+            served_with_holdout=config.learn_from_holdout,
         ),
         version=f"{now:%Y%m%d}-{hashlib.sha256(np.round(holdout_churn, 9).tobytes()).hexdigest()[:8]}",
         now=now,
@@ -587,7 +588,9 @@ def _card(
         FeatureInfo(
             name=column.name,
             label=column.label,
-            source=sources.get(column.name.split(":")[0].split("=")[0], "service"),
+            source="CRM: value (as of each cut-off)"
+            if column.name == "value"
+            else sources.get(column.name.split(":")[0].split("=")[0], "service"),
         )
         for column in vectorizer.columns()
     ]
@@ -611,8 +614,9 @@ def _card(
             "bundle_format": "1",
         },
         intended_use=(
-            "Ranks customers by churn risk and loyalty for the recovery queue and reports; "
-            "probabilities are calibrated on a later period than the one trained on."
+            "Ranks customers by churn risk and loyalty for the recovery queue and reports, and "
+            "forecasts their purchases and value over the horizon; probabilities are calibrated on "
+            "a later period than the one trained on."
         ),
         limitations=[
             "CRM attributes, value and segment are read as they were at each cut-off (their history); "
@@ -621,8 +625,10 @@ def _card(
             "Recovery tasks opened because of an earlier score feed back into the features.",
             "Missing numbers are imputed with training medians and flagged; a customer with no "
             "answers is scored from behaviour and CRM data only.",
-            "The kept models never learn from the holdout window (the latest horizon): the price "
-            "of honest holdout figures.",
+            "The served models learnt from the holdout window too; the card's holdout figures are "
+            "those of the same candidates fitted without it (a refit is not judged again).",
+            "Lifetime value assumes a steady purchase rhythm (BG/NBD): seasons and campaigns move "
+            "purchases it does not forecast.",
             "Risk bands are quantiles of the holdout's predictions (50%, 80%, 95%), not business thresholds.",
         ],
     )

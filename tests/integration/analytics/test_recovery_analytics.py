@@ -172,3 +172,20 @@ async def test_no_share_on_the_page_stands_without_its_count(
         assert svg is not None, chart_id
         for label in re.findall(r'<text class="muted" x="522"[^>]*>([^<]+)</text>', svg.group(0)):
             assert " of " in label or "n=" in label, label
+
+
+async def test_value_vulnerability_takes_the_expected_value_where_the_crm_sent_none(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    """A CRM that sends no value (0): what the customer is expected to spend within the model's
+    horizon, as the latest score has it, stands in, as it does for value_at_risk."""
+    for value, expected in ((100.0, 999.0), (0.0, 300.0), (0.0, 500.0), (0.0, None)):
+        customer = await insert_customer(conn, name=f"v{value}-{expected}", value=value)
+        await insert_score(conn, customer, churn=0.5)
+        await conn.execute("UPDATE scores SET expected_value = $2 WHERE customer_id = $1", customer, expected)
+    report = (await client.get("/v1/analytics/value-vulnerability", headers=crm)).json()
+    assert report["customers"] == 4
+    # values 100 (the CRM's, not 999), 300, 500 and 0 (nothing known)
+    assert report["value_cuts"] == [75.0, 200.0, 350.0]
+    assert sum(cell["value"] for cell in report["cells"]) == pytest.approx(900.0)
+    assert sum(cell["value_at_risk"] for cell in report["cells"]) == pytest.approx(450.0)
