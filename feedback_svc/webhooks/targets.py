@@ -26,6 +26,8 @@ class TargetRefused(ValueError):
 
 def parse_url(url: str) -> SplitResult:
     """The URL's parts, when its form is acceptable (the addresses are checked separately)."""
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise TargetRefused("the URL must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -41,7 +43,26 @@ def parse_url(url: str) -> SplitResult:
         raise TargetRefused("the URL must not have a #fragment")
     if port == 0:
         raise TargetRefused("port 0 is not a valid port")
+    check_host_name(parts.hostname)
     return parts
+
+
+def check_host_name(host: str) -> None:
+    """Refuse a host name DNS cannot carry: an empty label (`a..b`, `.a`), one over 63 octets,
+    or a name over 253; Python's resolver would fail on them with a UnicodeError instead."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        raise TargetRefused(
+            f"the host name {host[:80]!r} is not valid: each dot-separated part needs 1 to 63 characters"
+        ) from None
+    if len(encoded) > 253:
+        raise TargetRefused("the host name is longer than 253 characters")
 
 
 def blocked_reason(address: IpAddress) -> str | None:
@@ -66,10 +87,12 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         pass
+    check_host_name(host)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise TargetRefused(f"the host {host!r} does not resolve ({error.strerror or error})") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL or other name no resolver takes
+        reason = getattr(error, "strerror", None) or error
+        raise TargetRefused(f"the host {host!r} does not resolve ({reason})") from None
     addresses: list[IpAddress] = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
