@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
@@ -177,6 +178,11 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # configure_logging owns the root logger
     )
-    # outermost: ids and access logs for every request, 404s included
+    # ids and access logs for every request, 404s included
     app.asgi_handler = RequestContext(app.asgi_handler)
+    trusted = settings.proxy_networks_text()
+    if trusted:
+        # outermost, so the rate limits, the logs and everything else see the real client;
+        # here rather than in the server, so every way of serving the app trusts the same
+        app.asgi_handler = ProxyHeadersMiddleware(app.asgi_handler, trusted_hosts=trusted)  # type: ignore[arg-type]
     return app

@@ -4,6 +4,7 @@ Tests build `Settings(...)` directly; only `Settings.from_env` reads variables.
 A missing or malformed value stops start-up with the variable's name in the message.
 """
 
+import ipaddress
 import secrets
 import types
 import typing
@@ -44,6 +45,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: Port = 8000
     workers: PositiveInt = 1
     public_base_url: str | None = None
+    # Load balancers or reverse proxies (comma-separated addresses or CIDR networks) whose
+    # X-Forwarded-For / X-Forwarded-Proto are believed. Empty: nobody's, so a client cannot
+    # pick its own address, and with it a fresh rate-limit bucket.
+    trusted_proxies: str = ""
 
     # Secrets: signs tokens and sessions. Required when DATABASE_URL is set (a
     # deployment); generated once and kept in data_dir for the embedded default.
@@ -160,6 +165,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("FEEDBACK_DB_POOL_MIN must not exceed FEEDBACK_DB_POOL_MAX")
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise SettingsError("FEEDBACK_PUBLIC_BASE_URL must start with http:// or https://")
+        for entry in self.proxy_networks_text():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"FEEDBACK_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+
+    def proxy_networks_text(self) -> list[str]:
+        """The trusted proxies, one entry each (addresses or networks, as written)."""
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     def with_secret(self) -> "Settings":
         """Settings whose secret_key is set, generating one in data_dir if needed."""
