@@ -92,7 +92,9 @@ def create_app(settings: Settings) -> Litestar:
             lanes=settings.db_scoring_pool_max,
         )
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
-        limiter = app.state.rate_limiter = RateLimiter(pool)
+        limiter = app.state.rate_limiter = RateLimiter(
+            pool, longest_window_seconds=settings.console_login_window_seconds
+        )
         stop = asyncio.Event()
         flushing = asyncio.create_task(limiter.run(stop), name="rate-limit-flush")
         freeze_long_lived()  # everything imported and built so far lives as long as the process

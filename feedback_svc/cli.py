@@ -229,7 +229,7 @@ def _read_new_password() -> str:
 
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password (at least 12 characters): ")
+    first = getpass.getpass("Password (at least 12 characters, not easy to guess): ")
     if getpass.getpass("Again: ") != first:
         raise SystemExit("feedback-svc: the two passwords differ; nothing was created")
     return first

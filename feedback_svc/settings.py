@@ -78,9 +78,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # currency is refused (convert it first) and one without a currency is taken to be in it.
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] | None = None
 
-    # Console (the recovery team's pages): session lifetime and lock-out after failed logins
+    # Console (the recovery team's pages): session lifetime; after failed logins an account is
+    # locked for the lock-out time, and a client address that fails this often across any
+    # accounts is refused for the rest of a window of that length (shared by every replica)
     console_session_hours: Annotated[float, Meta(gt=0, le=24 * 30)] = 12.0
     console_max_failed_logins: PositiveInt = 5
+    console_max_failed_logins_per_client: PositiveInt = 20
     console_lockout_minutes: Annotated[float, Meta(gt=0)] = 15.0
 
     # Logging
@@ -124,6 +127,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return self.public_base_url.rstrip("/")
         host = "localhost" if self.host in ("0.0.0.0", "::", "127.0.0.1") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
+
+    @property
+    def console_login_window_seconds(self) -> float:
+        return self.console_lockout_minutes * 60
 
     @property
     def uses_embedded_database(self) -> bool:

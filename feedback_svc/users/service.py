@@ -59,7 +59,7 @@ async def create_user(
         raise InvalidInput(f"Give a name of 1 to {MAX_NAME_LENGTH} characters.")
     if role not in ROLES:
         raise InvalidInput(f"Choose a role from {', '.join(ROLES)}.")
-    passwords.check_password_rules(password, email=email)
+    passwords.check_password_rules(password, email=email, name=name)
     password_hash = await passwords.hash_password(password)
     try:
         return await queries.insert_user(
