@@ -103,6 +103,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
     sms_from: str | None = None
+    # the secret of the provider's webhook signing key, for webhooks signed with HMAC-SHA256
+    # (X-Twilio-Webhooks-Signature-Settings); the auth token when unset
+    sms_webhook_signing_key: str | None = None
 
     # CRM webhooks: targets on loopback, private, link-local or reserved addresses are refused
     # unless allowed (for a CRM inside the same network); each POST waits at most the timeout
