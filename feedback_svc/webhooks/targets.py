@@ -65,10 +65,36 @@ def check_host_name(host: str) -> None:
         raise TargetRefused("the host name is longer than 253 characters")
 
 
+# IPv6 addresses that carry an IPv4 address a relay or translator delivers to: a packet to
+# 2002:7f00:1::1 reaches 127.0.0.1 through any 6to4 relay that takes it, so the IPv4 address
+# inside must be as public as any other target
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """(what carries it, IPv4 address) for every IPv4 address `address` carries for delivery."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:  # ::ffff:0:0/96
+        found.append(("an IPv4-mapped address", address.ipv4_mapped))
+    if address.sixtofour is not None:  # 2002::/16
+        found.append(("a 6to4 address", address.sixtofour))
+    if address.teredo is not None:  # 2001::/32: the relay server, and the client it forwards to
+        server, client = address.teredo
+        found += [("a Teredo address (its server)", server), ("a Teredo address", client)]
+    if address in NAT64_WELL_KNOWN:  # RFC 6052: the last 32 bits
+        found.append(("a NAT64 address", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    return found
+
+
 def blocked_reason(address: IpAddress) -> str | None:
     """Why webhooks may not go to `address`, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return blocked_reason(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        for kind, inner in embedded_ipv4(address):
+            reason = blocked_reason(inner)
+            if reason is not None:
+                return f"{reason} ({inner}) inside {kind}"
+        if address.ipv4_mapped is not None:
+            return None  # a socket to it is a socket to the IPv4 address, which passed
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
