@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 
 from feedback_svc.apikeys.service import Principal
@@ -110,12 +111,20 @@ class ModelsController(Controller):
 
     @post(
         "/training-runs",
-        summary="Train a new version in the background",
-        description="Answers 202 at once; follow the run at the Location header until `status` is "
+        summary="Train a new version in the background (one training at a time)",
+        description="Answers 202 with the new run; follow it at the Location header until `status` is "
         "`succeeded` or `failed`. With activate=true the new version is activated if it beats the "
-        "active one on its holdout (or in any case with force=true).",
+        "active one on its holdout (or in any case with force=true). Only one training is queued or "
+        "running at a time: while one is, a request starts nothing and answers **200** with that run "
+        "(and its Location), whose own `activate` and `force` stand; ask again once it has finished.",
         status_code=202,
-        responses=problem_responses(401, 403, 409, 422),
+        responses={
+            200: ResponseSpec(
+                data_container=TrainingRun,
+                description="A training was queued or running already: that run, nothing new started",
+            ),
+            **problem_responses(401, 403, 409, 422),
+        },
     )
     async def train_model(
         self,
@@ -129,10 +138,10 @@ class ModelsController(Controller):
     ) -> Response[TrainingRun]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             # the run and its outbox job commit with the key: a replay never queues a second run
-            run = await trainer.request_training(
+            run, started = await trainer.request_training(
                 conn, activate=activate, force=force, actor=request.user.name
             )
-            return 202, _encoder.encode(run)
+            return 202 if started else 200, _encoder.encode(run)
 
         response = await respond_idempotently(request, pool, idempotency_key, work)
         # from the body, which a replay has too
