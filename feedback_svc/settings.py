@@ -16,6 +16,8 @@ import msgspec
 import platformdirs
 from msgspec import Meta
 
+from feedback_svc.lib.checks import Refused, checker_for
+
 Port = Annotated[int, Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
@@ -150,8 +152,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 continue
             try:
                 values[field] = msgspec.convert(raw, hints[field], strict=False, dec_hook=_decode_extra)
-            except msgspec.ValidationError as error:
-                reason = str(error).split(" - at ")[0]
+                # what msgspec cannot say in a type: patterns as the spec means them ("EUR\n")
+                check = checker_for(hints[field])
+                if check is not None:
+                    check(values[field], field)
+            except (msgspec.ValidationError, Refused) as error:
+                reason = error.message if isinstance(error, Refused) else str(error).split(" - at ")[0]
                 raise SettingsError(f"{env_name}={raw!r} is not valid: {reason}") from None
         settings = cls(**values)
         settings.check()
