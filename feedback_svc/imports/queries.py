@@ -79,6 +79,10 @@ async def save_validated(
     await conn.execute(Q["save_validated"], import_id, through_line, rows, valid, invalid)
 
 
+async def analyze_staging(conn: Conn, kind: str) -> None:
+    await conn.execute(Q[f"analyze_{kind.removesuffix('s')}_rows"])
+
+
 async def start_applying(conn: Conn, import_id: UUID) -> Row | None:
     return _row(await conn.fetchrow(Q["start_applying"], import_id))
 

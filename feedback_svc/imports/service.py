@@ -212,6 +212,7 @@ async def _run(
             await _validate(
                 conn, current, settings=settings, lines=lines, in_thread=in_thread, progress=progress
             )
+        await queries.analyze_staging(conn, current["kind"])
         await queries.lock_applying(conn)
         try:
             applying = await queries.start_applying(conn, import_id)

@@ -343,3 +343,17 @@ async def test_rows_are_held_to_what_the_api_decoding_layer_checks(
     done = await imported(client, pool, settings, crm, "customers", customers, media=NDJSON)
     assert (done["rows_valid"], done["rows_invalid"]) == (1, 1)
     assert await conn.fetchval("SELECT count(*) FROM customers WHERE external_id = 'c2'") == 0
+
+
+async def test_a_quoted_cell_may_hold_line_breaks_and_lines_keep_their_numbers(
+    client: Client, crm: dict[str, str], pool: asyncpg.Pool, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    body = 'external_id,name,note\r\ncrm-1,"Ana\r\nMaria","a, b"\r\ncrm-2,Ben,"x\n\ny"\r\ncrm-3,not,"open\r\n'
+    done = await imported(client, pool, settings, crm, "customers", body)
+    rows = await conn.fetch("SELECT external_id, name, attributes FROM customers ORDER BY external_id")
+    assert [(r["external_id"], r["name"], r["attributes"]) for r in rows] == [
+        ("crm-1", "Ana\nMaria", {"note": "a, b"}),
+        ("crm-2", "Ben", {"note": "x\n\ny"}),
+    ]
+    [error] = await errors_of(client, crm, done["id"])
+    assert error["line"] == 7  # where the unclosed quote starts
