@@ -118,7 +118,7 @@ async def test_events_by_the_crms_ids_are_stored_once_and_unknown_customers_refu
     assert errors[4]["field"] == "kind"
     assert errors[6]["field"] == "occurred_at"
     stored = await conn.fetch(
-        "SELECT external_id, amount, currency, import_id FROM customer_events ORDER BY id"
+        "SELECT external_id, amount, currency, import_id FROM customer_events ORDER BY external_id NULLS LAST"
     )
     assert [(r["external_id"], r["amount"], r["currency"]) for r in stored] == [
         ("o-1", 19.9, "EUR"),
