@@ -40,6 +40,7 @@ from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges, prometheus_config
 from feedback_svc.metrics.routes import MetricsController
+from feedback_svc.privacy.routes import PrivacyController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> Litestar:
             CustomersController,
             EventsController,
             ImportsController,
+            PrivacyController,
             SurveysController,
             SurveyPagesController,
             SmsInboundController,
