@@ -59,7 +59,7 @@ def write_customers(path: Path, count: int, seed: int) -> None:
             )
 
 
-def write_events(path: Path, count: int, customers: int, seed: int) -> None:
+def write_events(path: Path, count: int, customers: int, seed: int, *, ids: str = "e") -> None:
     rand = random.Random(seed)
     with path.open("w", encoding="utf-8") as out:
         out.write("customer_external_id,kind,occurred_at,value,currency,external_id\n")
@@ -68,7 +68,7 @@ def write_events(path: Path, count: int, customers: int, seed: int) -> None:
             out.write(
                 f"c{rand.randrange(customers)},{rand.choice(KINDS)},"
                 f"2025-{(day // 31) % 12 + 1:02d}-{day % 28 + 1:02d}T{rand.randint(0, 23):02d}:00:00Z,"
-                f"{rand.randint(1, 50000) / 100},EUR,e{n}\n"
+                f"{rand.randint(1, 50000) / 100},EUR,{ids}{n}\n"
             )
 
 
