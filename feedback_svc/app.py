@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
@@ -39,6 +40,7 @@ from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges, prometheus_config
 from feedback_svc.metrics.routes import MetricsController
+from feedback_svc.privacy.routes import PrivacyController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
@@ -91,7 +93,9 @@ def create_app(settings: Settings) -> Litestar:
             lanes=settings.db_scoring_pool_max,
         )
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
-        limiter = app.state.rate_limiter = RateLimiter(pool)
+        limiter = app.state.rate_limiter = RateLimiter(
+            pool, longest_window_seconds=settings.console_login_window_seconds
+        )
         stop = asyncio.Event()
         flushing = asyncio.create_task(limiter.run(stop), name="rate-limit-flush")
         freeze_long_lived()  # everything imported and built so far lives as long as the process
@@ -126,6 +130,7 @@ def create_app(settings: Settings) -> Litestar:
             CustomersController,
             EventsController,
             ImportsController,
+            PrivacyController,
             SurveysController,
             SurveyPagesController,
             SmsInboundController,
@@ -177,6 +182,11 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # configure_logging owns the root logger
     )
-    # outermost: ids and access logs for every request, 404s included
+    # ids and access logs for every request, 404s included
     app.asgi_handler = RequestContext(app.asgi_handler)
+    trusted = settings.proxy_networks_text()
+    if trusted:
+        # outermost, so the rate limits, the logs and everything else see the real client;
+        # here rather than in the server, so every way of serving the app trusts the same
+        app.asgi_handler = ProxyHeadersMiddleware(app.asgi_handler, trusted_hosts=trusted)  # type: ignore[arg-type]
     return app

@@ -55,14 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             migrate.upgrade(settings.database_url)
             log.info("migrated", revision=migrate.head_revision())
         _banner(settings)
-        common = {
-            "host": settings.host,
-            "port": settings.port,
-            "log_config": None,
-            "timeout_graceful_shutdown": 20,
-            "access_log": False,
-            "proxy_headers": True,
-        }
+        common = uvicorn_options(settings)
         if settings.workers > 1:
             os.environ["DATABASE_URL"] = settings.database_url
             os.environ["FEEDBACK_SECRET_KEY"] = settings.secret_key or ""
@@ -70,6 +63,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
         else:
             uvicorn.run(create_app(settings), **common)
     log.info("stopped")
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "timeout_graceful_shutdown": 20,
+        "access_log": False,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app believes it
+        # only from FEEDBACK_TRUSTED_PROXIES (app.py)
+        "proxy_headers": False,
+    }
 
 
 @contextmanager
@@ -224,7 +230,7 @@ def _read_new_password() -> str:
 
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password (at least 12 characters): ")
+    first = getpass.getpass("Password (at least 12 characters, not easy to guess): ")
     if getpass.getpass("Again: ") != first:
         raise SystemExit("feedback-svc: the two passwords differ; nothing was created")
     return first

@@ -4,6 +4,7 @@ Tests build `Settings(...)` directly; only `Settings.from_env` reads variables.
 A missing or malformed value stops start-up with the variable's name in the message.
 """
 
+import ipaddress
 import secrets
 import types
 import typing
@@ -14,6 +15,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 import platformdirs
 from msgspec import Meta
+
+from feedback_svc.lib.checks import Refused, checker_for
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -44,6 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: Port = 8000
     workers: PositiveInt = 1
     public_base_url: str | None = None
+    # Load balancers or reverse proxies (comma-separated addresses or CIDR networks) whose
+    # X-Forwarded-For / X-Forwarded-Proto are believed. Empty: nobody's, so a client cannot
+    # pick its own address, and with it a fresh rate-limit bucket.
+    trusted_proxies: str = ""
 
     # Secrets: signs tokens and sessions. Required when DATABASE_URL is set (a
     # deployment); generated once and kept in data_dir for the embedded default.
@@ -78,9 +85,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # currency is refused (convert it first) and one without a currency is taken to be in it.
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] | None = None
 
-    # Console (the recovery team's pages): session lifetime and lock-out after failed logins
+    # Console (the recovery team's pages): session lifetime; after failed logins an account is
+    # locked for the lock-out time, and a client address that fails this often across any
+    # accounts is refused for the rest of a window of that length (shared by every replica)
     console_session_hours: Annotated[float, Meta(gt=0, le=24 * 30)] = 12.0
     console_max_failed_logins: PositiveInt = 5
+    console_max_failed_logins_per_client: PositiveInt = 20
     console_lockout_minutes: Annotated[float, Meta(gt=0)] = 15.0
 
     # Logging
@@ -100,6 +110,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
     sms_from: str | None = None
+    # the secret of the provider's webhook signing key, for webhooks signed with HMAC-SHA256
+    # (X-Twilio-Webhooks-Signature-Settings); the auth token when unset
+    sms_webhook_signing_key: str | None = None
 
     # CRM webhooks: targets on loopback, private, link-local or reserved addresses are refused
     # unless allowed (for a CRM inside the same network); each POST waits at most the timeout
@@ -126,6 +139,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"http://{host}:{self.port}"
 
     @property
+    def console_login_window_seconds(self) -> float:
+        return self.console_lockout_minutes * 60
+
+    @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
 
@@ -140,8 +157,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 continue
             try:
                 values[field] = msgspec.convert(raw, hints[field], strict=False, dec_hook=_decode_extra)
-            except msgspec.ValidationError as error:
-                reason = str(error).split(" - at ")[0]
+                # what msgspec cannot say in a type: patterns as the spec means them ("EUR\n")
+                check = checker_for(hints[field])
+                if check is not None:
+                    check(values[field], field)
+            except (msgspec.ValidationError, Refused) as error:
+                reason = error.message if isinstance(error, Refused) else str(error).split(" - at ")[0]
                 raise SettingsError(f"{env_name}={raw!r} is not valid: {reason}") from None
         settings = cls(**values)
         settings.check()
@@ -165,6 +186,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("FEEDBACK_DB_POOL_MIN must not exceed FEEDBACK_DB_POOL_MAX")
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise SettingsError("FEEDBACK_PUBLIC_BASE_URL must start with http:// or https://")
+        for entry in self.proxy_networks_text():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"FEEDBACK_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+
+    def proxy_networks_text(self) -> list[str]:
+        """The trusted proxies, one entry each (addresses or networks, as written)."""
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     def with_secret(self) -> "Settings":
         """Settings whose secret_key is set, generating one in data_dir if needed."""

@@ -16,6 +16,7 @@ from feedback_svc.analytics.schemas import (
     ScoreGroup,
     ScoresReport,
 )
+from feedback_svc.lib.bounds import check_day
 from feedback_svc.lib.errors import InvalidInput
 
 DEFAULT_DAYS = 365
@@ -39,6 +40,8 @@ def window(
     date_from: date | None, date_to: date | None, *, today: date
 ) -> tuple[date, date, datetime, datetime]:
     """Inclusive dates and the [start, end) instants in UTC they cover."""
+    check_day(date_from, field="from")
+    check_day(date_to, field="to")
     date_to = date_to or today
     date_from = date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
     if date_from > date_to:

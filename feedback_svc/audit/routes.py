@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from feedback_svc.audit import service
 from feedback_svc.audit.schemas import ActorType, AuditPage
 from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.bounds import BIGINT_MAX, check_instant
 from feedback_svc.lib.openapi import BEARER, problem_responses
 
 
@@ -30,7 +31,7 @@ class AuditController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         *,
-        before: Annotated[int | None, Parameter(query="before", ge=1)] = None,
+        before: Annotated[int | None, Parameter(query="before", ge=1, le=BIGINT_MAX)] = None,
         actor_type: Annotated[ActorType | None, Parameter(query="actor_type")] = None,
         actor_id: Annotated[str | None, Parameter(query="actor_id", max_length=200)] = None,
         action: Annotated[str | None, Parameter(query="action", max_length=200)] = None,
@@ -46,7 +47,7 @@ class AuditController(Controller):
             actor_id=actor_id,
             action=action,
             target_id=target_id,
-            since=since,
-            until=until,
+            since=check_instant(since, field="since"),
+            until=check_instant(until, field="until"),
             limit=limit,
         )

@@ -5,11 +5,13 @@ Login forms have no session yet, so their CSRF token is a double-submit cookie
 login carries the session's own token, checked by the guard.
 """
 
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
@@ -29,6 +31,7 @@ from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import InvalidInput
 from feedback_svc.lib.localtime import local_text, time_zone_names
+from feedback_svc.lib.ratelimit import RateLimiter, retry_after_header
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.settings import Settings
 from feedback_svc.users import queries, service
@@ -36,6 +39,8 @@ from feedback_svc.users.schemas import SessionUser
 
 LOGIN_CSRF_COOKIE = "fb_login_csrf"
 LOGIN_FORM_SECONDS = 3600
+
+log = structlog.get_logger(__name__)
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -52,6 +57,18 @@ def _login_cookie(request: Request[Any, Any, Any], value: str, *, max_age: int) 
         secure=uses_https(_settings(request)),
         samesite="strict",
     )
+
+
+def _failed_logins(request: Request[Any, Any, Any]) -> tuple[RateLimiter | None, str]:
+    """The shared counter of failed logins and this client's bucket in it.
+
+    The per-account lock stops guessing one password; this stops one client from trying a few
+    passwords on each of many accounts. Behind a load balancer the client is the address it
+    forwards (FEEDBACK_TRUSTED_PROXIES), else everyone would share the balancer's bucket.
+    """
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    client = request.client.host if request.client else "unknown"
+    return limiter, f"login:{client}"
 
 
 def _session_cookie(request: Request[Any, Any, Any], value: str, *, max_age: int) -> Cookie:
@@ -125,6 +142,27 @@ class ConsoleAuthController(Controller):
                 status=403,
             )
         settings = _settings(request)
+        limiter, bucket = _failed_logins(request)
+        window = settings.console_login_window_seconds
+        wait = (
+            limiter.wait(bucket, settings.console_max_failed_logins_per_client, window_seconds=window)
+            if limiter is not None
+            else None
+        )
+        if wait is not None:
+            # refused before the password is even hashed: a flood costs us no argon2 time
+            log.warning("console_login_throttled", bucket=bucket, retry_after=round(wait))
+            minutes = max(1, math.ceil(wait / 60))
+            refused = _login_page(
+                request,
+                next_path=next_path,
+                email=email,
+                message="Too many failed logins from your network. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                status=429,
+            )
+            refused.headers.update(retry_after_header(wait))
+            return refused
         now = datetime.now(UTC)
         lifetime = timedelta(hours=settings.console_session_hours)
         async with pool.acquire() as conn, conn.transaction():
@@ -147,6 +185,8 @@ class ConsoleAuthController(Controller):
                 )
         if failure is not None:
             # committed above: the failure counts even though the answer is a refusal
+            if limiter is not None:
+                limiter.add(bucket, window_seconds=window)
             return _login_page(request, next_path=next_path, email=email, message=failure, status=401)
         cookies = [
             _session_cookie(request, opened.cookie_value, max_age=int(lifetime.total_seconds())),

@@ -28,7 +28,7 @@ from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
 from feedback_svc.users.schemas import SessionUser
 
-ROOT_CAUSE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ROOT_CAUSE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 TEXT_LIMIT = 5000
 MESSAGES = {
     "claimed": "You claimed this task. It stays yours while you work on it; release it if you stop.",
@@ -295,7 +295,7 @@ class TaskPagesController(Controller):
         problems = []
         if outcome not in OUTCOME_LABELS:
             problems.append("Choose the outcome.")
-        if not ROOT_CAUSE.match(cause):
+        if not ROOT_CAUSE.fullmatch(cause):
             problems.append(
                 "Give the root cause as a short tag of letters, digits, _ or - "
                 "(at most 64), e.g. late_delivery."

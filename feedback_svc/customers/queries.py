@@ -35,6 +35,12 @@ async def attribute_count_after(
     return await conn.fetchval(Q["attribute_count_after"], external_id, attributes)
 
 
+async def list_customers(
+    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str | None, after: UUID | None, limit: int
+) -> list[Customer]:
+    return [_customer(row) for row in await conn.fetch(Q["list_customers"], external_id, after, limit)]
+
+
 async def customer_id_by_external_id(
     conn: asyncpg.Connection | asyncpg.Pool, external_id: str
 ) -> UUID | None:

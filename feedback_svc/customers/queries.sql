@@ -39,6 +39,18 @@ SELECT count(*)
   FROM customers c, jsonb_object_keys(jsonb_strip_nulls(c.attributes || $2::jsonb))
  WHERE c.external_id = $1;
 
+-- name: list_customers
+-- Live customers by id, a page at a time ($2: the last id of the previous page); $1 narrows to
+-- one CRM id.
+SELECT id, external_id, email, phone, name, time_zone, locale, value, segment, customer_since,
+       attributes, created_at, updated_at
+  FROM customers
+ WHERE erased_at IS NULL
+   AND ($1::text IS NULL OR external_id = $1)
+   AND ($2::uuid IS NULL OR id > $2)
+ ORDER BY id
+ LIMIT $3;
+
 -- name: customer_id_by_external_id
 SELECT id FROM customers WHERE external_id = $1;
 

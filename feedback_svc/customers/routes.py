@@ -1,6 +1,7 @@
 """HTTP for customers; the rules live in service.py."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
 import asyncpg
@@ -9,7 +10,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from feedback_svc.apikeys.service import Principal
@@ -18,6 +19,7 @@ from feedback_svc.customers.schemas import (
     Customer,
     CustomerEvent,
     CustomerEventCreate,
+    CustomerPage,
     CustomerUpsert,
     EventCreate,
 )
@@ -62,6 +64,22 @@ class CustomersController(Controller):
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(customer)
 
         return await respond_idempotently(request, pool, idempotency_key, work)
+
+    @get(
+        "/",
+        summary="List customers, or find one by the CRM's id",
+        description="`?external_id=crm-42` answers with that customer alone (or none). Erased "
+        "customers are not listed. Pages follow our ids; pass `next_after` as `after`.",
+        responses=problem_responses(401, 403, 422),
+    )
+    async def list_customers(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        external_id: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
+        after: FromQuery[UUID | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> CustomerPage:
+        return await service.list_customers(pool, external_id=external_id, after=after, limit=limit)
 
     @get(
         "/{customer_id:uuid}",

@@ -81,6 +81,13 @@ class Customer(Wire):
     updated_at: datetime
 
 
+class CustomerPage(Wire):
+    items: list[Customer]
+    next_after: Annotated[
+        UUID | None, Meta(description="Pass as `after` for the next page; null on the last.")
+    ]
+
+
 EventKind = Literal["renewed", "churned", "reactivated", "purchase", "refunded", "upgraded", "downgraded"]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code of `value`, e.g. EUR.")]
 

@@ -20,6 +20,7 @@ from feedback_svc.customers.schemas import (
     Customer,
     CustomerEvent,
     CustomerEventCreate,
+    CustomerPage,
     CustomerRef,
     CustomerUpsert,
     EventCreate,
@@ -166,6 +167,14 @@ async def resolve_customer_id(
             "create it with POST /v1/customers first."
         )
     return customer_id
+
+
+async def list_customers(
+    pool: asyncpg.Pool, *, external_id: str | None, after: UUID | None, limit: int
+) -> CustomerPage:
+    found = await queries.list_customers(pool, external_id=external_id, after=after, limit=limit + 1)
+    page = found[:limit]
+    return CustomerPage(items=page, next_after=page[-1].id if len(found) > limit else None)
 
 
 # the CRM's clock may run a little ahead of ours; further is a mistake (features read events as of a time)

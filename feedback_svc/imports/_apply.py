@@ -1,12 +1,15 @@
 """Apply: staged rows -> customers, events, interactions, by set-based statements in chunks.
 
+Chunks are ranges of the file's lines and follow validation as it goes: while Python checks
+the next batches, PostgreSQL writes the chunks already checked, so the two cores work at once.
 Each chunk is one transaction that also moves the checkpoint, so the writes of an import are
 short transactions (other requests for the same customers wait a chunk at most) and a worker
-taking over after a crash goes on after the last chunk written. Customers are chunked by CRM id
-in order, the order every apply locks them in; events and interactions by line.
+taking over after a crash goes on after the last chunk written.
 """
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -17,46 +20,94 @@ from feedback_svc.customers.schemas import MAX_ATTRIBUTES
 from feedback_svc.customers.service import too_many_attributes
 from feedback_svc.imports import queries
 
-CUSTOMER_CHUNK = 10_000
-LINE_CHUNK = 50_000
+# lines per chunk: a customer row costs about three times an event row to write
+CHUNK_LINES = {"customers": 20_000, "events": 50_000, "interactions": 50_000}
 
 Progress = Callable[[int], None]
 
 
-async def apply_customers(
-    conn: asyncpg.Connection, import_id: UUID, *, after: str, progress: Progress | None = None
+@dataclass
+class Validated:
+    """How far validation has staged the file: the apply follows it."""
+
+    through: int = 0
+    done: bool = False
+    _moved: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def advance(self, line: int) -> None:
+        self.through = line
+        self._moved.set()
+
+    def finish(self) -> None:
+        self.done = True
+        self._moved.set()
+
+    async def reach(self, line: int) -> int:
+        """Wait until validation has passed `line` or ended; how far it got."""
+        while self.through < line and not self.done:
+            self._moved.clear()
+            await self._moved.wait()
+        return self.through
+
+
+async def apply_as_validated(
+    conn: asyncpg.Connection,
+    kind: str,
+    import_id: UUID,
+    *,
+    after: int,
+    validated: Validated,
+    progress: Progress | None = None,
 ) -> None:
-    while (
-        through := await queries.customer_chunk_end(conn, import_id, after=after, size=CUSTOMER_CHUNK)
-    ) is not None:
-        async with conn.transaction():
-            rows, waves = await queries.customer_waves(conn, import_id, after=after, through=through)
-            created = updated = 0
-            refused: list[tuple[int, int]] = []
-            for wave in range(1, waves + 1):
-                span: dict[str, Any] = {"after": after, "through": through, "wave": wave}
-                created += await queries.insert_wave_customers(conn, import_id, **span)
-                refused += await queries.wave_attribute_overflow(
-                    conn, import_id, limit=MAX_ATTRIBUTES, **span
-                )
-                updated += await queries.update_wave_customers(conn, import_id, limit=MAX_ATTRIBUTES, **span)
-                updated += await queries.backfill_attributes(conn, import_id, **span)
-            await queries.copy_errors(
-                conn, [(import_id, line, "attributes", too_many_attributes(n)) for line, n in refused]
-            )
-            await queries.save_applied(
-                conn,
-                import_id,
-                applied=rows - len(refused),
-                created=created,
-                updated=updated,
-                unchanged=rows - len(refused) - created - updated,
-                refused=len(refused),
-                through=through,
-            )
+    """Apply every staged chunk, waiting for validation where it is ahead."""
+    size = CHUNK_LINES[kind]
+    while True:
+        reached = await validated.reach(after + size)
+        if validated.done:
+            reached = max(reached, await queries.last_staged_line(conn, import_id, kind))
+            if reached <= after:
+                return
+        through = min(after + size, reached)
+        if through <= after:
+            continue
+        # Statistics that know the lines just staged: without them the planner takes a chunk of
+        # 50,000 rows for a handful and joins them by nested loops, for minutes. The staging
+        # tables sample few rows (migration 0005), so this costs milliseconds.
+        await queries.analyze_staging(conn, kind)
+        rows = await (_customers if kind == "customers" else _lines)(conn, kind, import_id, after, through)
         if progress is not None:
             progress(rows)
         after = through
+
+
+async def _customers(conn: asyncpg.Connection, _: str, import_id: UUID, after: int, through: int) -> int:
+    async with conn.transaction():
+        rows, waves, customers = await queries.customer_waves(conn, import_id, after=after, through=through)
+        created = updated = 0
+        refused: list[tuple[int, int]] = []
+        for wave in range(1, waves + 1):
+            span: dict[str, Any] = {"after": after, "through": through, "wave": wave}
+            new = await queries.insert_wave_customers(conn, import_id, **span)
+            created += new
+            if wave == 1 and new == customers:
+                continue  # every customer of the first wave is new: nothing to update or back-fill
+            refused += await queries.wave_attribute_overflow(conn, import_id, limit=MAX_ATTRIBUTES, **span)
+            updated += await queries.update_wave_customers(conn, import_id, limit=MAX_ATTRIBUTES, **span)
+            updated += await queries.backfill_attributes(conn, import_id, **span)
+        await queries.copy_errors(
+            conn, [(import_id, line, "attributes", too_many_attributes(n)) for line, n in refused]
+        )
+        await queries.save_applied(
+            conn,
+            import_id,
+            applied=rows - len(refused),
+            created=created,
+            updated=updated,
+            unchanged=rows - len(refused) - created - updated,
+            refused=len(refused),
+            through=str(through),
+        )
+    return rows
 
 
 def _refusal(item: dict[str, Any]) -> tuple[str | None, str]:
@@ -77,28 +128,22 @@ def _refusal(item: dict[str, Any]) -> tuple[str | None, str]:
             )
 
 
-async def apply_lines(
-    conn: asyncpg.Connection, kind: str, import_id: UUID, *, after: int, progress: Progress | None = None
-) -> None:
-    """Events or interactions, LINE_CHUNK lines of the file at a time."""
-    last = await queries.last_staged_line(conn, import_id)
-    while after < last:
-        through = after + LINE_CHUNK
-        async with conn.transaction():
-            result = await queries.apply_chunk(conn, kind, import_id, after=after, through=through)
-            refused = result["refused"]
-            await queries.copy_errors(conn, [(import_id, item["line"], *_refusal(item)) for item in refused])
-            applied = result["rows"] - len(refused)
-            await queries.save_applied(
-                conn,
-                import_id,
-                applied=applied,
-                created=result["created"],
-                updated=0,
-                unchanged=applied - result["created"],
-                refused=len(refused),
-                through=str(through),
-            )
-        if progress is not None:
-            progress(result["rows"])
-        after = through
+async def _lines(conn: asyncpg.Connection, kind: str, import_id: UUID, after: int, through: int) -> int:
+    async with conn.transaction():
+        result = await queries.apply_chunk(conn, kind, import_id, after=after, through=through)
+        refused = result["refused"]
+        await queries.copy_errors(conn, [(import_id, item["line"], *_refusal(item)) for item in refused])
+        # rarely anything: rows of customers erased while the chunk was written (no line to name)
+        gone = await queries.drop_rows_of_erased(conn, kind, import_id)
+        applied = result["rows"] - len(refused) - gone
+        await queries.save_applied(
+            conn,
+            import_id,
+            applied=applied,
+            created=result["created"] - gone,
+            updated=0,
+            unchanged=applied - result["created"] + gone,
+            refused=len(refused) + gone,
+            through=str(through),
+        )
+    return result["rows"]

@@ -96,7 +96,7 @@ class CsvRecords:
         def texts() -> Iterator[str]:
             for number, text in lines:
                 pulled.append(number)
-                yield text
+                yield text + "\n"  # csv keeps a line break inside a quoted cell only if it sees one
 
         reader = csv.reader(texts(), strict=True)
         while True:

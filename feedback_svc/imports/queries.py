@@ -79,6 +79,10 @@ async def save_validated(
     await conn.execute(Q["save_validated"], import_id, through_line, rows, valid, invalid)
 
 
+async def analyze_staging(conn: Conn, kind: str) -> None:
+    await conn.execute(Q[f"analyze_{kind.removesuffix('s')}_rows"])
+
+
 async def start_applying(conn: Conn, import_id: UUID) -> Row | None:
     return _row(await conn.fetchrow(Q["start_applying"], import_id))
 
@@ -168,34 +172,31 @@ async def unlock_import(conn: asyncpg.Connection, import_id: UUID) -> None:
     await conn.fetchval(Q["unlock_import"], import_id)
 
 
-async def customer_chunk_end(conn: Conn, import_id: UUID, *, after: str, size: int) -> str | None:
-    return await conn.fetchval(Q["customer_chunk_end"], import_id, after, size)
-
-
-async def customer_waves(conn: Conn, import_id: UUID, *, after: str, through: str) -> tuple[int, int]:
+async def customer_waves(conn: Conn, import_id: UUID, *, after: int, through: int) -> tuple[int, int, int]:
+    """(rows, waves, customers) of a chunk of lines."""
     record = await conn.fetchrow(Q["customer_waves"], import_id, after, through)
     assert record is not None
-    return record["rows"], record["waves"]
+    return record["rows"], record["waves"], record["customers"]
 
 
-async def insert_wave_customers(conn: Conn, import_id: UUID, *, after: str, through: str, wave: int) -> int:
+async def insert_wave_customers(conn: Conn, import_id: UUID, *, after: int, through: int, wave: int) -> int:
     return await conn.fetchval(Q["insert_wave_customers"], import_id, after, through, wave)
 
 
 async def wave_attribute_overflow(
-    conn: Conn, import_id: UUID, *, after: str, through: str, limit: int, wave: int
+    conn: Conn, import_id: UUID, *, after: int, through: int, limit: int, wave: int
 ) -> list[tuple[int, int]]:
     rows = await conn.fetch(Q["wave_attribute_overflow"], import_id, after, through, limit, wave)
     return [(r["line"], r["n"]) for r in rows]
 
 
 async def update_wave_customers(
-    conn: Conn, import_id: UUID, *, after: str, through: str, limit: int, wave: int
+    conn: Conn, import_id: UUID, *, after: int, through: int, limit: int, wave: int
 ) -> int:
     return await conn.fetchval(Q["update_wave_customers"], import_id, after, through, limit, wave)
 
 
-async def backfill_attributes(conn: Conn, import_id: UUID, *, after: str, through: str, wave: int) -> int:
+async def backfill_attributes(conn: Conn, import_id: UUID, *, after: int, through: int, wave: int) -> int:
     return await conn.fetchval(Q["backfill_attributes"], import_id, after, through, wave)
 
 
@@ -205,5 +206,9 @@ async def apply_chunk(conn: Conn, kind: str, import_id: UUID, *, after: int, thr
     return dict(record)
 
 
-async def last_staged_line(conn: Conn, import_id: UUID) -> int:
+async def drop_rows_of_erased(conn: Conn, kind: str, import_id: UUID) -> int:
+    return await conn.fetchval(Q[f"drop_{kind}_of_erased"], import_id)
+
+
+async def last_staged_line(conn: Conn, import_id: UUID, kind: str) -> int:
     return await conn.fetchval(Q["last_staged_line"], import_id) or 0

@@ -51,6 +51,16 @@ RETURNING lines_validated;
 -- name: set_rows_total
 UPDATE imports SET rows_total = $2, updated_at = now() WHERE id = $1;
 
+-- name: analyze_customer_rows
+-- Staging tables fill faster than autovacuum looks (see imports/_apply.py).
+ANALYZE import_customer_rows;
+
+-- name: analyze_event_rows
+ANALYZE import_event_rows;
+
+-- name: analyze_interaction_rows
+ANALYZE import_interaction_rows;
+
 -- name: start_applying
 UPDATE imports
    SET status = 'applying', started_at = coalesce(started_at, now()), updated_at = now()
@@ -130,33 +140,25 @@ SELECT pg_try_advisory_lock(hashtextextended('import:' || $1::uuid::text, 0));
 -- name: unlock_import
 SELECT pg_advisory_unlock(hashtextextended('import:' || $1::uuid::text, 0));
 
--- name: customer_chunk_end
--- The last CRM id of the next chunk of `$3` distinct ids after `$2`: a chunk is one transaction.
-SELECT max(external_id)
-  FROM (SELECT DISTINCT external_id
-          FROM import_customer_rows
-         WHERE import_id = $1 AND external_id > $2
-         ORDER BY external_id
-         LIMIT $3) chunk;
-
 -- name: customer_waves
--- The chunk's rows, and how many the busiest customer has: rows of one customer apply one
--- per wave, oldest `as_of` first (no as_of: last, as of the apply), then in file order.
-SELECT coalesce(sum(n), 0)::bigint AS rows, coalesce(max(n), 0) AS waves
+-- The chunk's rows (lines $2 < line <= $3), and how many the busiest customer has: rows of
+-- one customer apply one per wave, oldest `as_of` first (no as_of: last, as of the apply),
+-- then in file order. A row dated before what an earlier chunk wrote fills in history.
+SELECT coalesce(sum(n), 0)::bigint AS rows, coalesce(max(n), 0) AS waves, count(*) AS customers
   FROM (SELECT count(*) AS n
           FROM import_customer_rows
-         WHERE import_id = $1 AND external_id > $2 AND external_id <= $3
+         WHERE import_id = $1 AND line > $2 AND line <= $3
          GROUP BY external_id) per_customer;
 
 -- name: insert_wave_customers
--- Customers the CRM has not sent before, in CRM id order (the order every apply locks in).
+-- Customers the CRM has not sent before, in CRM id order (the order applies lock in).
 -- Fields a row does not send take the defaults POST /v1/customers gives them.
 WITH wave AS (
     SELECT *
       FROM (SELECT s.*, row_number() OVER (PARTITION BY s.external_id
                                            ORDER BY s.as_of NULLS LAST, s.line) AS k
               FROM import_customer_rows s
-             WHERE s.import_id = $1 AND s.external_id > $2 AND s.external_id <= $3) r
+             WHERE s.import_id = $1 AND s.line > $2 AND s.line <= $3) r
      WHERE r.k = $4
 ),
 inserted AS (
@@ -180,7 +182,7 @@ WITH wave AS (
       FROM (SELECT s.*, row_number() OVER (PARTITION BY s.external_id
                                            ORDER BY s.as_of NULLS LAST, s.line) AS k
               FROM import_customer_rows s
-             WHERE s.import_id = $1 AND s.external_id > $2 AND s.external_id <= $3) r
+             WHERE s.import_id = $1 AND s.line > $2 AND s.line <= $3) r
      WHERE r.k = $5
 )
 SELECT w.line, k.n
@@ -203,7 +205,7 @@ WITH wave AS (
       FROM (SELECT s.*, row_number() OVER (PARTITION BY s.external_id
                                            ORDER BY s.as_of NULLS LAST, s.line) AS k
               FROM import_customer_rows s
-             WHERE s.import_id = $1 AND s.external_id > $2 AND s.external_id <= $3) r
+             WHERE s.import_id = $1 AND s.line > $2 AND s.line <= $3) r
      WHERE r.k = $5
 ),
 updated AS (
@@ -252,7 +254,7 @@ WITH wave AS (
       FROM (SELECT s.*, row_number() OVER (PARTITION BY s.external_id
                                            ORDER BY s.as_of NULLS LAST, s.line) AS k
               FROM import_customer_rows s
-             WHERE s.import_id = $1 AND s.external_id > $2 AND s.external_id <= $3) r
+             WHERE s.import_id = $1 AND s.line > $2 AND s.line <= $3) r
      WHERE r.k = $4
 ),
 back AS (
@@ -298,24 +300,21 @@ SELECT count(*) FROM written;
 
 -- name: apply_events
 -- One chunk of event rows (lines $2 < line <= $3): each row's customer is found by our id or
--- the CRM's, locked first (customers/locks.py: an erasure running now is waited for, then
--- seen), and the event stored unless one with its external id exists. Returns how many were
--- stored and the rows refused, with why.
+-- the CRM's, and the event stored unless one with its external id exists. Returns how many
+-- were stored and the rows refused, with why. A customer erased while this runs is caught by
+-- drop_rows_of_erased, right after in the same transaction (customers/locks.py: the insert's
+-- foreign-key check waits for such an erasure, and no later one can pass it until we commit).
 WITH chunk AS (
     SELECT * FROM import_event_rows WHERE import_id = $1 AND line > $2 AND line <= $3
 ),
 resolved AS (
-    SELECT r.*, coalesce(c1.id, c2.id) AS target
+    SELECT r.*, coalesce(c1.id, c2.id) AS target, coalesce(c1.erased_at, c2.erased_at) IS NOT NULL AS erased
       FROM chunk r
       LEFT JOIN customers c1 ON c1.id = r.customer_id
       LEFT JOIN customers c2 ON r.customer_id IS NULL AND c2.external_id = r.customer_external_id
 ),
-locked AS (
-    SELECT c.id
-      FROM customers c
-     WHERE c.id IN (SELECT target FROM resolved) AND c.erased_at IS NULL
-     ORDER BY c.id
-       FOR KEY SHARE
+repeated AS (
+    SELECT external_id FROM chunk WHERE external_id IS NOT NULL GROUP BY external_id HAVING count(*) > 1
 ),
 earlier AS (
     -- an external id used before (in the database, or on an earlier line of this chunk) for
@@ -326,17 +325,17 @@ earlier AS (
        AND (EXISTS (SELECT 1 FROM customer_events e
                      WHERE e.external_id = r.external_id
                        AND (e.customer_id, e.kind, e.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))
-            OR EXISTS (SELECT 1 FROM resolved o
-                        WHERE o.external_id = r.external_id AND o.line < r.line
-                          AND (o.target, o.kind, o.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at)))
+            OR (r.external_id IN (SELECT external_id FROM repeated)
+                AND EXISTS (SELECT 1 FROM resolved o
+                             WHERE o.external_id = r.external_id AND o.line < r.line
+                               AND (o.target, o.kind, o.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))))
 ),
 inserted AS (
     INSERT INTO customer_events (customer_id, external_id, kind, occurred_at, amount, currency, import_id)
     SELECT r.target, r.external_id, r.kind, r.occurred_at, r.amount, r.currency, $1
       FROM resolved r
-      JOIN locked l ON l.id = r.target
-     WHERE r.line NOT IN (SELECT line FROM earlier)
-     ORDER BY r.line
+     WHERE r.target IS NOT NULL AND NOT r.erased AND r.line NOT IN (SELECT line FROM earlier)
+     ORDER BY r.target, r.occurred_at
     ON CONFLICT (external_id) DO NOTHING
     RETURNING 1
 )
@@ -350,8 +349,8 @@ SELECT (SELECT count(*) FROM chunk) AS rows,
                             'customer_external_id', r.customer_external_id,
                             'external_id', r.external_id) ORDER BY r.line)
                    FROM resolved r
-                  WHERE r.line IN (SELECT line FROM earlier)
-                     OR NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = r.target)), '[]'::jsonb) AS refused;
+                  WHERE r.target IS NULL OR r.erased OR r.line IN (SELECT line FROM earlier)), '[]'::jsonb)
+           AS refused;
 
 -- name: apply_interactions
 -- As apply_events, for interactions: history, so no invitation follows any of them.
@@ -359,17 +358,10 @@ WITH chunk AS (
     SELECT * FROM import_interaction_rows WHERE import_id = $1 AND line > $2 AND line <= $3
 ),
 resolved AS (
-    SELECT r.*, coalesce(c1.id, c2.id) AS target
+    SELECT r.*, coalesce(c1.id, c2.id) AS target, coalesce(c1.erased_at, c2.erased_at) IS NOT NULL AS erased
       FROM chunk r
       LEFT JOIN customers c1 ON c1.id = r.customer_id
       LEFT JOIN customers c2 ON r.customer_id IS NULL AND c2.external_id = r.customer_external_id
-),
-locked AS (
-    SELECT c.id
-      FROM customers c
-     WHERE c.id IN (SELECT target FROM resolved) AND c.erased_at IS NULL
-     ORDER BY c.id
-       FOR KEY SHARE
 ),
 inserted AS (
     INSERT INTO interactions (customer_id, external_id, touchpoint, critical, occurred_at, channel_preference,
@@ -377,9 +369,9 @@ inserted AS (
     SELECT r.target, r.external_id, r.touchpoint, coalesce(t.critical, false), r.occurred_at,
            r.channel_preference, r.agent, r.attributes::jsonb, $1
       FROM resolved r
-      JOIN locked l ON l.id = r.target
       LEFT JOIN touchpoints t ON t.key = r.touchpoint
-     ORDER BY r.line
+     WHERE r.target IS NOT NULL AND NOT r.erased
+     ORDER BY r.target, r.occurred_at
     ON CONFLICT (external_id) DO NOTHING
     RETURNING 1
 )
@@ -391,11 +383,33 @@ SELECT (SELECT count(*) FROM chunk) AS rows,
                             'customer_id', r.customer_id,
                             'customer_external_id', r.customer_external_id) ORDER BY r.line)
                    FROM resolved r
-                  WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = r.target)), '[]'::jsonb) AS refused;
+                  WHERE r.target IS NULL OR r.erased), '[]'::jsonb) AS refused;
+
+-- name: drop_events_of_erased
+-- What this import wrote for customers erased while it ran (see apply_events). The partial
+-- index on erased customers makes this a few index probes.
+WITH gone AS (
+    DELETE FROM customer_events e
+     USING customers c
+     WHERE c.erased_at IS NOT NULL AND e.customer_id = c.id AND e.import_id = $1
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- name: drop_interactions_of_erased
+WITH gone AS (
+    DELETE FROM interactions i
+     USING customers c
+     WHERE c.erased_at IS NOT NULL AND i.customer_id = c.id AND i.import_id = $1
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
 
 -- name: last_staged_line
 SELECT max(line) FROM (
-    SELECT max(line) AS line FROM import_event_rows WHERE import_id = $1
+    SELECT max(line) AS line FROM import_customer_rows WHERE import_id = $1
+    UNION ALL
+    SELECT max(line) FROM import_event_rows WHERE import_id = $1
     UNION ALL
     SELECT max(line) FROM import_interaction_rows WHERE import_id = $1
 ) lines;

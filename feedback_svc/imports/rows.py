@@ -19,6 +19,7 @@ import msgspec
 from feedback_svc.customers.service import event_problems, validated_fields
 from feedback_svc.imports.schemas import CustomerRow, EventRow, ImportKind, InteractionRow
 from feedback_svc.lib.body import _field_of
+from feedback_svc.lib.checks import Refused, checker_for
 from feedback_svc.lib.errors import InvalidInput
 
 Problem = tuple[str | None, str]
@@ -53,7 +54,7 @@ class RowReader:
             return [_problem(error)]
         except msgspec.DecodeError as error:
             return [(None, f"not a JSON object: {error}")]
-        return self.stage(data)
+        return self._checked(data)
 
     def from_csv(self, cells: Mapping[str, str]) -> Result:
         fields: dict[str, Any] = {}
@@ -73,6 +74,16 @@ class RowReader:
             data = msgspec.convert(fields, self.row_type, strict=False)
         except msgspec.ValidationError as error:
             return [_problem(error)]
+        return self._checked(data)
+
+    def _checked(self, data: Any) -> Result:
+        # what the API's decoding layer checks after msgspec (lib/checks.py): the same here
+        check = checker_for(self.row_type)
+        if check is not None:
+            try:
+                check(data, "")
+            except Refused as refused:
+                return [(refused.path, refused.message)]
         return self.stage(data)
 
     def stage(self, data: Any) -> Result:

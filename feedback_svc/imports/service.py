@@ -17,12 +17,15 @@ thread, so the answers path keeps its share of the machine.
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+import multiprocessing
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -30,7 +33,6 @@ import structlog
 
 from feedback_svc.imports import _apply, _load, queries
 from feedback_svc.imports.parsing import split_lines
-from feedback_svc.imports.rows import reader_for
 from feedback_svc.imports.schemas import Import, ImportFormat, ImportKind, ImportList, RowError, RowErrors
 from feedback_svc.lib.errors import Conflict, NotFound
 from feedback_svc.outbox.queries import Job, enqueue
@@ -39,6 +41,8 @@ from feedback_svc.settings import Settings
 log = structlog.get_logger(__name__)
 
 TOPIC = "import.run"
+# `feedback-svc import` checks rows in this many processes beside its own
+CHECKING_PROCESSES = max(1, os.cpu_count() or 1)
 RECEIVE_BATCH = 20_000
 READ_CHUNK = 1 << 20
 
@@ -176,17 +180,17 @@ async def process(pool: asyncpg.Pool, import_id: UUID, *, settings: Settings) ->
             current = await queries.get_import(conn, import_id)
             if current is None or current["status"] in ("succeeded", "failed", "receiving"):
                 return
-            await _run(conn, current, settings=settings, lines=_received_lines(conn, current), in_thread=True)
+            await _run(
+                pool, conn, current, settings=settings, lines=_received_lines(pool, current), in_thread=True
+            )
         finally:
             await queries.unlock_import(conn, import_id)
 
 
-async def _received_lines(
-    conn: asyncpg.Connection, current: dict[str, Any]
-) -> AsyncIterator[tuple[int, str]]:
+async def _received_lines(pool: asyncpg.Pool, current: dict[str, Any]) -> AsyncIterator[tuple[int, str]]:
     after = current["lines_validated"]
     while True:
-        batch = await queries.lines_after(conn, current["id"], line=after, limit=RECEIVE_BATCH)
+        batch = await queries.lines_after(pool, current["id"], line=after, limit=RECEIVE_BATCH)
         if not batch:
             return
         for line in batch:
@@ -198,34 +202,43 @@ async def _received_lines(
 
 
 async def _run(
+    pool: asyncpg.Pool,
     conn: asyncpg.Connection,
     current: dict[str, Any],
     *,
     settings: Settings,
     lines: AsyncIterator[tuple[int, str]],
     in_thread: bool,
+    executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> Import:
+    """Validate (on `conn`) and apply (on a second connection) side by side, from the checkpoints."""
     import_id = current["id"]
+    validating = current["status"] in ("queued", "validating")
+    validated = _apply.Validated(through=current["lines_validated"], done=not validating)
     try:
-        if current["status"] in ("queued", "validating"):
-            await _validate(
-                conn, current, settings=settings, lines=lines, in_thread=in_thread, progress=progress
-            )
-        await queries.lock_applying(conn)
-        try:
-            applying = await queries.start_applying(conn, import_id)
-            assert applying is not None
-            tick = (lambda n: progress("applying", n)) if progress else None
-            if applying["kind"] == "customers":
-                await _apply.apply_customers(
-                    conn, import_id, after=applying["applied_through"] or "", progress=tick
-                )
-            else:
-                after = int(applying["applied_through"] or 0)
-                await _apply.apply_lines(conn, applying["kind"], import_id, after=after, progress=tick)
-        finally:
-            await queries.unlock_applying(conn)
+        async with pool.acquire() as writer:
+            applying = asyncio.create_task(_apply_all(writer, current, validated, progress))
+            try:
+                if validating:
+                    await _validate(
+                        conn,
+                        current,
+                        settings=settings,
+                        lines=lines,
+                        in_thread=in_thread,
+                        executor=executor,
+                        progress=progress,
+                        staged=validated.advance,
+                    )
+                    await queries.start_applying(conn, import_id)
+                validated.finish()
+                await applying
+            finally:
+                if not applying.done():
+                    applying.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await applying
         await queries.drop_staging(conn, import_id)
         finished = await queries.finish_import(conn, import_id, status="succeeded", message=None)
     except _load.HeaderError as error:
@@ -236,6 +249,24 @@ async def _run(
     return to_wire(finished or await queries.get_import(conn, import_id) or current)
 
 
+async def _apply_all(
+    conn: asyncpg.Connection, current: dict[str, Any], validated: _apply.Validated, progress: Progress | None
+) -> None:
+    # one import writes at a time, across processes; validation goes on while this waits
+    await queries.lock_applying(conn)
+    try:
+        await _apply.apply_as_validated(
+            conn,
+            current["kind"],
+            current["id"],
+            after=int(current["applied_through"] or 0),
+            validated=validated,
+            progress=(lambda n: progress("applying", n)) if progress else None,
+        )
+    finally:
+        await queries.unlock_applying(conn)
+
+
 async def _validate(
     conn: asyncpg.Connection,
     current: dict[str, Any],
@@ -243,18 +274,21 @@ async def _validate(
     settings: Settings,
     lines: AsyncIterator[tuple[int, str]],
     in_thread: bool,
+    executor: Executor | None,
     progress: Progress | None,
+    staged: Callable[[int], None],
 ) -> None:
     import_id = current["id"]
     started = await queries.start_validating(conn, import_id)
     assert started is not None
-    reader = reader_for(
-        started["kind"],
-        time_zone=ZoneInfo(started["options"].get("time_zone", "UTC")),
+    batches = _load.Spec(
+        import_id=import_id,
+        kind=started["kind"],
+        fmt=started["format"],
+        time_zone=started["options"].get("time_zone", "UTC"),
         currency=settings.currency,
         now=datetime.now(UTC),
-    )
-    batches = _load.Batches(import_id=import_id, reader=reader, fmt=started["format"])
+    ).batches()
     checkpoint = started["lines_validated"]
     await queries.drop_staged_rows_after(conn, import_id, checkpoint)
     if checkpoint and batches.csv is not None:
@@ -263,7 +297,17 @@ async def _validate(
         batches.parse([(1, header or "")])
     kept = min(started["rows_invalid"], _load.MAX_KEPT_ERRORS)
     tick = (lambda n: progress("validating", n)) if progress else None
-    await _load.validate(conn, batches, lines, kept_errors=kept, in_thread=in_thread, progress=tick)
+    await _load.validate(
+        conn,
+        batches,
+        lines,
+        kept_errors=kept,
+        in_thread=in_thread,
+        executor=executor,
+        workers=CHECKING_PROCESSES,
+        progress=tick,
+        staged=staged,
+    )
 
 
 # -- the command line: a local file, validated and applied in this process --------------------
@@ -309,14 +353,37 @@ async def import_file(
         assert queued is not None
         lines = split_lines(_file_chunks(path))
         try:
-            done = await _run(
-                conn, queued, settings=settings, lines=lines, in_thread=False, progress=progress
-            )
+            with _checking_processes(kind) as executor:
+                done = await _run(
+                    pool,
+                    conn,
+                    queued,
+                    settings=settings,
+                    lines=lines,
+                    in_thread=False,
+                    executor=executor,
+                    progress=progress,
+                )
         except BaseException:
             await queries.fail_import(conn, import_id, message="The import was interrupted; run it again.")
             await queries.drop_staging(conn, import_id)
             raise
         return done, True
+
+
+@contextmanager
+def _checking_processes(kind: ImportKind) -> Iterator[Executor | None]:
+    """Processes that check batches of customer rows while this one writes them (one per core).
+
+    Customer rows are what costs to check (emails, phone numbers); event and interaction rows
+    check faster than PostgreSQL writes them, so more processes would only take its cores."""
+    if kind != "customers":
+        yield None
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feedback_svc.imports._load"])
+    with ProcessPoolExecutor(max_workers=CHECKING_PROCESSES, mp_context=context) as executor:
+        yield executor
 
 
 def _file_digest(path: Path) -> bytes:

@@ -6,6 +6,8 @@ data was silently coerced, so bodies are decoded with msgspec in strict mode.
 Use as `@post(..., dto=StrictBody[CustomerUpsert], return_dto=None)`; the OpenAPI schema is
 the Struct's own, closed (`additionalProperties: false`) wherever msgspec refuses unknown
 fields, so clients and fuzzers learn from the spec that an extra field is an error.
+After msgspec, lib/checks.py checks what a type cannot say: patterns as the spec means them,
+dates in the range the service handles, whole numbers that fit a bigint.
 """
 
 import re
@@ -17,6 +19,7 @@ import msgspec.inspect as mi
 from litestar.dto import MsgspecDTO
 from litestar.typing import FieldDefinition
 
+from feedback_svc.lib.checks import Refused, checker_for
 from feedback_svc.lib.errors import InvalidInput, MalformedRequest
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -85,11 +88,21 @@ class StrictBody(MsgspecDTO[T], Generic[T]):
         if not value:
             raise MalformedRequest("The request body is empty; send a JSON object.")
         try:
-            return msgspec.json.decode(value, type=self.model_type, strict=True)
+            decoded = msgspec.json.decode(value, type=self.model_type, strict=True)
         except msgspec.ValidationError as error:
             raise invalid_input(error) from None
         except msgspec.DecodeError as error:
             raise MalformedRequest(f"The body is not valid JSON: {error}.") from None
+        check = checker_for(self.model_type)
+        if check is not None:
+            try:
+                check(decoded, "")
+            except Refused as refused:
+                raise InvalidInput(
+                    f"Check {refused.path}: {refused.message}.",
+                    errors=[{"field": refused.path, "message": refused.message, "source": "body"}],
+                ) from None
+        return decoded
 
 
 class OptionalBody(StrictBody[T], Generic[T]):

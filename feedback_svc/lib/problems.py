@@ -19,6 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from feedback_svc.lib.bounds import RANGE_TEXT
 from feedback_svc.lib.errors import (
     PROBLEM_BASE,
     AppError,
@@ -144,6 +145,8 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if _out_of_range(exc):
+        return _value_out_of_range(request, exc)
     if not _connection_lost(exc):
         return _unexpected(request, exc)
     log.warning("database_unavailable", error=repr(exc))
@@ -166,7 +169,34 @@ def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return problem_response(request, error)
 
 
+# A number or date the database or Python's datetime cannot hold. The decoding layer refuses
+# such values in bodies (lib/checks.py) and routes check their parameters (lib/bounds.py); this
+# catches any that still slip through, as the input error it is, not as a 500.
+_OUT_OF_RANGE: tuple[type[BaseException], ...] = (
+    OverflowError,
+    asyncpg.NumericValueOutOfRangeError,  # 22003
+    asyncpg.DatetimeFieldOverflowError,  # 22008
+)
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    # asyncpg reports a value it cannot encode as DataError("invalid input for query argument")
+    # raised from the OverflowError
+    return isinstance(exc, _OUT_OF_RANGE) or isinstance(exc.__cause__, OverflowError)
+
+
+def _value_out_of_range(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.warning("value_out_of_range", path=request.url.path, error=repr(exc))
+    error = InvalidInput(
+        "A number or date in the request is outside the range this service handles (dates "
+        f"{RANGE_TEXT}, whole numbers within 64 bits). Nothing was saved."
+    )
+    return problem_response(request, error)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if _out_of_range(exc):
+        return _value_out_of_range(request, exc)
     log.exception("unhandled_error", path=request.url.path)
     error = AppError(
         "Something went wrong on our side. The error was logged with this request's id; "

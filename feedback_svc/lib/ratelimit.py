@@ -34,10 +34,11 @@ log = structlog.get_logger(__name__)
 
 
 class _Window:
-    __slots__ = ("flushing", "shared", "start", "unflushed")
+    __slots__ = ("flushing", "length", "shared", "start", "unflushed")
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float, length: float) -> None:
         self.start = start
+        self.length = length
         self.shared = 0  # every replica's hits, as of this process's last flush
         self.unflushed = 0  # this process's hits since then
         self.flushing = 0  # hits in a flush that has not answered yet
@@ -49,6 +50,7 @@ class RateLimiter:
         pool: asyncpg.Pool,
         *,
         window_seconds: float = 60.0,
+        longest_window_seconds: float = 0.0,
         flush_seconds: float = 0.25,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -56,19 +58,39 @@ class RateLimiter:
         self.window_seconds = window_seconds
         self.flush_seconds = flush_seconds
         self.clock = clock
+        # Buckets may use longer windows (see `wait`). Finished windows are pruned after the
+        # longest one in use by any replica, so every replica is told it up front.
+        self.longest_window = max(window_seconds, longest_window_seconds)
         self._windows: dict[str, _Window] = {}
 
-    def hit(self, bucket: str, limit: int) -> float | None:
+    def hit(self, bucket: str, limit: int, *, window_seconds: float | None = None) -> float | None:
         """Count one request; None when allowed, else the seconds until the window resets."""
+        wait = self.wait(bucket, limit, window_seconds=window_seconds)
+        if wait is None:
+            self.add(bucket, window_seconds=window_seconds)
+        return wait
+
+    def wait(self, bucket: str, limit: int, *, window_seconds: float | None = None) -> float | None:
+        """Without counting: None while `bucket` is under `limit`, else the seconds until it resets.
+
+        With `add`, for limits on what went wrong (failed logins) rather than on every request.
+        """
         now = self.clock()
-        start = now - now % self.window_seconds
-        window = self._windows.get(bucket)
-        if window is None or window.start != start:
-            window = self._windows[bucket] = _Window(start)
+        window = self._window(bucket, now, window_seconds or self.window_seconds)
         if window.shared + window.unflushed + window.flushing >= limit:
-            return max(start + self.window_seconds - now, 0.0)
-        window.unflushed += 1
+            return max(window.start + window.length - now, 0.0)
         return None
+
+    def add(self, bucket: str, *, window_seconds: float | None = None) -> None:
+        self._window(bucket, self.clock(), window_seconds or self.window_seconds).unflushed += 1
+
+    def _window(self, bucket: str, now: float, length: float) -> _Window:
+        self.longest_window = max(self.longest_window, length)
+        start = now - now % length
+        window = self._windows.get(bucket)
+        if window is None or window.start != start or window.length != length:
+            window = self._windows[bucket] = _Window(start, length)
+        return window
 
     async def flush(self) -> None:
         """Send this process's new hits; learn the shared totals. Safe to call at any time."""
@@ -97,8 +119,8 @@ class RateLimiter:
 
     def forget_finished(self) -> None:
         now = self.clock()
-        current = now - now % self.window_seconds
-        for bucket in [b for b, w in self._windows.items() if w.start < current and not w.unflushed]:
+        finished = [b for b, w in self._windows.items() if w.start + w.length <= now and not w.unflushed]
+        for bucket in finished:
             del self._windows[bucket]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -111,7 +133,8 @@ class RateLimiter:
                 await self.flush()
                 self.forget_finished()
                 if self.clock() - last_prune > self.window_seconds:
-                    cutoff = self.clock() - 2 * self.window_seconds
+                    # the longest window in use decides: a login window outlives a minute's
+                    cutoff = self.clock() - 2 * max(self.window_seconds, self.longest_window)
                     await self.pool.execute(Q["prune_windows"], datetime.fromtimestamp(cutoff, UTC))
                     last_prune = self.clock()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

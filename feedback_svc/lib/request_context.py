@@ -13,7 +13,7 @@ import structlog
 
 log = structlog.get_logger("feedback_svc.access")
 
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 REQUEST_ID_HEADER = b"x-request-id"
 
 
@@ -26,7 +26,7 @@ def request_id_of(scope: Any) -> str:
         for name, value in scope.get("headers", ()):
             if name == REQUEST_ID_HEADER:
                 text = value.decode("latin-1")
-                if _CLIENT_ID.match(text):
+                if _CLIENT_ID.fullmatch(text):
                     request_id = text
                 break
         state["request_id"] = request_id

@@ -128,12 +128,21 @@ async def insert_training_run(
     requested_by: str,
     horizon_days: int | None = None,
     as_of: datetime | None = None,
-) -> Row:
+) -> Row | None:
+    """The new run, or None when one of this kind is queued or running already."""
     record = await conn.fetchrow(
         Q["insert_training_run"], KIND, activate, force, requested_by, horizon_days, as_of
     )
-    assert record is not None
-    return dict(record)
+    return None if record is None else dict(record)
+
+
+async def active_training_run(conn: Conn) -> Row | None:
+    record = await conn.fetchrow(Q["active_training_run"], KIND)
+    return None if record is None else dict(record)
+
+
+async def close_orphaned_training_runs(conn: Conn, *, job_key_prefix: str) -> None:
+    await conn.execute(Q["close_orphaned_training_runs"], KIND, job_key_prefix)
 
 
 async def get_training_run(conn: Conn, run_id: UUID) -> Row | None:

@@ -69,10 +69,29 @@ SELECT a.model_id, a.previous_model_id, p.version AS previous_version
  LIMIT 1;
 
 -- name: insert_training_run
+-- Nothing when a run of this kind is queued or running already: the partial unique index
+-- decides between concurrent requests, whichever process they came through.
 INSERT INTO training_runs (kind, activate, force, requested_by, horizon_days, as_of)
 VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (kind) WHERE status IN ('queued', 'running') DO NOTHING
 RETURNING id, status, activate, force, horizon_days, as_of, labels, progress, message, model_version,
           activated, error, created_at, started_at, finished_at;
+
+-- name: active_training_run
+SELECT id, status, activate, force, horizon_days, as_of, labels, progress, message, model_version,
+       activated, error, created_at, started_at, finished_at
+  FROM training_runs
+ WHERE kind = $1 AND status IN ('queued', 'running');
+
+-- name: close_orphaned_training_runs
+-- A run whose outbox job is no longer pending (buried after its last attempt) will never
+-- finish; left open, it would keep every later training from starting.
+UPDATE training_runs r
+   SET status = 'failed', finished_at = now(), message = 'its background job ended without a result',
+       error = coalesce((SELECT o.last_error FROM outbox o WHERE o.dedupe_key = $2 || r.id::text),
+                        'its background job is gone')
+ WHERE r.kind = $1 AND r.status IN ('queued', 'running')
+   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = $2 || r.id::text AND o.status = 'pending');
 
 -- name: get_training_run
 SELECT id, status, activate, force, horizon_days, as_of, labels, progress, message, model_version,

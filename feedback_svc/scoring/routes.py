@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 
 from feedback_svc.apikeys.service import Principal
@@ -138,16 +139,24 @@ class ModelsController(Controller):
 
     @post(
         "/training-runs",
-        summary="Train a new version in the background",
-        description="Answers 202 at once; follow the run at the Location header until `status` is "
+        summary="Train a new version in the background (one training at a time)",
+        description="Answers 202 with the new run; follow it at the Location header until `status` is "
         "`succeeded` or `failed`. With activate=true the new version is activated if it beats the "
         "active one on its holdout (or in any case with force=true). The body may set the horizon "
         "and the as-of date (a model of the past, to backtest); it may be left out. `activate` and "
-        "`force` are also accepted in the query string.",
+        "`force` are also accepted in the query string. Only one training is queued or running at a "
+        "time: while one is, a request starts nothing and answers **200** with that run (and its "
+        "Location), whose own settings stand; ask again once it has finished.",
         dto=OptionalBody[TrainingRequest],
         return_dto=None,
         status_code=202,
-        responses=problem_responses(400, 401, 403, 409, 413, 422),
+        responses={
+            200: ResponseSpec(
+                data_container=TrainingRun,
+                description="A training was queued or running already: that run, nothing new started",
+            ),
+            **problem_responses(400, 401, 403, 409, 413, 422),
+        },
     )
     async def train_model(
         self,
@@ -165,7 +174,7 @@ class ModelsController(Controller):
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             # the run and its outbox job commit with the key: a replay never queues a second run
-            run = await trainer.request_training(
+            run, started = await trainer.request_training(
                 conn,
                 activate=activate or asked.activate,
                 force=force or asked.force,
@@ -173,7 +182,7 @@ class ModelsController(Controller):
                 as_of=asked.as_of,
                 actor=request.user.name,
             )
-            return 202, _encoder.encode(run)
+            return 202 if started else 200, _encoder.encode(run)
 
         response = await respond_idempotently(request, pool, idempotency_key, work)
         # from the body, which a replay has too

@@ -34,6 +34,7 @@ from ml.training import InsufficientDataError, TrainingConfig, fit, load_snapsho
 log = structlog.get_logger(__name__)
 
 TOPIC = "model.train"
+ACTIVE_RUN_TRIES = 3
 Progress = Callable[[str, float], None]
 
 
@@ -73,21 +74,32 @@ async def request_training(
     actor: str,
     horizon_days: int | None = None,
     as_of: datetime | None = None,
-) -> TrainingRun:
-    """The run and its job in one transaction (a savepoint in the caller's): no run without a job."""
+) -> tuple[TrainingRun, bool]:
+    """A new run and its job in one transaction (a savepoint in the caller's), or the run that is
+    queued or running already: one training at a time. True when the run is new."""
     async with conn.transaction():
-        run = await queries.insert_training_run(
-            conn,
-            activate=activate,
-            force=force,
-            requested_by=actor,
-            horizon_days=horizon_days,
-            as_of=as_of,
-        )
-        await enqueue(
-            conn, topic=TOPIC, payload={"run_id": str(run["id"])}, dedupe_key=f"{TOPIC}:{run['id']}"
-        )
-    return TrainingRun(**run)
+        await queries.close_orphaned_training_runs(conn, job_key_prefix=f"{TOPIC}:")
+        # the insert waits for a concurrent request's run to commit; then, or if a run was there
+        # before, the active run is read with a fresh snapshot (each statement takes its own)
+        for _ in range(ACTIVE_RUN_TRIES):
+            run = await queries.insert_training_run(
+                conn,
+                activate=activate,
+                force=force,
+                requested_by=actor,
+                horizon_days=horizon_days,
+                as_of=as_of,
+            )
+            if run is not None:
+                await enqueue(
+                    conn, topic=TOPIC, payload={"run_id": str(run["id"])}, dedupe_key=f"{TOPIC}:{run['id']}"
+                )
+                return TrainingRun(**run), True
+            active = await queries.active_training_run(conn)
+            if active is not None:
+                return TrainingRun(**active), False
+            # the active run finished between the two statements: ask again
+    raise Conflict("Training runs are starting and finishing right now; ask again in a moment.")
 
 
 async def get_training_run(pool: asyncpg.Pool, run_id: UUID) -> TrainingRun:

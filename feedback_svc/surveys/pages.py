@@ -30,18 +30,30 @@ from feedback_svc.surveys.tokens import hash_token, looks_like_token
 from feedback_svc.surveys.web.render import SurveyPages
 from feedback_svc.surveys.web.schemas import (
     CONTACT_REQUESTED_VALUE,
+    MAX_COMMENT_LENGTH,
     FieldError,
     Scale,
     SurveyPageView,
     ThanksPageView,
     UnavailablePageView,
     UnsubscribedPageView,
+    read_score,
 )
 from feedback_svc.surveys.web.security import security_headers
 from feedback_svc.surveys.web.texts import negotiate_locale, page_texts, survey_page_texts
 
-FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 UNAVAILABLE_STATUS = 404
+# the page again, with what was wrong marked on it (a score off the scale, a long comment)
+INVALID_FORM_STATUS = 422
+
+
+def _field(form: Mapping[str, Any], name: str) -> str:
+    """One form field as text; a field sent twice counts as its last value, as browsers read it."""
+    value = form.get(name)
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    return value if isinstance(value, str) else ""
 
 
 def _html(body: str, status: int = 200) -> Response[str]:
@@ -171,7 +183,14 @@ class SurveyPagesController(Controller):
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
             closed_at, zone = answer["editable_until"], invitation["time_zone"]
             return self._thanks(request, invitation["locale"], token, closed_at, time_zone=zone)
-        chosen = int(score) if score is not None and score.isdigit() else None
+        low, high = SCALES[invitation["kind"]]
+        chosen = read_score(score)
+        errors: list[FieldError] = []
+        if score and (chosen is None or not low <= chosen <= high):
+            # a hand-edited or mangled link: say so rather than silently select nothing
+            message = page_texts(invitation["locale"]).survey.link_score_error.format(min=low, max=high)
+            errors.append(FieldError(field="score", message=message))
+            chosen = None
         if answer is not None:
             view = self._survey_view(
                 request,
@@ -181,10 +200,11 @@ class SurveyPagesController(Controller):
                 comment=answer["comment"] or "",
                 contact=answer["contact_requested"],
                 editable_until=answer["editable_until"],
+                errors=errors,
             )
         else:
-            view = self._survey_view(request, invitation, token, score=chosen)
-        return _html(_pages(request).render_survey_page(view))
+            view = self._survey_view(request, invitation, token, score=chosen, errors=errors)
+        return _html(_pages(request).render_survey_page(view), INVALID_FORM_STATUS if errors else 200)
 
     @post("/s/{token:str}", status_code=200)
     async def answer_survey(
@@ -194,16 +214,16 @@ class SurveyPagesController(Controller):
         token: FromPath[str],
         data: FormData,
     ) -> Response[str]:
-        raw_score = (data.get("score") or "").strip()
-        comment = data.get("comment") or ""
-        contact = data.get("contact_requested") == CONTACT_REQUESTED_VALUE
-        if looks_like_token(token) and raw_score.isascii() and raw_score.isdigit() and len(comment) <= 5000:
+        score = read_score(_field(data, "score").strip())
+        comment = _field(data, "comment")
+        contact = _field(data, "contact_requested") == CONTACT_REQUESTED_VALUE
+        if looks_like_token(token) and score is not None and len(comment) <= MAX_COMMENT_LENGTH:
             # the usual answer is one statement and one commit; when it writes nothing, the
             # steps below find out why and say so
             stored = await service.answer_by_token(
                 pool,
                 token_hash=hash_token(token),
-                score=int(raw_score),
+                score=score,
                 comment=comment,
                 contact_requested=contact,
                 now=datetime.now(UTC),
@@ -224,20 +244,23 @@ class SurveyPagesController(Controller):
         if invitation is None:
             return self._unavailable(request)
         low, high = SCALES[invitation["kind"]]
+        chrome = page_texts(invitation["locale"]).survey
+        if score is not None and not low <= score <= high:
+            score = None
         errors: list[FieldError] = []
-        if not raw_score.isdigit() or not low <= int(raw_score) <= high:
-            errors.append(FieldError(field="score", message=f"Choose a score from {low} to {high}."))
-        if len(comment) > 5000:
+        if score is None:
+            errors.append(FieldError(field="score", message=chrome.score_error.format(min=low, max=high)))
+        if len(comment) > MAX_COMMENT_LENGTH:
             errors.append(
-                FieldError(field="comment", message="Please shorten your comment to 5000 characters.")
+                FieldError(field="comment", message=chrome.comment_error.format(max=MAX_COMMENT_LENGTH))
             )
-        if not errors:
+        if score is not None and not errors:
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     answer, inserted = await service.answer_invitation(
                         conn,
                         invitation,
-                        score=int(raw_score),
+                        score=score,
                         comment=comment,
                         contact_requested=contact,
                         channel=invitation["channel"] or "web",
@@ -250,12 +273,12 @@ class SurveyPagesController(Controller):
                 request,
                 invitation,
                 token,
-                score=int(raw_score) if raw_score.isdigit() else None,
+                score=score,
                 comment=comment,
                 contact=contact,
                 errors=errors,
             )
-            return _html(_pages(request).render_survey_page(view), 422)
+            return _html(_pages(request).render_survey_page(view), INVALID_FORM_STATUS)
         if inserted:
             count_answer(channel=answer.channel, kind=answer.kind)
         contact_by = (

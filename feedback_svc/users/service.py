@@ -59,7 +59,7 @@ async def create_user(
         raise InvalidInput(f"Give a name of 1 to {MAX_NAME_LENGTH} characters.")
     if role not in ROLES:
         raise InvalidInput(f"Choose a role from {', '.join(ROLES)}.")
-    passwords.check_password_rules(password, email=email)
+    passwords.check_password_rules(password, email=email, name=name)
     password_hash = await passwords.hash_password(password)
     try:
         return await queries.insert_user(
@@ -146,7 +146,7 @@ async def reset_password(conn: asyncpg.Connection, user_id: UUID, password: str)
     user = await queries.user_by_id(conn, user_id)
     if user is None:
         raise NotFound(f"No account {user_id}.")
-    passwords.check_password_rules(password, email=user.email)
+    passwords.check_password_rules(password, email=user.email, name=user.name)
     changed = await queries.reset_password(conn, user_id, await passwords.hash_password(password))
     if changed is None:
         raise NotFound(f"No account {user_id}.")

@@ -78,6 +78,10 @@ async def fan_out_event(
     await conn.execute(Q["fan_out_event"], event_id, message_id, event_type, data, ordering_key)
 
 
+async def customer_external_id(conn: asyncpg.Connection, customer_id: UUID) -> str | None:
+    return await conn.fetchval(Q["customer_external_id"], customer_id)
+
+
 async def claim_deliveries(conn: Conn, *, runner: str, limit: int, lease: timedelta) -> list[Claimed]:
     rows = await conn.fetch(Q["claim_deliveries"], runner, limit, lease)
     return [

@@ -39,6 +39,9 @@ UPDATE webhook_endpoints
  WHERE id = $1
 RETURNING *;
 
+-- name: customer_external_id
+SELECT external_id FROM customers WHERE id = $1;
+
 -- name: fan_out_event
 -- One delivery per enabled endpoint subscribed to the event's type. The message id comes
 -- from the event id, so a redelivered event adds nothing (unique per endpoint). The ordering

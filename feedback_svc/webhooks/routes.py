@@ -13,6 +13,7 @@ from litestar.params import JSONBody, Parameter
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.bounds import BIGINT_MAX
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.webhooks import service
@@ -32,7 +33,6 @@ READ_ERRORS = problem_responses(401, 403, 404)
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 CHANGE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
-BIGINT_MAX = 2**63 - 1
 AdminRequest = Request[Principal, Principal, State]
 
 _encoder = msgspec.json.Encoder()

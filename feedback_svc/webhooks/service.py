@@ -46,9 +46,21 @@ async def fan_out_event(conn: asyncpg.Connection, event: Event) -> None:
         event_id=event.id,
         message_id=message_id(event.id),
         event_type=event.type,
-        data=event.data,
+        data=await with_external_id(conn, event.data),
         ordering_key=ordering_key_of(event.data),
     )
+
+
+async def with_external_id(conn: asyncpg.Connection, data: dict[str, Any]) -> dict[str, Any]:
+    """The CRM's own id beside ours, in every event about a customer (null once erased)."""
+    customer_id = data.get("customer_id")
+    if customer_id is None:
+        return data
+    try:
+        known = UUID(str(customer_id))
+    except ValueError:
+        return data
+    return {**data, "customer_external_id": await queries.customer_external_id(conn, known)}
 
 
 def ordering_key_of(data: dict[str, Any]) -> str | None:

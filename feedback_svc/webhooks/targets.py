@@ -26,6 +26,8 @@ class TargetRefused(ValueError):
 
 def parse_url(url: str) -> SplitResult:
     """The URL's parts, when its form is acceptable (the addresses are checked separately)."""
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise TargetRefused("the URL must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -41,13 +43,58 @@ def parse_url(url: str) -> SplitResult:
         raise TargetRefused("the URL must not have a #fragment")
     if port == 0:
         raise TargetRefused("port 0 is not a valid port")
+    check_host_name(parts.hostname)
     return parts
+
+
+def check_host_name(host: str) -> None:
+    """Refuse a host name DNS cannot carry: an empty label (`a..b`, `.a`), one over 63 octets,
+    or a name over 253; Python's resolver would fail on them with a UnicodeError instead."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        raise TargetRefused(
+            f"the host name {host[:80]!r} is not valid: each dot-separated part needs 1 to 63 characters"
+        ) from None
+    if len(encoded) > 253:
+        raise TargetRefused("the host name is longer than 253 characters")
+
+
+# IPv6 addresses that carry an IPv4 address a relay or translator delivers to: a packet to
+# 2002:7f00:1::1 reaches 127.0.0.1 through any 6to4 relay that takes it, so the IPv4 address
+# inside must be as public as any other target
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """(what carries it, IPv4 address) for every IPv4 address `address` carries for delivery."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:  # ::ffff:0:0/96
+        found.append(("an IPv4-mapped address", address.ipv4_mapped))
+    if address.sixtofour is not None:  # 2002::/16
+        found.append(("a 6to4 address", address.sixtofour))
+    if address.teredo is not None:  # 2001::/32: the relay server, and the client it forwards to
+        server, client = address.teredo
+        found += [("a Teredo address (its server)", server), ("a Teredo address", client)]
+    if address in NAT64_WELL_KNOWN:  # RFC 6052: the last 32 bits
+        found.append(("a NAT64 address", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    return found
 
 
 def blocked_reason(address: IpAddress) -> str | None:
     """Why webhooks may not go to `address`, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return blocked_reason(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        for kind, inner in embedded_ipv4(address):
+            reason = blocked_reason(inner)
+            if reason is not None:
+                return f"{reason} ({inner}) inside {kind}"
+        if address.ipv4_mapped is not None:
+            return None  # a socket to it is a socket to the IPv4 address, which passed
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
@@ -66,10 +113,12 @@ async def resolve(host: str, port: int) -> list[IpAddress]:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         pass
+    check_host_name(host)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise TargetRefused(f"the host {host!r} does not resolve ({error.strerror or error})") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL or other name no resolver takes
+        reason = getattr(error, "strerror", None) or error
+        raise TargetRefused(f"the host {host!r} does not resolve ({reason})") from None
     addresses: list[IpAddress] = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])

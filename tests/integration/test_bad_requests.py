@@ -158,3 +158,47 @@ async def test_an_interaction_for_an_unknown_customer_id_is_404(
     )
     assert response.status_code == 404
     assert "POST /v1/customers" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/customers", {"external_id": "x", "locale": "en\n"}, "locale"),
+        ("/v1/customers", {"external_id": "x", "locale": "pt-BR\n"}, "locale"),
+        (
+            "/v1/interactions",
+            {
+                "customer_external_id": "x",
+                "touchpoint": "support_call\n",
+                "occurred_at": "2026-01-01T00:00:00Z",
+            },
+            "touchpoint",
+        ),
+        ("/v1/invitations", {"customer_external_id": "x", "survey": "nps\n"}, "survey"),
+        ("/v1/responses", {"customer_external_id": "x", "survey": "nps\n", "score": 5}, "survey"),
+        (
+            "/v1/recovery/tasks/00000000-0000-4000-8000-000000000000/resolve",
+            {
+                "lease_token": "00000000-0000-4000-8000-000000000001",
+                "outcome": "recovered",
+                "root_cause": "late_delivery\n",
+            },
+            "root_cause",
+        ),
+    ],
+)
+async def test_a_trailing_newline_does_not_pass_a_pattern(
+    client: Client,
+    make_key: KeyFactory,
+    conn: asyncpg.Connection,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """`$` in a Python pattern matches before a final newline; the patterns mean the spec's `$`.
+
+    The body is refused before anything is looked up (the task above does not exist)."""
+    key = await make_key("admin")
+    problem = assert_problem(await client.post(path, json=body, headers=key), 422)
+    assert problem["errors"][0]["field"] == field
+    assert await count_customers(conn) == 0

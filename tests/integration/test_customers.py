@@ -200,3 +200,57 @@ async def test_customer_since_is_kept_and_attribute_versions_are_kept_with_their
     assert version["valid_to"] == current["attributes_since"]
     assert current["attributes"] == {"plan": "free", "support_tickets_open": 2}
     assert current["value"] == 99.0
+
+
+async def test_the_crms_id_finds_reads_exports_and_erases_a_customer(
+    client: Client, crm: dict[str, str]
+) -> None:
+    created = (await client.post("/v1/customers", json=ALICE, headers=crm)).json()
+    await client.post(
+        "/v1/customers", json={"external_id": "gid://shop/Customer/7", "name": "Bo"}, headers=crm
+    )
+
+    found = await client.get("/v1/customers", params={"external_id": "crm-1"}, headers=crm)
+    assert found.status_code == 200, found.text
+    assert found.json() == {"items": [created], "next_after": None}
+    slashes = await client.get("/v1/customers", params={"external_id": "gid://shop/Customer/7"}, headers=crm)
+    assert [c["name"] for c in slashes.json()["items"]] == ["Bo"]
+    first = await client.get("/v1/customers", params={"limit": "1"}, headers=crm)
+    second = await client.get(
+        "/v1/customers", params={"limit": "1", "after": first.json()["next_after"]}, headers=crm
+    )
+    assert {first.json()["items"][0]["external_id"], second.json()["items"][0]["external_id"]} == {
+        "crm-1",
+        "gid://shop/Customer/7",
+    }
+    assert second.json()["next_after"] is None
+
+    event = await client.post(
+        "/v1/events",
+        json={
+            "customer_external_id": "crm-1",
+            "kind": "purchase",
+            "occurred_at": "2026-01-05T10:00:00Z",
+            "value": 9.5,
+        },
+        headers=crm,
+    )
+    assert event.status_code == 201, event.text
+    assert event.json()["customer_id"] == created["id"]
+
+    exported = await client.get("/v1/privacy/export", params={"customer_external_id": "crm-1"}, headers=crm)
+    assert exported.status_code == 200, exported.text
+    assert exported.json()["data"]["customer"]["external_id"] == "crm-1"
+    assert len(exported.json()["data"]["events"]) == 1
+
+    erased = await client.post("/v1/privacy/erasures", json={"customer_external_id": "crm-1"}, headers=crm)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["customer_id"] == created["id"]
+    # the CRM's id names nobody now; ours answers 410
+    again = await client.post("/v1/privacy/erasures", json={"customer_external_id": "crm-1"}, headers=crm)
+    assert again.status_code == 404
+    by_ours = await client.post("/v1/privacy/erasures", json={"customer_id": created["id"]}, headers=crm)
+    assert by_ours.status_code == 410
+    assert (await client.get("/v1/customers", params={"external_id": "crm-1"}, headers=crm)).json()[
+        "items"
+    ] == []

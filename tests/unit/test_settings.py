@@ -64,3 +64,10 @@ def test_local_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert first.secret_key is not None
     assert len(first.secret_key) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_a_pattern_in_a_setting_means_what_it_says_without_a_trailing_newline() -> None:
+    """msgspec's patterns are Python searches, where `$` matches before a final newline."""
+    assert Settings.from_env({"FEEDBACK_CURRENCY": "EUR"}).currency == "EUR"
+    with pytest.raises(SettingsError, match="FEEDBACK_CURRENCY"):
+        Settings.from_env({"FEEDBACK_CURRENCY": "EUR\n"})

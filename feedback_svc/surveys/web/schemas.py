@@ -1,10 +1,12 @@
 """What each customer-facing page shows, resolved by the caller: texts, URLs, the answer so far.
 
 Views are plain data built in Python, never decoded from a request, so they check only
-what would be a programming error; values a customer controls (the `?score=` in a link)
-are tolerated and shown as "nothing selected" when they do not fit the scale.
+what would be a programming error. A score a customer sends (the `?score=` in a link, the
+form's `score`) is read by `read_score` first; one that does not fit the scale is shown as
+"nothing selected" with a message.
 """
 
+import re
 from typing import Literal
 
 import msgspec
@@ -18,6 +20,17 @@ MAX_COMMENT_LENGTH = 5000
 CONTACT_REQUESTED_VALUE = "true"
 
 FormField = Literal["score", "comment", "contact_requested"]
+
+# Plain ASCII digits, and few of them: str.isdigit() and int() also take "²" or "٣", and
+# int() refuses more than 4300 digits. No scale goes past two digits; three allow "010".
+_SCORE_FORM = re.compile(r"[0-9]{1,3}")
+
+
+def read_score(raw: str | None) -> int | None:
+    """The score a link or the form carries, or None when it is not 1 to 3 ASCII digits."""
+    if raw is None or _SCORE_FORM.fullmatch(raw) is None:
+        return None
+    return int(raw)
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +70,9 @@ class SurveyChrome(View):
     edit_note: str  # "You can change your answer until {until}."
     error_summary_title: str
     error_title_prefix: str
+    score_error: str  # "Choose a score from {min} to {max}."
+    link_score_error: str  # the link's ?score= is not on the scale; "{min}", "{max}" as above
+    comment_error: str  # "Please shorten your comment to {max} characters."
     unsubscribe_note: str
     unsubscribe_button: str
 

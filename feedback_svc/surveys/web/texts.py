@@ -26,6 +26,10 @@ _PAGE_TEXTS: dict[str, PageTexts] = {
             edit_note="You can change your answer until {until}.",
             error_summary_title="There is a problem",
             error_title_prefix="Error:",
+            score_error="Choose a score from {min} to {max}.",
+            link_score_error="The link you followed carries a score this survey does not have. "
+            "Choose a score from {min} to {max}.",
+            comment_error="Please shorten your comment to {max} characters.",
             unsubscribe_note="Don't want to be asked for feedback?",
             unsubscribe_button="Unsubscribe from surveys",
         ),
@@ -59,6 +63,10 @@ _PAGE_TEXTS: dict[str, PageTexts] = {
             edit_note="Sie können Ihre Antwort bis {until} ändern.",
             error_summary_title="Es gibt ein Problem",
             error_title_prefix="Fehler:",
+            score_error="Wählen Sie eine Bewertung von {min} bis {max}.",
+            link_score_error="Der Link enthält eine Bewertung, die es in dieser Umfrage nicht gibt. "
+            "Wählen Sie eine Bewertung von {min} bis {max}.",
+            comment_error="Bitte kürzen Sie Ihren Kommentar auf {max} Zeichen.",
             unsubscribe_note="Sie möchten nicht nach Ihrer Meinung gefragt werden?",
             unsubscribe_button="Umfragen abbestellen",
         ),

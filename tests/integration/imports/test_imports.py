@@ -118,7 +118,7 @@ async def test_events_by_the_crms_ids_are_stored_once_and_unknown_customers_refu
     assert errors[4]["field"] == "kind"
     assert errors[6]["field"] == "occurred_at"
     stored = await conn.fetch(
-        "SELECT external_id, amount, currency, import_id FROM customer_events ORDER BY id"
+        "SELECT external_id, amount, currency, import_id FROM customer_events ORDER BY external_id NULLS LAST"
     )
     assert [(r["external_id"], r["amount"], r["currency"]) for r in stored] == [
         ("o-1", 19.9, "EUR"),
@@ -317,3 +317,43 @@ async def test_a_worker_that_died_mid_file_is_taken_over_from_its_checkpoint(
     )
     # the dead worker's rows sent no name; the ones validated again do, past the checkpoint
     assert sorted(str(r["name"]) for r in names) == ["None", "name 12000", "name 7000"]
+
+
+async def test_rows_are_held_to_what_the_api_decoding_layer_checks(
+    client: Client, crm: dict[str, str], pool: asyncpg.Pool, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    """Extreme instants and patterns with a trailing newline are refused by line, as the API
+    refuses them, instead of failing the whole import on an overflow or storing 'en\\n'."""
+    await client.post("/v1/customers", json={"external_id": "c1"}, headers=crm)
+    events = "\n".join(
+        json.dumps(row)
+        for row in [
+            {"customer_external_id": "c1", "kind": "purchase", "occurred_at": "0001-01-01T00:00:00+14:00"},
+            {"customer_external_id": "c1", "kind": "purchase", "occurred_at": "2026-01-01T00:00:00Z"},
+        ]
+    )
+    done = await imported(client, pool, settings, crm, "events", events + "\n", media=NDJSON)
+    assert (done["status"], done["rows_valid"], done["rows_invalid"]) == ("succeeded", 1, 1)
+    [error] = await errors_of(client, crm, done["id"])
+    assert (error["line"], error["field"]) == (1, "occurred_at")
+    assert "1900-01-01 to 2999-12-31" in error["message"]
+
+    customers = json.dumps({"external_id": "c2", "locale": "en\n"}) + "\n"
+    customers += json.dumps({"external_id": "c3", "locale": "de"}) + "\n"
+    done = await imported(client, pool, settings, crm, "customers", customers, media=NDJSON)
+    assert (done["rows_valid"], done["rows_invalid"]) == (1, 1)
+    assert await conn.fetchval("SELECT count(*) FROM customers WHERE external_id = 'c2'") == 0
+
+
+async def test_a_quoted_cell_may_hold_line_breaks_and_lines_keep_their_numbers(
+    client: Client, crm: dict[str, str], pool: asyncpg.Pool, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    body = 'external_id,name,note\r\ncrm-1,"Ana\r\nMaria","a, b"\r\ncrm-2,Ben,"x\n\ny"\r\ncrm-3,not,"open\r\n'
+    done = await imported(client, pool, settings, crm, "customers", body)
+    rows = await conn.fetch("SELECT external_id, name, attributes FROM customers ORDER BY external_id")
+    assert [(r["external_id"], r["name"], r["attributes"]) for r in rows] == [
+        ("crm-1", "Ana\nMaria", {"note": "a, b"}),
+        ("crm-2", "Ben", {"note": "x\n\ny"}),
+    ]
+    [error] = await errors_of(client, crm, done["id"])
+    assert error["line"] == 7  # where the unclosed quote starts

@@ -15,7 +15,7 @@ Client = AsyncTestClient[Litestar]
 
 
 async def invited(
-    client: Client, crm: dict[str, str], *, channel: str = "web", survey: str = "nps"
+    client: Client, crm: dict[str, str], *, channel: str = "web", survey: str = "nps", locale: str = "en"
 ) -> tuple[str, dict[str, Any]]:
     customer = (
         await client.post(
@@ -24,6 +24,7 @@ async def invited(
                 "external_id": f"p-{uuid.uuid4().hex[:8]}",
                 "email": "Ana@Example.com",
                 "phone": "+4915112345678",
+                "locale": locale,
             },
             headers=crm,
         )
@@ -85,7 +86,29 @@ async def test_submitting_the_form_stores_the_answer_and_thanks(
     assert [e["type"] for e in events] == ["response.created", "response.updated"]
 
 
-@pytest.mark.parametrize("score", ["", "11", "-1", "nine", "4.5"])
+# Python's int() and str.isdigit() take far more than a browser ever sends: Unicode digits
+# (superscripts, Arabic-Indic, fullwidth), signs, spaces inside, underscores, and numbers
+# too long to convert at all (over 4300 digits)
+NOT_A_SCORE = [
+    "",
+    "11",
+    "-1",
+    "+5",
+    "nine",
+    "4.5",
+    "\u00b2",
+    "\u0663",
+    "\uff15",
+    "1_0",
+    "5\n5",
+    "0x5",
+    "9" * 5000,
+    "0" * 4999 + "5",
+    "99999999999999999999",
+]
+
+
+@pytest.mark.parametrize("score", NOT_A_SCORE)
 async def test_invalid_score_shows_the_form_again_and_stores_nothing(
     client: Client, crm: dict[str, str], settings: Settings, conn: asyncpg.Connection, score: str
 ) -> None:
@@ -95,6 +118,50 @@ async def test_invalid_score_shows_the_form_again_and_stores_nothing(
     assert "kept" in page.text  # what was valid is not lost
     assert 'aria-invalid="true"' in page.text
     assert await conn.fetchval("SELECT count(*) FROM responses") == 0
+
+
+@pytest.mark.parametrize("score", [s for s in NOT_A_SCORE if s])
+async def test_a_link_whose_score_is_not_on_the_scale_says_so_on_the_page(
+    client: Client, crm: dict[str, str], settings: Settings, conn: asyncpg.Connection, score: str
+) -> None:
+    invitation_id, _ = await invited(client, crm)
+    page = await client.get(f"/s/{token(settings, invitation_id)}", params={"score": score})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "carries a score this survey does not have. Choose a score from 0 to 10." in page.text
+    assert " checked" not in page.text
+    if len(score) > 3:
+        assert score not in page.text  # a long input is never echoed
+    assert await conn.fetchval("SELECT count(*) FROM responses") == 0
+
+
+async def test_the_score_messages_speak_the_customers_language(
+    client: Client, crm: dict[str, str], settings: Settings, conn: asyncpg.Connection
+) -> None:
+    invitation_id, _ = await invited(client, crm, survey="csat", locale="de")
+    url = f"/s/{token(settings, invitation_id)}"
+    link = await client.get(url, params={"score": "\u00b2"})
+    form = await client.post(url, data={"score": "6"})
+    assert link.status_code == form.status_code == 422
+    assert "Wählen Sie eine Bewertung von 1 bis 5." in link.text
+    assert "Wählen Sie eine Bewertung von 1 bis 5." in form.text
+
+
+async def test_a_form_field_sent_twice_or_not_at_all_is_a_message_not_an_error(
+    client: Client, crm: dict[str, str], settings: Settings, conn: asyncpg.Connection
+) -> None:
+    invitation_id, _ = await invited(client, crm)
+    url = f"/s/{token(settings, invitation_id)}"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    twice = await client.post(url, content=b"score=3&score=%C2%B2&comment=a&comment=b", headers=form)
+    nothing = await client.post(url, content=b"", headers=form)
+    garbage = await client.post(url, content=b"%ff%00=%zz", headers=form)
+    assert (twice.status_code, nothing.status_code, garbage.status_code) == (422, 422, 422)
+    assert await conn.fetchval("SELECT count(*) FROM responses") == 0
+    # the last value counts, as a browser would read it
+    last = await client.post(url, content=b"score=%C2%B2&score=3&comment=a%00b", headers=form)
+    assert last.status_code == 200, last.text
+    assert await conn.fetchval("SELECT score FROM responses") == 3
 
 
 async def test_unknown_expired_and_malformed_tokens_get_the_same_page(

@@ -167,6 +167,45 @@ async def test_unverified_requests_are_refused_and_nothing_is_stored(
     assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+SHARED_KEY = "shared-key-secret-" + "k" * 20
+
+
+@pytest.mark.parametrize(
+    ("key", "signing_key"),
+    [(TOKEN, None), (SHARED_KEY, SHARED_KEY)],
+    ids=["with the auth token", "with a webhook signing key"],
+)
+async def test_hmac_sha256_signatures_are_accepted_as_twilio_makes_them(
+    settings: Settings, conn: asyncpg.Connection, key: str, signing_key: str | None
+) -> None:
+    app = create_app(msgspec.structs.replace(settings, sms_webhook_signing_key=signing_key))
+    params = message("9 great")
+    url = PUBLIC + PATH
+    headers = {
+        "X-Twilio-Signature": RequestValidator(key).compute_signature(url, params, algorithm="HMAC_SHA256"),
+        "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_0001,algorithm=HMAC_SHA256",
+    }
+    assert RequestValidator(key).validate(url, params, headers["X-Twilio-Signature"], algorithm="HMAC_SHA256")
+    async with AsyncTestClient(app=app) as client:
+        accepted = await client.post(PATH, data=params, headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        # the same signature without the header that names its algorithm is a SHA-1 one, and wrong
+        refused = await client.post(
+            PATH, data=message("9"), headers={"X-Twilio-Signature": headers["X-Twilio-Signature"]}
+        )
+        assert refused.status_code == 403
+        # a SHA-256 signature made with the other secret is refused too
+        other = TOKEN if key == SHARED_KEY else SHARED_KEY
+        forged = {
+            **headers,
+            "X-Twilio-Signature": RequestValidator(other).compute_signature(
+                url, params, algorithm="HMAC_SHA256"
+            ),
+        }
+        assert (await client.post(PATH, data=params, headers=forged)).status_code == 403
+    assert await conn.fetchval("SELECT count(*) FROM inbound_messages") == 1
+
+
 async def test_without_an_auth_token_every_request_is_refused(
     settings: Settings, database_url: str, conn: asyncpg.Connection
 ) -> None:

@@ -76,4 +76,6 @@ async def fan_out(pool: asyncpg.Pool) -> int:
 
 
 async def deliveries(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM webhook_deliveries ORDER BY id")
+    # in the order of the events: the fan-out runs a batch of events side by side, so delivery ids
+    # need not follow them
+    return await conn.fetch("SELECT * FROM webhook_deliveries ORDER BY event_id, endpoint_id, id")

@@ -57,7 +57,8 @@ async def test_a_delivery_is_signed_per_standard_webhooks_and_verifies(
     [request] = receiver.received
     payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
     assert payload["type"] == "response.created"
-    assert payload["data"] == {"customer_id": str(customer), "score": 3}
+    # a customer the database does not know has no CRM id to add
+    assert payload["data"] == {"customer_id": str(customer), "customer_external_id": None, "score": 3}
     assert payload["timestamp"].endswith("Z")
     assert request.message_id == f"msg_{event_id}"
     assert request.headers["content-type"] == "application/json"

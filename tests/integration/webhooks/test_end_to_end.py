@@ -60,6 +60,7 @@ async def test_an_answer_reaches_the_crm_as_a_verified_response_created_webhook(
     assert payload["type"] == "response.created"
     assert payload["data"]["id"] == answer.json()["id"]
     assert payload["data"]["customer_id"] == customer.json()["id"]
+    assert payload["data"]["customer_external_id"] == customer.json()["external_id"]
     assert (payload["data"]["score"], payload["data"]["comment"]) == (9, "quick")
     status = await conn.fetchval("SELECT status FROM webhook_deliveries")
     assert status == "succeeded"

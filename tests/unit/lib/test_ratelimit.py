@@ -51,3 +51,21 @@ async def test_with_the_database_down_hits_are_kept_and_limits_hold_per_process(
     stop.set()
     await asyncio.wait_for(task, 1)  # the flush loop survives the outage and stops when told
     assert pool.calls >= 2
+
+
+def test_wait_only_looks_and_add_only_counts_in_a_window_of_their_own_length() -> None:
+    now = [1_800_000_030.0]  # 30 s into a minute, 30 s into a quarter of an hour
+    limiter = RateLimiter(DownPool(), window_seconds=60, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(5):
+        assert limiter.wait("login:a", 2, window_seconds=900) is None
+    limiter.add("login:a", window_seconds=900)
+    limiter.add("login:a", window_seconds=900)
+    assert limiter.wait("login:a", 2, window_seconds=900) == pytest.approx(870.0)
+    assert limiter.longest_window == 900
+    # a minute later the short windows have moved on; the long one has not, and is kept
+    now[0] += 60
+    limiter.forget_finished()
+    assert limiter.wait("login:a", 2, window_seconds=900) == pytest.approx(810.0)
+    now[0] += 810
+    limiter.forget_finished()
+    assert limiter.wait("login:a", 2, window_seconds=900) is None

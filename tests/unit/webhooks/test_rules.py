@@ -1,16 +1,26 @@
 """Retry schedule, signatures (checked by the standardwebhooks package) and the address rule."""
 
+import asyncio
 import ipaddress
+import re
+import socket
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from feedback_svc.webhooks.delivery import RETRY_SCHEDULE, retry_delay
 from feedback_svc.webhooks.signing import new_secret, signed_headers
-from feedback_svc.webhooks.targets import TargetRefused, blocked_reason, check_url, parse_url
+from feedback_svc.webhooks.targets import (
+    TargetRefused,
+    blocked_reason,
+    check_url,
+    parse_url,
+    webhook_client,
+)
 
 
 def test_the_schedule_spans_about_three_days_then_gives_up() -> None:
@@ -71,3 +81,55 @@ async def test_the_allow_private_setting_lets_inside_addresses_through() -> None
     assert await check_url("http://127.0.0.1:9/x", allow_private=True) == "http://127.0.0.1:9/x"
     with pytest.raises(TargetRefused, match="loopback"):
         await check_url("http://127.0.0.1:9/x", allow_private=False)
+
+
+# IPv6 addresses that carry an inside IPv4 address a relay or translator would deliver to
+EMBEDDING_INSIDE = [
+    ("2002:7f00:1::1", "127.0.0.1", "6to4"),
+    ("2002:a00:1::1", "10.0.0.1", "6to4"),
+    ("2002:a9fe:a9fe::", "169.254.169.254", "6to4"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "127.0.0.1", "Teredo"),  # client bits inverted
+    ("2001:0:7f00:1:8000:63bf:f7f7:f7f7", "127.0.0.1", "Teredo"),  # its server
+    ("64:ff9b::7f00:1", "127.0.0.1", "NAT64"),
+    ("64:ff9b::c0a8:101", "192.168.1.1", "NAT64"),
+    ("::ffff:7f00:1", "127.0.0.1", "IPv4-mapped"),
+]
+
+
+@pytest.mark.parametrize(("address", "inside", "kind"), EMBEDDING_INSIDE)
+def test_ipv6_addresses_carrying_an_inside_ipv4_address_are_blocked(
+    address: str, inside: str, kind: str
+) -> None:
+    reason = blocked_reason(ipaddress.ip_address(address))
+    assert reason is not None
+    assert f"({inside}) inside" in reason
+    assert kind in reason
+
+
+def test_a_6to4_address_around_a_public_one_is_as_public_as_it() -> None:
+    assert blocked_reason(ipaddress.ip_address("2002:808:808::1")) is None
+
+
+@pytest.mark.parametrize(("address", "inside", "kind"), EMBEDDING_INSIDE)
+async def test_they_are_refused_at_registration(address: str, inside: str, kind: str) -> None:
+    with pytest.raises(TargetRefused, match=re.escape(f"({inside}) inside")):
+        await check_url(f"https://[{address}]/hooks", allow_private=False)
+
+
+@pytest.mark.parametrize(("address", "inside", "kind"), EMBEDDING_INSIDE)
+async def test_and_when_a_dns_answer_names_them_at_delivery(
+    monkeypatch: pytest.MonkeyPatch, address: str, inside: str, kind: str
+) -> None:
+    """The name passed registration; by delivery time its DNS answer is one of these."""
+    loop = asyncio.get_running_loop()
+    asked: list[str] = []
+
+    async def rebound(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+        asked.append(host)
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebound)
+    async with webhook_client(allow_private=False, timeout=2) as client:
+        with pytest.raises(httpx.ConnectError, match=re.escape(f"({inside}) inside")):
+            await client.post("https://hooks.example.com/crm", content=b"{}")
+    assert asked == ["hooks.example.com"]

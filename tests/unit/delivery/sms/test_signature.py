@@ -3,9 +3,14 @@
 import pytest
 from litestar.datastructures import FormMultiDict
 from multidict import MultiDict
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, get_signature_algorithm
 
-from feedback_svc.delivery.sms.signature import compute_signature, url_variants, verify_signature
+from feedback_svc.delivery.sms.signature import (
+    compute_signature,
+    signature_algorithm,
+    url_variants,
+    verify_signature,
+)
 
 TOKEN = "12345678901234567890123456789012"
 URL = "https://feedback.example.com/v1/inbound/sms"
@@ -143,3 +148,58 @@ def test_an_unset_token_accepts_nothing() -> None:
     # anyone can compute an HMAC under the empty key, so it must not count as a secret
     signature = twilio_signature(URL, PARAMS, token="")
     assert not verify_signature(url=URL, params=PARAMS, signature=signature, auth_token="")
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA1", "HMAC_SHA256"])
+def test_both_algorithms_twilio_signs_with_validate_and_match_its_own(algorithm: str) -> None:
+    signature = RequestValidator(TOKEN).compute_signature(URL, PARAMS, algorithm=algorithm)
+    assert compute_signature(URL, PARAMS, TOKEN, algorithm) == signature
+    assert verify_signature(
+        url=URL, params=PARAMS, signature=signature, auth_token=TOKEN, algorithm=algorithm
+    )
+    # the URL with its default port, as Twilio's servers sometimes sign it
+    with_port = RequestValidator(TOKEN).compute_signature(
+        "https://feedback.example.com:443/v1/inbound/sms", PARAMS, algorithm=algorithm
+    )
+    assert verify_signature(
+        url=URL, params=PARAMS, signature=with_port, auth_token=TOKEN, algorithm=algorithm
+    )
+
+
+def test_a_signature_is_only_good_under_its_own_algorithm() -> None:
+    sha256 = RequestValidator(TOKEN).compute_signature(URL, PARAMS, algorithm="HMAC_SHA256")
+    sha1 = RequestValidator(TOKEN).compute_signature(URL, PARAMS)
+    assert not verify_signature(url=URL, params=PARAMS, signature=sha256, auth_token=TOKEN)
+    assert not verify_signature(
+        url=URL, params=PARAMS, signature=sha1, auth_token=TOKEN, algorithm="HMAC_SHA256"
+    )
+    tampered = {**PARAMS, "Body": "0"}
+    assert not verify_signature(
+        url=URL, params=tampered, signature=sha256, auth_token=TOKEN, algorithm="HMAC_SHA256"
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "algorithm"),
+    [
+        (None, "HMAC_SHA1"),
+        ("", "HMAC_SHA1"),
+        ("key=webhooks_sharedkey_123", "HMAC_SHA1"),
+        ("key=webhooks_sharedkey_123,algorithm=HMAC_SHA256", "HMAC_SHA256"),
+        ("algorithm=hmac_sha256, key=k", "HMAC_SHA256"),
+        ("key=k,algorithm=HMAC_SHA512", "HMAC_SHA512"),
+    ],
+)
+def test_the_settings_header_names_the_algorithm_as_twilio_reads_it(
+    header: str | None, algorithm: str
+) -> None:
+
+    assert signature_algorithm(header) == algorithm
+    assert get_signature_algorithm(header).upper() == algorithm
+
+
+def test_an_algorithm_we_do_not_know_never_validates() -> None:
+    for signature in ("", "x", RequestValidator(TOKEN).compute_signature(URL, PARAMS)):
+        assert not verify_signature(
+            url=URL, params=PARAMS, signature=signature, auth_token=TOKEN, algorithm="HMAC_SHA512"
+        )

@@ -1,7 +1,7 @@
 """Scores say when loyalty is not available, and carry lifetime value; training runs carry their window.
 
-Revision ID: 20261206_0008
-Revises: 20261206_0007
+Revision ID: 20261206_0009
+Revises: 20261206_0008
 Create Date: 2026-12-06
 
 - A model trained before anyone answered an NPS survey has no loyalty part: its scores keep
@@ -17,8 +17,8 @@ Create Date: 2026-12-06
 
 from alembic import op
 
-revision = "20261206_0008"
-down_revision = "20261206_0007"
+revision = "20261206_0009"
+down_revision = "20261206_0008"
 branch_labels = None
 depends_on = None
 
