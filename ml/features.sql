@@ -12,8 +12,8 @@
 -- and created_at (a CRM loading its history today has events older than the rows);
 -- keep that expression identical in both queries (a unit test checks).
 -- Purchase history is read whole (recency, frequency, spend, the customer's own rhythm)
--- through customer_events_purchases_idx, by UTC day: purchases on one day are one purchase
--- day, as the lifetime-value models count them.
+-- from the events' (customer_id, occurred_at) index, which carries kind and amount, by UTC
+-- day: purchases on one day are one purchase day, as the lifetime-value models count them.
 
 -- name: select_features
 -- One row of raw features per customer id in $2 that exists, for scoring and for
@@ -144,7 +144,7 @@ SELECT c.id AS customer_id,
          WHERE e.customer_id = c.id
            AND e.occurred_at > $1::timestamptz - interval '90 days' AND e.occurred_at <= $1
   ) e ON true
-  -- the whole purchase history, one row per UTC day (an index-only scan of the purchases index)
+  -- the whole purchase history, one row per UTC day (an index-only scan: the index carries kind, amount)
   LEFT JOIN LATERAL (
         SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date AS today,
                count(*) FILTER (WHERE d.purchases > 0) AS purchase_days,
@@ -205,7 +205,7 @@ SELECT c.id
 -- name: select_purchase_summaries
 -- Every customer's purchase history as of $1, summarised as select_features summarises one
 -- customer's (UTC days; the first purchase day starts the clock): what the lifetime-value
--- models a bundle keeps are fitted on. Training only: one pass over the purchases index.
+-- models a bundle keeps are fitted on. Training only: one pass over the events.
 WITH days AS (
     SELECT e.customer_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
            coalesce(sum(e.amount), 0) AS value

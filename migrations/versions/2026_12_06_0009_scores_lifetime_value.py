@@ -11,8 +11,6 @@ Create Date: 2026-12-06
   bought before; the value-vulnerability matrix uses the expected value where the CRM sent none.
 - A training run records the horizon and the as-of date it was asked for, and the label
   policy it ran with.
-- The purchases index carries the event kind, so the feature query tells purchases from
-  refunds without visiting the table (an index-only scan on the scoring hot path).
 """
 
 from alembic import op
@@ -32,10 +30,6 @@ ALTER TABLE scores
     -- a score either has a loyalty figure or says why not
     ADD CONSTRAINT scores_loyalty_or_reason CHECK ((loyalty IS NULL) = (loyalty_unavailable IS NOT NULL));
 
-DROP INDEX customer_events_purchases_idx;
-CREATE INDEX customer_events_purchases_idx ON customer_events (customer_id, occurred_at)
-    INCLUDE (kind, amount) WHERE kind IN ('purchase', 'refunded');
-
 ALTER TABLE training_runs
     ADD COLUMN horizon_days integer CHECK (horizon_days BETWEEN 7 AND 730),
     ADD COLUMN as_of timestamptz,
@@ -43,9 +37,6 @@ ALTER TABLE training_runs
 """
 
 DOWNGRADE = r"""
-DROP INDEX IF EXISTS customer_events_purchases_idx;
-CREATE INDEX customer_events_purchases_idx ON customer_events (customer_id, occurred_at)
-    INCLUDE (amount) WHERE kind IN ('purchase', 'refunded');
 ALTER TABLE training_runs DROP COLUMN IF EXISTS labels, DROP COLUMN IF EXISTS as_of,
                           DROP COLUMN IF EXISTS horizon_days;
 -- the earlier schema has no way to say "not available": those scores go (they are derived data)
