@@ -9,8 +9,8 @@
 -- current one when it was already valid then, else the one in customer_attribute_history
 -- whose [valid_from, valid_to) holds $1, else nothing (missing, imputed by the model).
 -- A customer is one since customer_since, else since the earlier of their first event
--- and created_at (a CRM loading its history today has events older than the rows);
--- keep that expression identical in both queries (a unit test checks).
+-- and created_at (a CRM loading its history today has events older than the rows); only
+-- events up to $1 can be the first then, so both queries read the first event up to $1.
 -- Purchase history is read whole (recency, frequency, spend, the customer's own rhythm)
 -- from the events' (customer_id, occurred_at) index, which carries kind and amount, by UTC
 -- day: purchases on one day are one purchase day, as the lifetime-value models count them.
@@ -25,9 +25,8 @@ SELECT c.id AS customer_id,
        CASE WHEN c.attributes_since <= $1 THEN c.segment ELSE past.segment END AS segment,
        coalesce(CASE WHEN c.attributes_since <= $1 THEN c.attributes ELSE past.attributes END,
                 '{}'::jsonb)::text AS attributes_json,
-       greatest(0, extract(epoch FROM $1::timestamptz - coalesce(c.customer_since, least(c.created_at, (
-           SELECT min(f.occurred_at) FROM customer_events f WHERE f.customer_id = c.id)))) / 86400)::float8
-           AS tenure_days,
+       greatest(0, extract(epoch FROM $1::timestamptz
+           - coalesce(c.customer_since, least(c.created_at, p.first_event_at))) / 86400)::float8 AS tenure_days,
        a.nps[1] AS latest_nps,
        a.csat[1] AS latest_csat,
        a.ces[1] AS latest_ces,
@@ -67,9 +66,9 @@ SELECT c.id AS customer_id,
        (coalesce(p.purchase_value_90d, 0) - coalesce(p.purchase_value_prev_90d, 0))::float8 AS spend_trend_90d,
        coalesce(p.refunds_365d, 0)::int8 AS refunds_365d,
        (p.refund_value / nullif(p.purchase_value, 0))::float8 AS refund_share,
-       coalesce(e.renewals_90d, 0) AS renewals_90d,
-       coalesce(e.upgrades_90d, 0) AS upgrades_90d,
-       coalesce(e.downgrades_90d, 0) AS downgrades_90d,
+       coalesce(p.renewals_90d, 0)::int8 AS renewals_90d,
+       coalesce(p.upgrades_90d, 0)::int8 AS upgrades_90d,
+       coalesce(p.downgrades_90d, 0)::int8 AS downgrades_90d,
        coalesce(k.open_recovery_task, false) AS open_recovery_task,
        coalesce(k.recovered_before, 0) AS recovered_before,
        coalesce(k.not_recovered_before, 0) AS not_recovered_before
@@ -136,23 +135,20 @@ SELECT c.id AS customer_id,
          WHERE i.customer_id = c.id
            AND i.occurred_at > $1::timestamptz - interval '90 days' AND i.occurred_at <= $1
   ) t ON true
-  LEFT JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE e.kind = 'renewed') AS renewals_90d,
-               count(*) FILTER (WHERE e.kind = 'upgraded') AS upgrades_90d,
-               count(*) FILTER (WHERE e.kind = 'downgraded') AS downgrades_90d
-          FROM customer_events e
-         WHERE e.customer_id = c.id
-           AND e.occurred_at > $1::timestamptz - interval '90 days' AND e.occurred_at <= $1
-  ) e ON true
-  -- the whole purchase history, one row per UTC day (an index-only scan: the index carries kind, amount)
+  -- every event up to $1 in one index-only scan (the index carries kind and amount), one row
+  -- per UTC day: the whole purchase history, the first event (tenure) and the recent renewals
+  -- and up/downgrades
   LEFT JOIN LATERAL (
         SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date AS today,
+               min(d.first_at) AS first_event_at,
                count(*) FILTER (WHERE d.purchases > 0) AS purchase_days,
                sum(d.purchases) AS purchases,
                sum(d.value) AS purchase_value,
                min(d.day) FILTER (WHERE d.purchases > 0) AS first_day,
                max(d.day) FILTER (WHERE d.purchases > 0) AS last_day,
-               (array_agg(d.value ORDER BY d.day) FILTER (WHERE d.purchases > 0))[1] AS first_day_value,
+               -- the first purchase day's value: the least [day, value] pair, no sort needed
+               (min(ARRAY[(d.day - DATE '2000-01-01')::float8, d.value]) FILTER (WHERE d.purchases > 0))[2]
+                   AS first_day_value,
                sum(d.purchases) FILTER (WHERE d.age < 30) AS purchases_30d,
                sum(d.purchases) FILTER (WHERE d.age < 90) AS purchases_90d,
                sum(d.purchases) FILTER (WHERE d.age < 365) AS purchases_365d,
@@ -160,15 +156,25 @@ SELECT c.id AS customer_id,
                sum(d.value) FILTER (WHERE d.age >= 90 AND d.age < 180) AS purchase_value_prev_90d,
                sum(d.value) FILTER (WHERE d.age < 365) AS purchase_value_365d,
                sum(d.refunds) FILTER (WHERE d.age < 365) AS refunds_365d,
-               sum(d.refund_value) AS refund_value
+               sum(d.refund_value) AS refund_value,
+               sum(d.renewals) AS renewals_90d,
+               sum(d.upgrades) AS upgrades_90d,
+               sum(d.downgrades) AS downgrades_90d
           FROM (SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
                        ($1::timestamptz AT TIME ZONE 'UTC')::date - (e.occurred_at AT TIME ZONE 'UTC')::date AS age,
+                       min(e.occurred_at) AS first_at,
                        count(*) FILTER (WHERE e.kind = 'purchase') AS purchases,
                        coalesce(sum(e.amount) FILTER (WHERE e.kind = 'purchase'), 0) AS value,
                        count(*) FILTER (WHERE e.kind = 'refunded') AS refunds,
-                       coalesce(sum(abs(e.amount)) FILTER (WHERE e.kind = 'refunded'), 0) AS refund_value
-                  FROM customer_events e
-                 WHERE e.customer_id = c.id AND e.kind IN ('purchase', 'refunded') AND e.occurred_at <= $1
+                       coalesce(sum(abs(e.amount)) FILTER (WHERE e.kind = 'refunded'), 0) AS refund_value,
+                       -- the 90-day windows of the rarer kinds are exact to the second, as before
+                       count(*) FILTER (WHERE e.kind = 'renewed' AND e.recent) AS renewals,
+                       count(*) FILTER (WHERE e.kind = 'upgraded' AND e.recent) AS upgrades,
+                       count(*) FILTER (WHERE e.kind = 'downgraded' AND e.recent) AS downgrades
+                  FROM (SELECT e.occurred_at, e.kind, e.amount,
+                               e.occurred_at > $1::timestamptz - interval '90 days' AS recent
+                          FROM customer_events e
+                         WHERE e.customer_id = c.id AND e.occurred_at <= $1) e
                  GROUP BY 1, 2) d
   ) p ON true
   -- outcome and resolved_at are read as of $1: a task resolved later was still open then
@@ -191,7 +197,8 @@ SELECT c.id
   FROM customers c
  WHERE c.erased_at IS NULL
    AND coalesce(c.customer_since, least(c.created_at, (
-           SELECT min(f.occurred_at) FROM customer_events f WHERE f.customer_id = c.id))) <= $1
+           SELECT min(f.occurred_at) FROM customer_events f WHERE f.customer_id = c.id AND f.occurred_at <= $1)))
+       <= $1
    AND coalesce((SELECT e.kind
                    FROM customer_events e
                   WHERE e.customer_id = c.id AND e.kind IN ('churned', 'reactivated') AND e.occurred_at <= $1
@@ -208,7 +215,7 @@ SELECT c.id
 -- models a bundle keeps are fitted on. Training only: one pass over the events.
 WITH days AS (
     SELECT e.customer_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           coalesce(sum(e.amount), 0) AS value
+           coalesce(sum(e.amount), 0)::float8 AS value
       FROM customer_events e
      WHERE e.kind = 'purchase' AND e.occurred_at <= $1
      GROUP BY 1, 2
@@ -217,8 +224,8 @@ SELECT d.customer_id,
        count(*) AS purchase_days,
        ($1::timestamptz AT TIME ZONE 'UTC')::date - min(d.day) AS days_since_first_purchase,
        ($1::timestamptz AT TIME ZONE 'UTC')::date - max(d.day) AS days_since_last_purchase,
-       ((sum(d.value) - (array_agg(d.value ORDER BY d.day))[1]) / nullif(count(*) - 1, 0))::float8
-           AS repeat_purchase_value
+       ((sum(d.value) - (min(ARRAY[(d.day - DATE '2000-01-01')::float8, d.value]))[2])
+           / nullif(count(*) - 1, 0))::float8 AS repeat_purchase_value
   FROM days d
   JOIN customers c ON c.id = d.customer_id AND c.erased_at IS NULL
  GROUP BY d.customer_id;
