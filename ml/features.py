@@ -24,7 +24,8 @@ import math
 import re
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple, Self
 
 import numpy as np
@@ -149,9 +150,9 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
         """`transform`, with the purchase-rhythm column given (the scorer's, from its model)
         instead of read from the rows."""
         out = np.zeros((len(rows), self.n_features_out_))
-        fixed = self.fixed_names()
-        out[:, : len(fixed)] = _number_block([[row.get(key) for key in fixed] for row in rows], len(fixed))
         where = _columns_of(self)
+        fixed = self.fixed_names()
+        out[:, : len(fixed)] = _number_block(_fixed_values(rows, fixed, where.fixed), len(fixed))
         if where.rhythm is not None:
             out[:, where.rhythm] = _numbers(
                 list(rhythm) if rhythm is not None else [row.get(NO_PURCHASE_COLUMN) for row in rows]
@@ -238,6 +239,7 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
 
 
 class _Columns(NamedTuple):
+    fixed: Callable[[Mapping[str, Any]], tuple[Any, ...]]
     rhythm: int | None
     touchpoints: dict[str, int]
     segments: dict[object, int]
@@ -269,7 +271,13 @@ def _columns_of(vectorizer: RowVectorizer) -> _Columns:
                 categories[key, value] = start
                 start += 1
         found = _COLUMNS[vectorizer] = _Columns(
-            rhythm, touchpoints, segments, numeric, list(numeric.values()), categories
+            itemgetter(*vectorizer.fixed_names()),
+            rhythm,
+            touchpoints,
+            segments,
+            numeric,
+            list(numeric.values()),
+            categories,
         )
     return found
 
@@ -283,6 +291,19 @@ def make_feature_pipeline(**vectorizer: Any) -> Pipeline:
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
         ]
     )
+
+
+def _fixed_values(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]],
+) -> list[Any]:
+    """Each row's fixed features in order: one C-level lookup per row for rows from the feature
+    query, which have every key; a key missing (a hand-made row) is a missing value."""
+    try:
+        return [getter(row) for row in rows]
+    except KeyError:
+        return [[row.get(key) for key in names] for row in rows]
 
 
 def _attributes_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -307,7 +328,7 @@ def _number(value: object) -> float:
     return float(value) if _is_number(value) else math.nan
 
 
-def _number_block(values: list[list[Any]], width: int) -> np.ndarray:
+def _number_block(values: list[Any], width: int) -> np.ndarray:
     """Rows of values -> float matrix, column by column the same as `_numbers`: one
     conversion for the usual all-numeric rows (None becomes NaN), per column otherwise."""
     try:
