@@ -61,7 +61,7 @@ class ScoresController(Controller):
         dto=StrictBody[ScoreRequest],
         return_dto=None,
         status_code=200,
-        responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
     )
     async def score_customers(
         self,
