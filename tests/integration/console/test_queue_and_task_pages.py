@@ -222,3 +222,21 @@ async def test_a_manager_reassigns_and_claim_next_respects_assignments(
     )
     assert unknown.status_code == 422
     assert "Choose an active console account" in unknown.text
+
+
+async def test_the_task_page_says_when_a_score_has_no_loyalty(
+    client: Client, conn: asyncpg.Connection
+) -> None:
+    """A model trained before enough NPS answers existed scores churn only."""
+    await agent_client(client, conn)
+    story = await seed_story(conn)
+    await conn.execute(
+        """UPDATE scores SET loyalty = NULL, loyalty_unavailable = 'too few NPS answers to learn loyalty from'
+            WHERE customer_id = $1""",
+        story.customer_id,
+    )
+    page = await client.get(f"/console/tasks/{story.task_id}")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "70% churn risk" in text
+    assert "loyalty not available" in text
