@@ -1,10 +1,11 @@
 """Apply: staged rows -> customers, events, interactions, by set-based statements in chunks.
 
 Chunks are ranges of the file's lines and follow validation as it goes: while Python checks
-the next batches, PostgreSQL writes the chunks already checked, so the two cores work at once.
-Each chunk is one transaction that also moves the checkpoint, so the writes of an import are
-short transactions (other requests for the same customers wait a chunk at most) and a worker
-taking over after a crash goes on after the last chunk written.
+the next batches, PostgreSQL writes the chunks already checked, so the cores work at once; events
+and interactions are written by two connections side by side. Each chunk is one transaction that
+also marks the chunk written, so the writes of an import are short transactions (other requests
+for the same customers wait a chunk at most) and a worker taking over after a crash writes only
+the chunks not yet marked.
 """
 
 import asyncio
@@ -22,6 +23,7 @@ from feedback_svc.imports import queries
 
 # lines per chunk: a customer row costs about three times an event row to write
 CHUNK_LINES = {"customers": 20_000, "events": 50_000, "interactions": 50_000}
+DEADLOCK_RETRIES = 5
 
 Progress = Callable[[int], None]
 
@@ -50,37 +52,82 @@ class Validated:
         return self.through
 
 
+@dataclass
+class Chunks:
+    """The grid of line chunks an import is written in: (k * size, (k + 1) * size] is chunk k.
+
+    Writers take chunks in order; chunks already written (by a worker that died) are skipped."""
+
+    size: int
+    written: set[int]
+    _next: int = 0
+    analyzed_through: int = 0
+
+    def take(self) -> int:
+        while self._next in self.written:
+            self._next += 1
+        self._next += 1
+        return self._next - 1
+
+
 async def apply_as_validated(
-    conn: asyncpg.Connection,
+    connections: list[asyncpg.Connection],
     kind: str,
     import_id: UUID,
     *,
-    after: int,
     validated: Validated,
     progress: Progress | None = None,
 ) -> None:
-    """Apply every staged chunk, waiting for validation where it is ahead."""
-    size = CHUNK_LINES[kind]
+    """Apply every staged chunk, waiting for validation where it is ahead, one writer per
+    connection. Customers take one writer: rows of one customer in two chunks apply in order."""
+    chunks = Chunks(size=CHUNK_LINES[kind], written=await queries.written_chunks(connections[0], import_id))
+    writers = connections[:1] if kind == "customers" else connections
+    await asyncio.gather(
+        *(
+            _write(conn, kind, import_id=import_id, chunks=chunks, validated=validated, progress=progress)
+            for conn in writers
+        )
+    )
+
+
+async def _write(
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    import_id: UUID,
+    chunks: Chunks,
+    validated: Validated,
+    progress: Progress | None,
+) -> None:
     while True:
-        reached = await validated.reach(after + size)
-        if validated.done:
-            reached = max(reached, await queries.last_staged_line(conn, import_id, kind))
-            if reached <= after:
-                return
-        through = min(after + size, reached)
-        if through <= after:
-            continue
-        # Statistics that know the lines just staged: without them the planner takes a chunk of
-        # 50,000 rows for a handful and joins them by nested loops, for minutes. The staging
-        # tables sample few rows (migration 0005), so this costs milliseconds.
-        await queries.analyze_staging(conn, kind)
-        rows = await (_customers if kind == "customers" else _lines)(conn, kind, import_id, after, through)
+        chunk = chunks.take()
+        after, through = chunk * chunks.size, (chunk + 1) * chunks.size
+        await validated.reach(through)
+        if validated.done and after >= await queries.last_staged_line(conn, import_id, kind):
+            return
+        if chunks.analyzed_through < through:
+            # Statistics that know the lines just staged: without them the planner takes a chunk
+            # of 50,000 rows for a handful and joins them by nested loops, for minutes. The
+            # staging tables sample few rows (migration 0005), so this costs milliseconds.
+            chunks.analyzed_through = max(through, validated.through)
+            await queries.analyze_staging(conn, kind)
+        write = _customers if kind == "customers" else _lines
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                rows = await write(conn, kind, import_id, chunk=chunk, after=after, through=through)
+                break
+            except asyncpg.DeadlockDetectedError:
+                # two writers inserting the same external ids in opposite orders: PostgreSQL
+                # undid one chunk; it is written again
+                if attempt == DEADLOCK_RETRIES - 1:
+                    raise
         if progress is not None:
             progress(rows)
-        after = through
 
 
-async def _customers(conn: asyncpg.Connection, _: str, import_id: UUID, after: int, through: int) -> int:
+async def _customers(
+    conn: asyncpg.Connection, _: str, import_id: UUID, *, chunk: int, after: int, through: int
+) -> int:
     async with conn.transaction():
         rows, waves, customers = await queries.customer_waves(conn, import_id, after=after, through=through)
         created = updated = 0
@@ -105,7 +152,7 @@ async def _customers(conn: asyncpg.Connection, _: str, import_id: UUID, after: i
             updated=updated,
             unchanged=rows - len(refused) - created - updated,
             refused=len(refused),
-            through=str(through),
+            chunk=chunk,
         )
     return rows
 
@@ -128,7 +175,9 @@ def _refusal(item: dict[str, Any]) -> tuple[str | None, str]:
             )
 
 
-async def _lines(conn: asyncpg.Connection, kind: str, import_id: UUID, after: int, through: int) -> int:
+async def _lines(
+    conn: asyncpg.Connection, kind: str, import_id: UUID, *, chunk: int, after: int, through: int
+) -> int:
     async with conn.transaction():
         result = await queries.apply_chunk(conn, kind, import_id, after=after, through=through)
         refused = result["refused"]
@@ -144,6 +193,6 @@ async def _lines(conn: asyncpg.Connection, kind: str, import_id: UUID, after: in
             updated=0,
             unchanged=applied - result["created"] + gone,
             refused=len(refused) + gone,
-            through=str(through),
+            chunk=chunk,
         )
     return result["rows"]

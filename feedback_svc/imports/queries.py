@@ -96,9 +96,13 @@ async def save_applied(
     updated: int,
     unchanged: int,
     refused: int,
-    through: str,
+    chunk: int,
 ) -> None:
-    await conn.execute(Q["save_applied"], import_id, applied, created, updated, unchanged, refused, through)
+    await conn.execute(Q["save_applied"], import_id, applied, created, updated, unchanged, refused, chunk)
+
+
+async def written_chunks(conn: Conn, import_id: UUID) -> set[int]:
+    return {row["chunk"] for row in await conn.fetch(Q["written_chunks"], import_id)}
 
 
 async def finish_import(conn: Conn, import_id: UUID, *, status: str, message: str | None) -> Row | None:

@@ -68,12 +68,18 @@ UPDATE imports
 RETURNING *;
 
 -- name: save_applied
--- One chunk is written; this checkpoint commits with it.
+-- One chunk ($7) is written; its mark and the counts commit with it.
+WITH mark AS (
+    INSERT INTO import_chunks (import_id, chunk) VALUES ($1, $7)
+)
 UPDATE imports
    SET rows_applied = rows_applied + $2, rows_created = rows_created + $3, rows_updated = rows_updated + $4,
        rows_unchanged = rows_unchanged + $5, rows_invalid = rows_invalid + $6, rows_valid = rows_valid - $6,
-       applied_through = $7, updated_at = now()
+       updated_at = now()
  WHERE id = $1;
+
+-- name: written_chunks
+SELECT chunk FROM import_chunks WHERE import_id = $1;
 
 -- name: finish_import
 UPDATE imports
@@ -88,7 +94,9 @@ UPDATE imports
  WHERE id = $1 AND status NOT IN ('succeeded', 'failed');
 
 -- name: drop_staging
-WITH lines AS (
+WITH chunks AS (
+    DELETE FROM import_chunks WHERE import_id = $1
+), lines AS (
     DELETE FROM import_lines WHERE import_id = $1
 ), customers AS (
     DELETE FROM import_customer_rows WHERE import_id = $1

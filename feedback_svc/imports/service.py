@@ -21,7 +21,7 @@ import multiprocessing
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import AsyncExitStack, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -217,8 +217,11 @@ async def _run(
     validating = current["status"] in ("queued", "validating")
     validated = _apply.Validated(through=current["lines_validated"], done=not validating)
     try:
-        async with pool.acquire() as writer:
-            applying = asyncio.create_task(_apply_all(writer, current, validated, progress))
+        async with AsyncExitStack() as stack:
+            writers = [
+                await stack.enter_async_context(pool.acquire()) for _ in range(_writers(pool, current))
+            ]
+            applying = asyncio.create_task(_apply_all(writers, current, validated, progress))
             try:
                 if validating:
                     await _validate(
@@ -249,22 +252,30 @@ async def _run(
     return to_wire(finished or await queries.get_import(conn, import_id) or current)
 
 
+def _writers(pool: asyncpg.Pool, current: dict[str, Any]) -> int:
+    """Two connections write events and interactions when the pool can spare them (validation,
+    the lines read back and the rest of the process keep theirs); customers take one."""
+    return 2 if current["kind"] != "customers" and pool.get_max_size() >= 6 else 1
+
+
 async def _apply_all(
-    conn: asyncpg.Connection, current: dict[str, Any], validated: _apply.Validated, progress: Progress | None
+    writers: list[asyncpg.Connection],
+    current: dict[str, Any],
+    validated: _apply.Validated,
+    progress: Progress | None,
 ) -> None:
     # one import writes at a time, across processes; validation goes on while this waits
-    await queries.lock_applying(conn)
+    await queries.lock_applying(writers[0])
     try:
         await _apply.apply_as_validated(
-            conn,
+            writers,
             current["kind"],
             current["id"],
-            after=int(current["applied_through"] or 0),
             validated=validated,
             progress=(lambda n: progress("applying", n)) if progress else None,
         )
     finally:
-        await queries.unlock_applying(conn)
+        await queries.unlock_applying(writers[0])
 
 
 async def _validate(

@@ -119,9 +119,9 @@ CREATE TABLE imports (
     rows_created     bigint NOT NULL DEFAULT 0,
     rows_updated     bigint NOT NULL DEFAULT 0,
     rows_unchanged   bigint NOT NULL DEFAULT 0,
-    -- checkpoints: a worker that takes over after a crash goes on from here
+    -- checkpoint: a worker that takes over after a crash validates on from here (import_chunks
+    -- says which chunks are written)
     lines_validated  bigint NOT NULL DEFAULT 0,
-    applied_through  text,
     message          text,
     created_at       timestamptz NOT NULL DEFAULT now(),
     received_at      timestamptz,
@@ -134,6 +134,13 @@ CREATE UNIQUE INDEX imports_same_file_idx ON imports (kind, file_sha256)
     WHERE file_sha256 IS NOT NULL AND status <> 'failed';
 CREATE UNIQUE INDEX imports_idempotency_idx ON imports (api_key_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL AND status <> 'failed';
+
+-- the chunks of lines already written (a crash can leave gaps when several writers work)
+CREATE TABLE import_chunks (
+    import_id  uuid NOT NULL REFERENCES imports (id) ON DELETE CASCADE,
+    chunk      integer NOT NULL,
+    PRIMARY KEY (import_id, chunk)
+);
 
 CREATE TABLE import_errors (
     import_id  uuid NOT NULL REFERENCES imports (id) ON DELETE CASCADE,
@@ -214,6 +221,7 @@ DROP TABLE IF EXISTS import_event_rows;
 DROP TABLE IF EXISTS import_customer_rows;
 DROP TABLE IF EXISTS import_lines;
 DROP TABLE IF EXISTS import_errors;
+DROP TABLE IF EXISTS import_chunks;
 DROP TABLE IF EXISTS imports;
 
 DROP INDEX IF EXISTS customers_erased_idx;

@@ -9,7 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import msgspec
+import pytest
 
+from feedback_svc.db.pool import create_pool
+from feedback_svc.imports import _apply
 from feedback_svc.settings import Settings
 from tests.integration.imports.conftest import NDJSON, Client, errors_of, imported, run_imports, upload
 
@@ -357,3 +361,35 @@ async def test_a_quoted_cell_may_hold_line_breaks_and_lines_keep_their_numbers(
     ]
     [error] = await errors_of(client, crm, done["id"])
     assert error["line"] == 7  # where the unclosed quote starts
+
+
+async def test_two_writers_write_each_chunk_once_and_a_marked_chunk_is_not_written_again(
+    client: Client,
+    crm: dict[str, str],
+    settings: Settings,
+    database_url: str,
+    conn: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_apply, "CHUNK_LINES", {**_apply.CHUNK_LINES, "events": 1000})
+    wide = msgspec.structs.replace(settings, db_pool_max=8)  # room for two writers
+    big = await create_pool(wide, database_url)
+    try:
+        await imported(
+            client, big, wide, crm, "customers", "external_id\n" + "\n".join(f"c{n}" for n in range(50))
+        )
+        rows = "\n".join(f"c{n % 50},purchase,2026-01-01T00:00:{n % 60:02d}Z,{n},e{n}" for n in range(5000))
+        sent = await upload(
+            client, crm, "events", "customer_external_id,kind,occurred_at,value,external_id\n" + rows
+        )
+        import_id = sent.json()["id"]
+        # a worker that died had written the third chunk (lines 2001-3000) but not the first two
+        await conn.execute("INSERT INTO import_chunks (import_id, chunk) VALUES ($1, 2)", import_id)
+        await run_imports(big, wide)
+    finally:
+        await big.close()
+    done = (await client.get(f"/v1/imports/{import_id}", headers=crm)).json()
+    assert (done["status"], done["rows_total"], done["rows_applied"]) == ("succeeded", 5000, 4000)
+    stored = await conn.fetch("SELECT external_id FROM customer_events")
+    numbers = sorted(int(r["external_id"][1:]) for r in stored)
+    assert numbers == [n for n in range(5000) if not 1999 <= n < 2999]  # line = n + 2
