@@ -14,9 +14,10 @@ and the card and every score say why, instead of failing the training.
 
 For each output, the candidates (a scaled logistic regression, an additive
 gradient-boosted model and, for non-contractual churn, the BG/NBD's own chance of no
-purchase) are calibrated (Platt, cross-validated by customer), fitted on the training
-windows before the latest and judged on the latest (validation); the one with the lower
-validation Brier score is refitted on every training window and judged once on the
+purchase) are calibrated (Platt, cross-validated by customer) and judged on every training
+window after the first, each predicted by the candidate fitted on the windows before it
+(rolling validation); the one with the lower validation Brier score is refitted on every
+training window and judged once on the
 holdout: the card's holdout figures are honest out-of-time numbers that no choice was made
 on. That evaluated model stays in the bundle (`churn_evaluated`), for the registry to
 compare on the same holdout; the model that serves is the chosen candidate refitted once
@@ -88,7 +89,7 @@ class InsufficientDataError(ValueError):
 class TrainingConfig:
     horizon_days: int = 90
     labels: LabelPolicy = "contractual"
-    # training windows before the holdout; the latest of them is the validation window
+    # training windows before the holdout; every one after the first validates the candidates
     train_cutoffs: int = 3
     min_per_class: int = 50
     min_holdout_per_class: int = 20
@@ -109,7 +110,7 @@ class TrainingConfig:
         if self.labels not in LABEL_POLICIES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_POLICIES)}, not {self.labels!r}")
         if self.train_cutoffs < 2:
-            raise ValueError("train_cutoffs must be at least 2: the latest training window is the validation")
+            raise ValueError("train_cutoffs must be at least 2: the windows after the first validate")
         if self.horizon_days < 1:
             raise ValueError("horizon_days must be at least 1")
 
@@ -203,7 +204,7 @@ def fit(
     progress: Progress | None = None,
     current: Sequence[Mapping[str, Any]] | None = None,
 ) -> TrainingResult:
-    """Fit both outputs on `train`, choose on its latest window, describe them on `holdout`
+    """Fit both outputs on `train`, choose on its later windows, describe them on `holdout`
     (no database). With lifetime value, every snapshot's rows get their purchase-rhythm
     feature from a model fitted at their own cut-off, and the bundle keeps one fitted on
     `current` (purchase summaries as of `now`; the holdout's rows when not given)."""
@@ -242,7 +243,8 @@ def _fit(
         split.validation_labels(churned),
         config.min_holdout_per_class,
         ("churned", "retained"),
-        f"in the validation windows after {split.validation_cutoff:%Y-%m-%d} (the later training windows)",
+        f"in the validation windows from {split.validation_cutoff:%Y-%m-%d} on (the training windows "
+        "after the first)",
     )
     _require(
         split.earlier_labels(churned),
@@ -382,14 +384,14 @@ def _loyalty(
             f"among those who answered NPS in the holdout window after {holdout.cutoff:%Y-%m-%d}",
         )
         for part, where in (
-            (answered_split.validation_labels(labels[answered]), "in the validation windows after"),
-            (answered_split.earlier_labels(labels[answered]), "in the earliest training window, before"),
+            (answered_split.validation_labels(labels[answered]), "in the validation windows from {} on"),
+            (answered_split.earlier_labels(labels[answered]), "in the earliest training window, before {}"),
         ):
             _require(
                 part,
                 config.min_holdout_per_class,
                 ("promoter", "non-promoter"),
-                f"among those who answered NPS {where} {split.validation_cutoff:%Y-%m-%d}",
+                "among those who answered NPS " + where.format(f"{split.validation_cutoff:%Y-%m-%d}"),
             )
     except InsufficientDataError as error:
         return None, f"too few NPS answers to learn loyalty from: {error}"
