@@ -170,3 +170,10 @@ async def finish_training_run(
     error: str | None = None,
 ) -> None:
     await conn.execute(Q["finish_training_run"], run_id, status, message, model_version, activated, error)
+
+
+async def ids_by_external_id(
+    conn: asyncpg.Connection | asyncpg.Pool, external_ids: list[str]
+) -> dict[str, UUID]:
+    rows = await conn.fetch(Q["ids_by_external_id"], external_ids)
+    return {row["external_id"]: row["id"] for row in rows}

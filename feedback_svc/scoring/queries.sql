@@ -116,3 +116,7 @@ UPDATE training_runs
    SET status = $2, progress = CASE WHEN $2 = 'succeeded' THEN 1 ELSE progress END, message = $3,
        model_version = $4, activated = $5, error = $6, finished_at = now()
  WHERE id = $1;
+
+-- name: ids_by_external_id
+-- Our ids for the CRM's, for a score request that names customers by theirs.
+SELECT external_id, id FROM customers WHERE external_id = ANY($1::text[]);

@@ -55,7 +55,8 @@ class ScoresController(Controller):
         "/scores",
         summary=f"Score 1 to {MAX_BATCH} customers (stored; at-risk ones emit customer.at_risk)",
         description="Each result has the churn probability, risk band, loyalty, lifetime value, value at "
-        "risk, the three strongest reasons and the imputed inputs. An unknown or erased customer fails "
+        "risk, the three strongest reasons and the imputed inputs. Items name customers by "
+        "`customer_external_id` or `customer_id`. An unknown or erased customer fails "
         "its own item (status `failed` with an error), not the batch. With `as_of` it is a backtest: "
         "every input is read as it was then, nothing is stored and no event is emitted.",
         dto=StrictBody[ScoreRequest],
@@ -73,17 +74,24 @@ class ScoresController(Controller):
         state = request.app.state
 
         async def score() -> ScoreBatch:
-            if data.as_of is not msgspec.UNSET or data.model_version is not msgspec.UNSET:
-                return await service.backtest_batch(
+            named = await service.name_customers(state.scoring_pool, data.items)
+            if not named.items:
+                batch = service.batch_of(
+                    [], model_version=(await state.scorers.scorer(state.scoring_pool)).version
+                )
+            elif data.as_of is not msgspec.UNSET or data.model_version is not msgspec.UNSET:
+                batch = await service.backtest_batch(
                     state.scoring_pool,
                     state.scorers,
-                    data.items,
+                    named.items,
                     as_of=data.as_of,
                     model_version=data.model_version,
                     now=service.now_utc(),
                 )
-            # shared with other requests in flight: see scoring/batcher.py
-            return await state.score_batcher.score(data.items)
+            else:
+                # shared with other requests in flight: see scoring/batcher.py
+                batch = await state.score_batcher.score(named.items)
+            return named.results(batch)
 
         if idempotency_key is None:  # nothing to keep: no main-pool transaction around the scoring
             return Response(await score(), status_code=200)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from feedback_svc.customers.schemas import ExternalId
 from feedback_svc.lib.structs import Wire
 
 MAX_BATCH = 1000
@@ -24,7 +25,10 @@ FreshAttributes = Annotated[
 
 
 class ScoreItem(Wire):
-    customer_id: UUID
+    """A customer to score, by our id or the CRM's: exactly one."""
+
+    customer_id: UUID | UnsetType = UNSET
+    customer_external_id: ExternalId | UnsetType = UNSET
     attributes: FreshAttributes | UnsetType = UNSET
     value: Annotated[float, Meta(ge=0, le=1e12, description="Customer value right now.")] | UnsetType = UNSET
 
@@ -167,8 +171,11 @@ class ItemError(Wire):
 
 
 class ScoreResult(Wire):
-    customer_id: UUID
+    customer_id: Annotated[UUID | None, Meta(description="Null when the CRM's id named nobody.")]
     status: Literal["scored", "failed"]
+    customer_external_id: Annotated[
+        str | None, Meta(description="The CRM's id, when the item named the customer by it.")
+    ] = None
     score: Score | None = None
     error: ItemError | None = None
 

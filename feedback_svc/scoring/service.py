@@ -6,6 +6,7 @@ or a registered version asked for by name; it stores nothing and emits nothing.
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -145,6 +146,77 @@ def _results(
         else ScoreResult(customer_id=item.customer_id, status="failed", error=failures[position])
         for position, item in enumerate(items)
     ]
+
+
+@dataclass(frozen=True)
+class Named:
+    """A score request's items by our ids, and where each came from in the request."""
+
+    items: list[ScoreItem]
+    positions: list[int]
+    external_ids: list[str | None]
+    unknown: dict[int, str]
+
+    def results(self, batch: ScoreBatch) -> ScoreBatch:
+        """The batch's results in the request's order, the CRM's ids echoed, unknown ones failed."""
+        if not self.unknown and not any(self.external_ids):
+            return batch
+        results: list[ScoreResult | None] = [None] * len(self.external_ids)
+        for position, result in zip(self.positions, batch.results, strict=True):
+            results[position] = msgspec.structs.replace(
+                result, customer_external_id=self.external_ids[position]
+            )
+        for position, external_id in self.unknown.items():
+            results[position] = ScoreResult(
+                customer_id=None,
+                customer_external_id=external_id,
+                status="failed",
+                error=ItemError(
+                    status=404,
+                    title="Not found",
+                    detail=f"No customer with external_id {external_id!r}; create it with POST /v1/customers "
+                    "first.",
+                ),
+            )
+        return batch_of([r for r in results if r is not None], model_version=batch.model_version)
+
+
+async def name_customers(conn: asyncpg.Connection | asyncpg.Pool, items: Sequence[ScoreItem]) -> Named:
+    """Items that name customers by the CRM's id get ours (one query, only when some do)."""
+    external_ids: list[str | None] = []
+    for position, item in enumerate(items):
+        by_id, by_external = (
+            item.customer_id is not msgspec.UNSET,
+            item.customer_external_id is not msgspec.UNSET,
+        )
+        if by_id == by_external:
+            message = "exactly one of customer_id, customer_external_id"
+            raise InvalidInput(
+                f"Item {position} must name its customer by {message}.",
+                errors=[{"field": f"items[{position}].customer_id", "message": message, "source": "body"}],
+            )
+        external_ids.append(None if by_id else item.customer_external_id)  # type: ignore[arg-type]
+    wanted = sorted({e for e in external_ids if e is not None})
+    if not wanted:
+        return Named(
+            items=list(items), positions=list(range(len(items))), external_ids=external_ids, unknown={}
+        )
+    known = await queries.ids_by_external_id(conn, wanted)
+    named, positions, unknown = [], [], {}
+    for position, (item, external_id) in enumerate(zip(items, external_ids, strict=True)):
+        if external_id is None:
+            named.append(item)
+        elif external_id in known:
+            named.append(
+                msgspec.structs.replace(
+                    item, customer_id=known[external_id], customer_external_id=msgspec.UNSET
+                )
+            )
+        else:
+            unknown[position] = external_id
+            continue
+        positions.append(position)
+    return Named(items=named, positions=positions, external_ids=external_ids, unknown=unknown)
 
 
 def batch_of(results: Sequence[ScoreResult], *, model_version: str) -> ScoreBatch:

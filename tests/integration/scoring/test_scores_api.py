@@ -240,3 +240,37 @@ async def test_scores_need_the_crm_scope(client: AsyncTestClient[Litestar], make
     )
     assert response.status_code == 403
     assert (await client.get(f"/v1/customers/{uuid.uuid4()}/score")).status_code == 401
+
+
+async def test_items_may_name_customers_by_the_crms_id(
+    client: AsyncTestClient[Litestar],
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    simulated: list[uuid.UUID],
+) -> None:
+    first, second = simulated[0], simulated[1]
+    external = await conn.fetchval("SELECT external_id FROM customers WHERE id = $1", second)
+    items = [
+        {"customer_id": str(first)},
+        {"customer_external_id": external},
+        {"customer_external_id": "nobody-knows-me"},
+        {"customer_external_id": external, "value": 10.0},
+    ]
+    response = await client.post("/v1/scores", json={"items": items}, headers=crm)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["scored", "scored", "failed", "scored"]
+    assert [r["customer_id"] for r in results] == [str(first), str(second), None, str(second)]
+    assert [r["customer_external_id"] for r in results] == [None, external, "nobody-knows-me", external]
+    assert results[2]["error"]["status"] == 404
+    assert (response.json()["scored"], response.json()["failed"]) == (3, 1)
+    # the fresh value applies to that item only
+    assert results[3]["score"]["value_at_risk"] != results[1]["score"]["value_at_risk"]
+
+    both = await client.post(
+        "/v1/scores",
+        json={"items": [{"customer_id": str(first), "customer_external_id": external}]},
+        headers=crm,
+    )
+    assert both.status_code == 422
+    assert both.json()["errors"][0]["field"] == "items[0].customer_id"
