@@ -36,6 +36,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     # answers to the next requests, in order; OK once they run out
     script: list[int] = field(default_factory=list)
+    # answers to the next requests for one message (webhook-id), before the general script
+    scripts_by_message: dict[str, list[int]] = field(default_factory=dict)
     delay: float = 0.0  # seconds spent before each answer, to make requests overlap
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -44,8 +46,16 @@ class Receiver:
         with self.lock:
             self.script.extend(statuses)
 
-    def next_status(self) -> int:
+    def answer_for(self, message_id: str, *statuses: int) -> None:
+        """Answer this message's next requests so, whichever order requests arrive in."""
         with self.lock:
+            self.scripts_by_message.setdefault(message_id, []).extend(statuses)
+
+    def next_status(self, message_id: str | None = None) -> int:
+        with self.lock:
+            own = self.scripts_by_message.get(message_id or "")
+            if own:
+                return own.pop(0)
             return self.script.pop(0) if self.script else OK
 
     def accepted(self) -> list[Received]:
@@ -60,7 +70,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             started = time.monotonic()
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.next_status()
+            status = receiver.next_status(self.headers.get("webhook-id"))
             if receiver.delay:
                 time.sleep(receiver.delay)
             if status == HANG:
