@@ -47,7 +47,7 @@ from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
-from feedback_svc.surveys.routes import SurveysController
+from feedback_svc.surveys.routes import SurveysController, TouchpointsController
 from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
 from feedback_svc.webhooks.routes import WebhookEndpointsController
@@ -132,6 +132,7 @@ def create_app(settings: Settings) -> Litestar:
             ImportsController,
             PrivacyController,
             SurveysController,
+            TouchpointsController,
             SurveyPagesController,
             SmsInboundController,
             WebhookEndpointsController,

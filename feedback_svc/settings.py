@@ -70,6 +70,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_lease_seconds: Annotated[float, Meta(ge=10)] = 300.0
     brand_name: str = DEFAULT_BRAND
 
+    # Reminders for unanswered invitations, where a touchpoint's rule does not say (its
+    # reminder_count / reminder_delay are NULL) or there is no rule: how many, and how long
+    # after the invitation (then after each reminder) each goes. 0 turns them off.
+    reminder_count: Annotated[int, Meta(ge=0, le=3)] = 1
+    reminder_delay_hours: Annotated[float, Meta(ge=1, le=24 * 30)] = 72.0
+
     # Scoring: a score at or above the threshold emits `customer.at_risk` (the
     # recovery queue's proactive trigger); replicas look for a newly activated
     # model at most this often

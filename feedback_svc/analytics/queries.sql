@@ -19,7 +19,9 @@ GROUP BY 1, 2, 3
 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST, 3;
 
 -- name: response_counts
--- Invitations sent in [$1, $2) and how many of them were answered, per period ($3) and group ($4).
+-- Invitations sent in [$1, $2) and how many of them were answered, per period ($3) and group ($4);
+-- with reminders apart: answered before the first reminder went (or with none sent), reminded
+-- (a first reminder went), answered after it. The first two sum to `answered`.
 SELECT CASE WHEN $3::text = 'none' THEN NULL
             ELSE date_trunc($3::text, inv.sent_at AT TIME ZONE 'UTC')::date END AS period,
        CASE $4::text
@@ -29,11 +31,17 @@ SELECT CASE WHEN $3::text = 'none' THEN NULL
             WHEN 'agent' THEN coalesce(i.agent, '(none)')
        END AS grp,
        count(*)::int AS sent,
-       count(r.id)::int AS answered
+       count(r.id)::int AS answered,
+       (count(r.id) FILTER (WHERE rm.sent_at IS NULL OR r.answered_at < rm.sent_at))::int
+           AS answered_before_reminder,
+       count(rm.sent_at)::int AS reminded,
+       (count(r.id) FILTER (WHERE r.answered_at >= rm.sent_at))::int AS answered_after_reminder
 FROM invitations inv
 JOIN customers c ON c.id = inv.customer_id
 LEFT JOIN interactions i ON i.id = inv.interaction_id
 LEFT JOIN responses r ON r.invitation_id = inv.id
+-- the first reminder, by its primary key
+LEFT JOIN invitation_reminders rm ON rm.invitation_id = inv.id AND rm.number = 1 AND rm.status = 'sent'
 WHERE inv.sent_at >= $1 AND inv.sent_at < $2
 GROUP BY 1, 2
 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST;

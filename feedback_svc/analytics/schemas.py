@@ -39,7 +39,19 @@ class RateGroup(Report):
     group: str | None
     sent: int
     answered: int
-    rate: Estimate
+    rate: Annotated[Estimate, Meta(description="Answered of sent, reminders included (%).")]
+    answered_before_reminder: Annotated[
+        int, Meta(description="Answered before the invitation's first reminder went, or with none sent.")
+    ]
+    reminded: Annotated[int, Meta(description="Invitations that got at least one reminder.")]
+    answered_after_reminder: int
+    rate_without_reminders: Annotated[
+        Estimate,
+        Meta(description="Answered before any reminder, of sent (%): the rate reminders started from."),
+    ]
+    rate_after_reminder: Annotated[
+        Estimate, Meta(description="Of the invitations reminded, the share answered after the reminder (%).")
+    ]
 
 
 class ResponseRatesReport(Report):

@@ -85,9 +85,17 @@ async def scores(
     )
 
 
-def _rate(period: date | None, group: str | None, sent: int, answered: int) -> RateGroup:
+RATE_FIELDS = ("sent", "answered", "answered_before_reminder", "reminded", "answered_after_reminder")
+
+
+def _rate(period: date | None, group: str | None, counts: dict[str, int]) -> RateGroup:
     return RateGroup(
-        period=period, group=group, sent=sent, answered=answered, rate=stats.proportion(answered, sent)
+        period=period,
+        group=group,
+        **{field: counts[field] for field in RATE_FIELDS},
+        rate=stats.proportion(counts["answered"], counts["sent"]),
+        rate_without_reminders=stats.proportion(counts["answered_before_reminder"], counts["sent"]),
+        rate_after_reminder=stats.proportion(counts["answered_after_reminder"], counts["reminded"]),
     )
 
 
@@ -102,8 +110,8 @@ async def response_rates(
 ) -> ResponseRatesReport:
     first, last, start, end = window(date_from, date_to, today=today)
     rows = await queries.response_counts(conn, start=start, end=end, period=period, by=by)
-    groups = [_rate(row["period"], row["grp"], row["sent"], row["answered"]) for row in rows]
-    overall = _rate(None, None, sum(g.sent for g in groups), sum(g.answered for g in groups))
+    groups = [_rate(row["period"], row["grp"], row) for row in rows]
+    overall = _rate(None, None, {field: sum(row[field] for row in rows) for field in RATE_FIELDS})
     return ResponseRatesReport(
         by=by,
         period=period,

@@ -75,6 +75,9 @@ def evidence_text(trigger: str, details: dict[str, Any], *, zone: str) -> str:
         over = f" reached the {100 * float(threshold):.0f}% threshold." if threshold is not None else "."
         return _sentence(score + band_text + over, _due(details, zone, lead="Contact due by"))
     kind, score = details.get("kind"), details.get("score")
+    if trigger == "contact_requested" and details.get("via") == "sms_keyword":
+        # "CALL ME" texted back, with or without a score
+        return _sentence("Asked to be contacted, by SMS reply.", _due(details, zone))
     if kind is None or score is None:
         reason = TRIGGER_REASONS.get(trigger, trigger.replace("_", " "))
         return _sentence(reason[:1].upper() + reason[1:] + ".", _due(details, zone))

@@ -16,6 +16,8 @@ from feedback_svc.recovery.triggers import RecoveryTriggers
 from feedback_svc.scoring.trainer import TOPIC as MODEL_TRAIN
 from feedback_svc.scoring.trainer import TrainingJob
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.reminders import TOPIC as INVITATION_REMIND
+from feedback_svc.surveys.reminding import ReminderSender
 from feedback_svc.surveys.sending import TOPIC as INVITATION_SEND
 from feedback_svc.surveys.sending import InvitationSender
 from feedback_svc.surveys.sms_inbound import INBOUND_TOPIC, SEND_TOPIC, process_inbound
@@ -24,6 +26,7 @@ from feedback_svc.webhooks.service import fan_out_event as fan_out_webhooks
 
 def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient) -> dict[str, Handler]:
     sms = SmsClient(settings, http=http)
+    email = SmtpSender(settings)
 
     async def handle_inbound_sms(job: Job) -> None:
         async with pool.acquire() as conn:
@@ -45,7 +48,10 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
     return {
         EVENT_TOPIC: event_handler(pool, event_consumers),
         INVITATION_SEND: InvitationSender(
-            pool, settings=settings, email=SmtpSender(settings), sms=sms, brand_name=settings.brand_name
+            pool, settings=settings, email=email, sms=sms, brand_name=settings.brand_name
+        ),
+        INVITATION_REMIND: ReminderSender(
+            pool, settings=settings, email=email, sms=sms, brand_name=settings.brand_name
         ),
         INBOUND_TOPIC: handle_inbound_sms,
         SEND_TOPIC: send_sms_reply,

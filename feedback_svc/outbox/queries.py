@@ -51,3 +51,9 @@ async def retry_job(
 
 async def bury_job(conn: asyncpg.Connection | asyncpg.Pool, *, job_id: int, worker: str, error: str) -> None:
     await conn.execute(Q["bury_job"], job_id, worker, error[:2000])
+
+
+async def defer_job(
+    conn: asyncpg.Connection | asyncpg.Pool, *, job_id: int, worker: str, until: datetime, reason: str
+) -> None:
+    await conn.execute(Q["defer_job"], job_id, worker, until, reason[:2000])

@@ -40,6 +40,14 @@ UPDATE outbox
    SET run_after = now() + $3::interval, locked_by = NULL, locked_until = NULL, last_error = $4
  WHERE id = $1 AND locked_by = $2;
 
+-- name: defer_job
+-- The handler found its work not due yet after all: the same job runs again at $3, and the
+-- claim that found it out is given back (it was no failed attempt). $4 says why, for people.
+UPDATE outbox
+   SET run_after = $3, attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_until = NULL,
+       last_error = $4
+ WHERE id = $1 AND locked_by = $2;
+
 -- name: bury_job
 -- Out of attempts or permanently failed: kept for inspection and replay.
 UPDATE outbox

@@ -13,13 +13,13 @@ import socket
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
 
 from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from feedback_svc.outbox.queries import Job, bury_job, claim_jobs, complete_job, retry_job
+from feedback_svc.outbox.queries import Job, bury_job, claim_jobs, complete_job, defer_job, retry_job
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +30,16 @@ BACKOFF_CAP = timedelta(hours=1)
 # how long a worker keeps trying to record a job's outcome while the database is away; bounded
 # so a long outage does not hold up a shutdown (the lease covers the rest)
 SETTLE_RETRY_SECONDS = 30.0
+
+
+class RunLater(Exception):
+    """Raised by a handler whose job turned out not to be due yet (a reminder that came due in
+    SMS quiet hours): the same job runs again at `at`, and this claim costs it no attempt."""
+
+    def __init__(self, at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.at = at
+        self.reason = reason
 
 
 def backoff_delay(
@@ -111,6 +121,8 @@ class OutboxWorker:
         job_log = self._log.bind(job_id=job.id, topic=job.topic, attempt=job.attempts)
         try:
             await self.handlers[job.topic](job)
+        except RunLater as later:
+            await self._settle(job_log, "deferred", defer_job, job, until=later.at, reason=later.reason)
         except PermanentDeliveryError as error:
             await self._settle(job_log, "buried", bury_job, job, error=_describe(error))
         except Exception as error:
@@ -154,6 +166,8 @@ class OutboxWorker:
                 pause = min(pause * 2, 5.0)
         if event == "done":
             job_log.info("outbox job done")
+        elif event == "deferred":
+            job_log.info("outbox job deferred", reason=fields["reason"], run_at=str(fields["until"]))
         else:
             delay = fields.get("delay")
             seconds = round(delay.total_seconds(), 1) if isinstance(delay, timedelta) else None

@@ -64,6 +64,10 @@ async def evidence_seen(conn: Conn, *, response_id: UUID | None, score_id: int |
     return bool(await conn.fetchval(Q["evidence_seen"], response_id, score_id, trigger))
 
 
+async def open_task_deadline(conn: Conn, customer_id: UUID) -> datetime | None:
+    return await conn.fetchval(Q["open_task_deadline"], customer_id)
+
+
 async def upsert_open_task(
     conn: Conn,
     *,

@@ -53,6 +53,10 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
+-- name: open_task_deadline
+-- The promise an open task already carries (a second request for contact joins it).
+SELECT deadline_at FROM recovery_tasks WHERE customer_id = $1 AND status = 'open';
+
 -- name: delete_task
 DELETE FROM recovery_tasks WHERE id = $1;
 

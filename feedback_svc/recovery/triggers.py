@@ -144,6 +144,38 @@ class RecoveryTriggers:
             },
         )
 
+    async def on_contact_request(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        customer_id: UUID,
+        response_id: UUID | None,
+        touchpoint: str | None,
+        at: datetime,
+        details: dict[str, Any],
+    ) -> datetime | None:
+        """A request for contact made otherwise than with an answer (an SMS keyword): the same
+        trigger, rule and task as the survey page's checkbox, deadline counted from `at`. The
+        deadline the customer is promised (their open task's), or None when the rule is off or
+        the customer is gone."""
+        task = await self.add_signal(
+            conn,
+            customer_id=customer_id,
+            trigger=CONTACT,
+            response_id=response_id,
+            score_id=None,
+            touchpoint=touchpoint,
+            at=at,
+            details=details,
+        )
+        if task is not None:
+            return task["deadline_at"]
+        rule = (await load_rules(conn)).get(CONTACT)
+        if rule is None or not rule.enabled:
+            return None
+        # asked before, for this same answer: the task that request opened keeps its promise
+        return await queries.open_task_deadline(conn, customer_id)
+
     async def add_signal(
         self,
         conn: asyncpg.Connection,

@@ -12,6 +12,9 @@ _CHROME: dict[str, dict[str, str]] = {
         "footer": "You receive this email because you are a customer of {brand}.",
         "unsubscribe_label": "Unsubscribe from surveys",
         "score_label": "{score} out of {max}",
+        "reminder_subject": "Reminder: {subject}",
+        "reminder_intro": "A few days ago we asked how we did for you. If you have a minute, "
+        "we would still love to hear it; your answer goes straight to the team at {brand}.",
     },
     "de": {
         "greeting": "Hallo {name},",
@@ -21,21 +24,32 @@ _CHROME: dict[str, dict[str, str]] = {
         "footer": "Sie erhalten diese E-Mail, weil Sie Kunde von {brand} sind.",
         "unsubscribe_label": "Von Umfragen abmelden",
         "score_label": "{score} von {max}",
+        "reminder_subject": "Erinnerung: {subject}",
+        "reminder_intro": "Vor ein paar Tagen haben wir Sie gefragt, wie zufrieden Sie mit uns sind. "
+        "Wenn Sie eine Minute Zeit haben, freuen wir uns weiterhin über Ihre Antwort; "
+        "sie geht direkt an das Team von {brand}.",
     },
 }
 
 
-def email_texts(*, survey: SurveyTexts, locale: str, brand: str, name: str | None) -> EmailTexts:
-    """The survey's own texts (already resolved) with the email's greeting, intro and footer."""
+def email_texts(
+    *, survey: SurveyTexts, locale: str, brand: str, name: str | None, reminder: bool = False
+) -> EmailTexts:
+    """The survey's own texts (already resolved) with the email's greeting, intro and footer;
+    a reminder says so in its subject and intro, and asks the same question on the same link."""
     chrome: dict[str, str] = {}
     for code in reversed(locale_chain(locale)):
         chrome.update(_CHROME.get(code, {}))
     # plain replace, not str.format: a customer's name may contain braces
     greeting = chrome["greeting"].replace("{name}", name.strip()) if name and name.strip() else None
+    subject, intro = survey.subject, chrome["intro"]
+    if reminder:
+        subject = chrome["reminder_subject"].replace("{subject}", subject)
+        intro = chrome["reminder_intro"]
     return EmailTexts(
-        subject=survey.subject,
+        subject=subject,
         greeting=greeting or chrome["greeting_anonymous"],
-        intro=chrome["intro"].replace("{brand}", brand),
+        intro=intro.replace("{brand}", brand),
         question=survey.question,
         low_label=survey.low_label,
         high_label=survey.high_label,

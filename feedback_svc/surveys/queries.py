@@ -40,6 +40,32 @@ async def get_touchpoint(conn: Conn, key: str) -> Row | None:
     return _row(await conn.fetchrow(Q["get_touchpoint"], key))
 
 
+async def list_touchpoints(conn: Conn) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["list_touchpoints"])]
+
+
+async def upsert_touchpoint(
+    conn: Conn,
+    *,
+    key: str,
+    name: str,
+    critical: bool,
+    survey_key: str | None,
+    invite_delay: timedelta,
+    reminder_count: int | None,
+    reminder_delay: timedelta | None,
+) -> Row:
+    row = await conn.fetchrow(
+        Q["upsert_touchpoint"], key, name, critical, survey_key, invite_delay, reminder_count, reminder_delay
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def get_invitation(conn: Conn, invitation_id: UUID) -> Row | None:
+    return _row(await conn.fetchrow(Q["get_invitation"], invitation_id))
+
+
 async def insert_interaction(
     conn: Conn,
     *,

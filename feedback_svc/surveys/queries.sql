@@ -30,6 +30,31 @@ SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key
   LEFT JOIN surveys s ON s.id = t.survey_id AND s.active
  WHERE t.key = $1;
 
+-- name: list_touchpoints
+SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_count, t.reminder_delay,
+       t.updated_at
+  FROM touchpoints t
+  LEFT JOIN surveys s ON s.id = t.survey_id
+ ORDER BY t.key;
+
+-- name: upsert_touchpoint
+-- The whole rule of touchpoint $1, created when it is new; the survey by key ($4, NULL: none).
+WITH upserted AS (
+    INSERT INTO touchpoints AS t (key, name, critical, survey_id, invite_delay, reminder_count,
+                                  reminder_delay)
+    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7)
+    ON CONFLICT (key) DO UPDATE
+       SET name = excluded.name, critical = excluded.critical, survey_id = excluded.survey_id,
+           invite_delay = excluded.invite_delay, reminder_count = excluded.reminder_count,
+           reminder_delay = excluded.reminder_delay, updated_at = now()
+    RETURNING t.key, t.name, t.critical, t.survey_id, t.invite_delay, t.reminder_count, t.reminder_delay,
+              t.updated_at, (xmax = 0) AS created
+)
+SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_count, u.reminder_delay,
+       u.updated_at, u.created
+  FROM upserted u
+  LEFT JOIN surveys s ON s.id = u.survey_id;
+
 -- name: insert_interaction
 -- A resent interaction (same external id) returns the stored one instead of a copy.
 WITH inserted AS (
@@ -49,17 +74,32 @@ SELECT id, customer_id, external_id, touchpoint, critical, occurred_at, channel_
 
 -- name: invitation_for_interaction
 SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reason, i.send_at,
-       i.sent_at, i.expires_at, i.created_at
+       i.sent_at, i.expires_at, i.created_at, i.reminders_sent, i.last_reminded_at
   FROM invitations i JOIN surveys s ON s.id = i.survey_id
  WHERE i.interaction_id = $1
  ORDER BY i.created_at
  LIMIT 1;
 
+-- name: get_invitation
+-- One invitation as the CRM reads it, with when its next reminder is due (only while it waits
+-- for an answer: a reminder planned before the answer came is skipped when it comes due).
+SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reason, i.send_at,
+       i.sent_at, i.expires_at, i.created_at, i.reminders_sent, i.last_reminded_at,
+       c.erased_at IS NOT NULL AS erased,
+       (SELECT min(r.due_at) FROM invitation_reminders r
+         WHERE r.invitation_id = i.id AND r.status IN ('scheduled', 'sending')
+           AND i.status = 'sent' AND c.erased_at IS NULL) AS next_reminder_at
+  FROM invitations i
+  JOIN surveys s ON s.id = i.survey_id
+  JOIN customers c ON c.id = i.customer_id
+ WHERE i.id = $1;
+
 -- name: insert_invitation
 INSERT INTO invitations (id, survey_id, customer_id, interaction_id, channel, token_hash, status, reason,
                          locale, send_at, sent_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at;
+RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at, reminders_sent,
+          last_reminded_at;
 
 -- name: get_interaction
 SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;

@@ -1,11 +1,16 @@
 """HTTP for the CRM's survey endpoints; the rules live in service.py."""
 
+from typing import Annotated
+from uuid import UUID
+
 import asyncpg
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
@@ -13,15 +18,19 @@ from feedback_svc.lib.body import StrictBody
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.metrics.collector import count_answer
-from feedback_svc.surveys import service
+from feedback_svc.surveys import service, touchpoints
+from feedback_svc.surveys.reminders import default_rule
 from feedback_svc.surveys.schemas import (
     InteractionCreate,
     InteractionRecorded,
     Invitation,
     InvitationCreate,
+    InvitationDetail,
     ResponseCreate,
     Survey,
     SurveyResponse,
+    Touchpoint,
+    TouchpointUpdate,
 )
 
 _encoder = msgspec.json.Encoder()
@@ -93,6 +102,19 @@ class SurveysController(Controller):
 
         return await respond_idempotently(request, pool, idempotency_key, work)
 
+    @get(
+        "/invitations/{invitation_id:uuid}",
+        summary="One invitation: its status and its reminders",
+        description="`reminders_sent` and `last_reminded_at` say what went out; `reminders` lists each "
+        "reminder planned, sent or skipped (and why); `next_reminder_at` is when the next one is due "
+        "while the invitation waits for an answer.",
+        responses=problem_responses(401, 403, 404, 410, 422),
+    )
+    async def get_invitation(
+        self, pool: NamedDependency[asyncpg.Pool], invitation_id: FromPath[UUID]
+    ) -> InvitationDetail:
+        return await service.get_invitation(pool, invitation_id)
+
     @post(
         "/responses",
         summary="Record an answer collected elsewhere (in-app)",
@@ -118,3 +140,59 @@ class SurveysController(Controller):
         if stored:  # committed now; a replay ran no work and counts nothing
             count_answer(channel="api", kind=stored[-1].kind)
         return result
+
+
+TouchpointKey = Annotated[
+    str,
+    PathParameter(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Lower-case slug, e.g. support_call."),
+]
+
+
+class TouchpointsController(Controller):
+    path = "/v1/touchpoints"
+    tags = ["surveys"]
+    opt = requires_scope("crm")
+    security = BEARER
+
+    @get(
+        "/",
+        summary="The touchpoint rules: survey, delay and reminders",
+        description="An interaction at a touchpoint without a rule gets the default survey (nps) an "
+        "hour later; reminders left null follow the service's default, shown filled in under `reminders`.",
+        responses=problem_responses(401, 403),
+    )
+    async def list_touchpoints(
+        self, request: Request[Principal, Principal, State], pool: NamedDependency[asyncpg.Pool]
+    ) -> list[Touchpoint]:
+        return await touchpoints.list_touchpoints(pool, default=default_rule(request.app.state.settings))
+
+    @put(
+        "/{key:str}",
+        summary="Set a touchpoint's rule (admin)",
+        description="Replaces the whole rule; a new key creates the touchpoint (201). `reminder_count` 0 "
+        "turns reminders off (also those already planned and not yet sent); null follows "
+        "FEEDBACK_REMINDER_COUNT. A changed delay applies to reminders planned from now on.",
+        opt=requires_scope("admin"),
+        status_code=HTTP_200_OK,
+        dto=StrictBody[TouchpointUpdate],
+        return_dto=None,
+        responses={
+            HTTP_201_CREATED: ResponseSpec(data_container=Touchpoint, description="Touchpoint created"),
+            **problem_responses(400, 401, 403, 409, 413, 422),
+        },
+    )
+    async def put_touchpoint(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        key: TouchpointKey,
+        data: JSONBody[TouchpointUpdate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Touchpoint]:
+        default = default_rule(request.app.state.settings)
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            rule, created = await touchpoints.put_touchpoint(conn, key, data, default=default)
+            return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(rule)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)

@@ -51,9 +51,36 @@ class Invitation(Wire):
     sent_at: datetime | None
     expires_at: datetime
     created_at: datetime
+    reminders_sent: Annotated[int, Meta(description="Reminders that went out for this invitation.")] = 0
+    last_reminded_at: datetime | None = None
+    next_reminder_at: Annotated[
+        datetime | None,
+        Meta(description="When the next reminder is due, while the invitation is unanswered; null: none."),
+    ] = None
     survey_url: Annotated[
         str | None, Meta(description="Only for channel=web, only in this response: the link to show.")
     ] = None
+
+
+class Reminder(Wire):
+    """One reminder of an unanswered invitation, by number (1 is the first)."""
+
+    number: int
+    status: Annotated[
+        Literal["scheduled", "sending", "sent", "skipped", "failed"],
+        Meta(
+            description="skipped: not worth sending when it came due (answered, opted out, link expired, "
+            "turned off); `reason` says which."
+        ),
+    ]
+    channel: Literal["email", "sms"] | None
+    due_at: datetime
+    sent_at: datetime | None
+    reason: str | None
+
+
+class InvitationDetail(Invitation, kw_only=True):
+    reminders: list[Reminder]
 
 
 class InteractionRecorded(Wire):
@@ -104,3 +131,43 @@ class Survey(Wire):
     token_ttl_days: float
     active: bool
     texts: dict[str, dict[str, str]]
+
+
+DelayMinutes = Annotated[float, Meta(ge=0, le=30 * 24 * 60)]
+ReminderCount = Annotated[int, Meta(ge=0, le=3, description="0 turns reminders off for this touchpoint.")]
+ReminderHours = Annotated[float, Meta(ge=1, le=30 * 24)]
+
+
+class ReminderSettings(Wire):
+    """What an invitation after this touchpoint gets: `count` reminders, each `delay_hours` after
+    the invitation (then after the reminder before)."""
+
+    count: int
+    delay_hours: float
+
+
+class Touchpoint(Wire):
+    key: str
+    name: str
+    critical: Annotated[bool, Meta(description="A moment of truth: faster recovery deadlines.")]
+    survey: Annotated[str | None, Meta(description="The survey sent after it; null: none.")]
+    invite_delay_minutes: float
+    reminder_count: Annotated[
+        int | None, Meta(description="null: the service's default (FEEDBACK_REMINDER_COUNT).")
+    ]
+    reminder_delay_hours: Annotated[
+        float | None, Meta(description="null: the service's default (FEEDBACK_REMINDER_DELAY_HOURS).")
+    ]
+    reminders: Annotated[ReminderSettings, Meta(description="What applies now, defaults filled in.")]
+    updated_at: datetime
+
+
+class TouchpointUpdate(Wire):
+    """The whole rule; a touchpoint not known yet is created."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    survey: Annotated[Key | None, Meta(description="The survey sent after it; null: none.")]
+    critical: bool = False
+    invite_delay_minutes: DelayMinutes = 60.0
+    reminder_count: ReminderCount | None = None
+    reminder_delay_hours: ReminderHours | None = None

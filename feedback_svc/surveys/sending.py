@@ -5,7 +5,8 @@ taken: the customer may have opted out, been erased, or answered through another
 The message itself goes out after that transaction commits, so no row is locked while
 an SMTP relay or SMS provider takes its time. A crash between the send and marking it
 'sent' means the job runs again and the customer may get the email twice (with the same
-Message-ID and link); the SMS provider drops the repeat by its idempotency key.
+Message-ID and link); the SMS provider drops the repeat by its idempotency key. The
+transaction that records the send also plans the invitation's first reminder (reminders.py).
 
 When our own settings stop the send (SMTP not configured, login or sender refused), the
 invitation is not failed: it waits, still 'queued' with the reason, and is tried again with
@@ -29,21 +30,18 @@ import asyncpg
 import structlog
 
 from feedback_svc.db.sql import load_queries
-from feedback_svc.delivery.email.render import make_message_id, render_survey_email
 from feedback_svc.delivery.errors import (
     PermanentDeliveryError,
     SettingsDeliveryError,
     TransientDeliveryError,
 )
-from feedback_svc.delivery.sms import texts as sms_texts
 from feedback_svc.outbox.queries import Job, enqueue
 from feedback_svc.outbox.worker import backoff_delay
 from feedback_svc.settings import Settings
-from feedback_svc.surveys.email_texts import email_texts
+from feedback_svc.surveys.messages import sms_idempotency_key, survey_email, survey_sms
 from feedback_svc.surveys.queries import opted_out_channels
+from feedback_svc.surveys.reminders import default_rule, plan_reminder
 from feedback_svc.surveys.service import SEND_TOPIC
-from feedback_svc.surveys.texts import resolve_texts
-from feedback_svc.surveys.tokens import token_for
 
 Q = load_queries(Path(__file__).with_name("sending.sql"))
 
@@ -83,6 +81,7 @@ class InvitationSender:
         self._secret_key = settings.secret_key
         self._base_url = settings.base_url
         self._mail_from = settings.mail_from
+        self._reminders = default_rule(settings)
         self._email = email
         self._sms = sms
         self._brand = brand_name
@@ -95,14 +94,21 @@ class InvitationSender:
         channel = invitation["channel"]
         try:
             if channel == "email":
-                await self._email.send(self._email_message(invitation))
+                await self._email.send(
+                    survey_email(
+                        invitation,
+                        to=invitation["email"],
+                        secret_key=self._secret_key,
+                        base_url=self._base_url,
+                        mail_from=self._mail_from,
+                        brand=self._brand,
+                    )
+                )
             else:
                 await self._sms.send(
                     to=invitation["phone"],
-                    body=sms_texts.invitation(
-                        locale=invitation["locale"], kind=invitation["kind"], brand=self._brand
-                    ),
-                    idempotency_key=str(invitation_id),
+                    body=survey_sms(invitation, brand=self._brand),
+                    idempotency_key=sms_idempotency_key(invitation),
                 )
         except SettingsDeliveryError as error:
             await self._wait(job, invitation, error, settings=True)
@@ -118,10 +124,14 @@ class InvitationSender:
             raise
         async with self._pool.acquire() as conn, conn.transaction():
             customer = await conn.fetchrow(Q["lock_customer_of_invitation"], invitation_id)
-            await conn.execute(Q["mark_invitation_sent"], invitation_id)
+            sent_at = await conn.fetchval(Q["mark_invitation_sent"], invitation_id)
             # erased while the message was on its way: the number must not be kept for replies
             if channel == "sms" and customer is not None and customer["erased_at"] is None:
                 await conn.execute(Q["start_sms_conversation"], invitation["phone"], invitation_id)
+            if sent_at is not None:  # not answered meanwhile: it may need a reminder
+                await plan_reminder(
+                    conn, invitation_id=invitation_id, number=1, after=sent_at, default=self._reminders
+                )
         log.info("invitation sent", invitation_id=str(invitation_id), channel=channel)
 
     async def _take(self, invitation_id: UUID) -> dict[str, Any] | None:
@@ -203,30 +213,3 @@ class InvitationSender:
         if channel in opted_out:
             return f"opted out of {channel}"
         return None
-
-    def _email_message(self, invitation: dict[str, Any]) -> EmailMessage:
-        token = token_for(self._secret_key, invitation["id"])
-        survey = resolve_texts(
-            kind=invitation["kind"],
-            locale=invitation["locale"],
-            overrides=invitation["texts"],
-            brand=self._brand,
-            touchpoint=invitation["touchpoint"],
-        )
-        try:
-            return render_survey_email(
-                to=invitation["email"],
-                from_address=self._mail_from,
-                message_id=make_message_id(invitation["id"], mail_from=self._mail_from),
-                locale=invitation["locale"],
-                texts=email_texts(
-                    survey=survey, locale=invitation["locale"], brand=self._brand, name=invitation["name"]
-                ),
-                kind=invitation["kind"],
-                survey_url=f"{self._base_url}/s/{token}",
-                unsubscribe_url=f"{self._base_url}/u/{token}",
-                brand_name=self._brand,
-            )
-        except ValueError as error:
-            # an address or setting the email cannot carry; a retry would build the same message
-            raise PermanentDeliveryError(f"cannot build the survey email: {error}") from error

@@ -27,9 +27,11 @@ UPDATE invitations SET status = $2, reason = coalesce($3, reason), updated_at = 
 -- name: mark_invitation_sent
 -- Only from 'queued': an invitation answered or erased meanwhile keeps that status. The
 -- reason says how it went, not why an earlier try had to wait ("queued: retrying: ...").
+-- No row back: it was not 'queued' (answered meanwhile), so it needs no reminder either.
 UPDATE invitations
    SET status = 'sent', sent_at = now(), reason = coalesce('sent by ' || channel, 'sent'), updated_at = now()
- WHERE id = $1 AND status = 'queued';
+ WHERE id = $1 AND status = 'queued'
+RETURNING sent_at;
 
 -- name: mark_invitation_failed
 UPDATE invitations

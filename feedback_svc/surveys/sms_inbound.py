@@ -1,7 +1,8 @@
 """Customers' SMS replies: stored by the webhook, read here by the outbox worker.
 
 One conversation per number (sms_conversations): it waits for a score, then for the reason,
-then is closed. Carrier keywords (STOP, START, HELP) win in every state. Each inbound message
+then is closed. Carrier keywords (STOP, START, HELP) and "contact me" (CALL, RÜCKRUF and the
+other words in replies.CONTACT_WORDS) win in every state. Each inbound message
 gets at most one reply, sent through the outbox ("sms.send") rather than as TwiML, so a
 reply is retried like any other send and never sent twice.
 
@@ -12,6 +13,13 @@ Decisions worth knowing:
   once; its conversation is then closed and further messages get nothing.
 - While the number is opted out (a suppression other than an sms_stop we just lifted),
   answers are still stored but no reply goes out; STOP's own confirmation is the exception.
+- "Contact me" opens (or joins) the same highest-urgency contact_requested task as the survey
+  page's checkbox, in this transaction, with the deadline counted from the message; the reply
+  promises that deadline in the customer's time zone. Sent with an answer to the conversation's
+  invitation still open for edits, it is also marked on that answer (as the checkbox would, so
+  the CRM's response.updated says so); "2 call me" is a score with the request. It leaves the
+  conversation where it was: a score or a reason can still follow. A number we know no
+  customer by gets the help text, once.
 """
 
 from datetime import datetime
@@ -35,9 +43,11 @@ from feedback_svc.delivery.sms.replies import (
     parse_reply,
 )
 from feedback_svc.lib.errors import Conflict
+from feedback_svc.lib.localtime import local_text
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
+from feedback_svc.recovery.triggers import RecoveryTriggers, promised_contact
 from feedback_svc.settings import DEFAULT_BRAND, Settings
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.service import answer_invitation, invitation_is_open
@@ -71,7 +81,9 @@ class _Context(msgspec.Struct, kw_only=True):
     invitation: dict[str, Any] | None
     customer_id: UUID | None
     locale: str | None
+    time_zone: str | None
     brand: str
+    settings: Settings
     now: datetime
 
 
@@ -112,7 +124,9 @@ async def process_inbound(
         replies: list[OutgoingSms] = []
         for row in pending:
             sid = row["provider_message_id"]
-            result = await _handle(conn, phone=phone, body=row["body"], brand=brand, now=now)
+            result = await _handle(
+                conn, phone=phone, body=row["body"], brand=brand, settings=settings, sid=sid, now=now
+            )
             await conn.execute(Q["mark_message_processed"], sid, now, result.outcome)
             log.info("sms_inbound_processed", message_sid=sid, outcome=result.outcome)
             if result.reply is not None:
@@ -128,9 +142,20 @@ async def process_inbound(
         return replies
 
 
-async def _handle(conn: asyncpg.Connection, *, phone: str, body: str, brand: str, now: datetime) -> _Outcome:
-    context = await _context(conn, phone=phone, brand=brand, now=now)
+async def _handle(
+    conn: asyncpg.Connection,
+    *,
+    phone: str,
+    body: str,
+    brand: str,
+    settings: Settings,
+    sid: str,
+    now: datetime,
+) -> _Outcome:
+    context = await _context(conn, phone=phone, brand=brand, settings=settings, now=now)
     keyword = parse_keyword(body)
+    if keyword is not None and keyword.keyword == "contact":
+        return await _contact(conn, context, sid=sid)
     if keyword is not None:
         return await _keyword(conn, context, keyword)
     result = await _converse(conn, context, body)
@@ -139,7 +164,9 @@ async def _handle(conn: asyncpg.Connection, *, phone: str, body: str, brand: str
     return result
 
 
-async def _context(conn: asyncpg.Connection, *, phone: str, brand: str, now: datetime) -> _Context:
+async def _context(
+    conn: asyncpg.Connection, *, phone: str, brand: str, settings: Settings, now: datetime
+) -> _Context:
     record = await conn.fetchrow(Q["conversation_for_phone"], phone)
     conversation = dict(record) if record is not None else None
     invitation = None
@@ -147,16 +174,21 @@ async def _context(conn: asyncpg.Connection, *, phone: str, brand: str, now: dat
         invitation = await queries.invitation_by_id(conn, conversation["invitation_id"])
     if invitation is not None:
         customer_id, locale = invitation["customer_id"], invitation["locale"]
+        time_zone = await conn.fetchval(Q["customer_time_zone"], customer_id)
     else:
         customer = await conn.fetchrow(Q["customer_for_phone"], phone)
-        customer_id, locale = (customer["id"], customer["locale"]) if customer else (None, None)
+        customer_id, locale, time_zone = (
+            (customer["id"], customer["locale"], customer["time_zone"]) if customer else (None, None, None)
+        )
     return _Context(
         phone=phone,
         conversation=conversation,
         invitation=invitation,
         customer_id=customer_id,
         locale=locale,
+        time_zone=time_zone,
         brand=brand,
+        settings=settings,
         now=now,
     )
 
@@ -170,6 +202,62 @@ async def _keyword(conn: asyncpg.Connection, context: _Context, keyword: Keyword
             return _Outcome("start:still_suppressed")  # an operator's suppression is not the customer's
         return _Outcome("start", texts.start_confirmation(locale=context.locale, brand=context.brand))
     return _Outcome("help", texts.help_text(locale=context.locale, brand=context.brand))
+
+
+async def _contact(conn: asyncpg.Connection, context: _Context, *, sid: str) -> _Outcome:
+    """'Call me': the contact_requested task, confirmed with the deadline it promises."""
+    if context.customer_id is None:
+        return await _no_conversation(conn, context, "contact:unknown_number")
+    invitation = context.invitation
+    open_invitation = invitation is not None and invitation_is_open(invitation, context.now)
+    answer_id = await _request_on_answer(conn, context) if open_invitation else None
+    deadline = await RecoveryTriggers(context.settings).on_contact_request(
+        conn,
+        customer_id=context.customer_id,
+        response_id=answer_id,
+        touchpoint=invitation["touchpoint"] if open_invitation and invitation else None,
+        at=context.now,
+        details={
+            "channel": "sms",
+            "via": "sms_keyword",
+            "message_sid": sid,
+            "invitation_id": str(invitation["id"]) if open_invitation and invitation else None,
+            "requested_at": context.now,
+        },
+    )
+    outcome = "contact" if deadline is not None else "contact:rule_off"
+    if await conn.fetchval(Q["sms_suppressed"], context.phone):
+        return _Outcome(f"{outcome}:opted_out")
+    if deadline is None:
+        return _Outcome(outcome, texts.thanks(locale=context.locale))
+    contact_by = local_text(deadline, context.time_zone)
+    return _Outcome(
+        outcome, texts.contact_confirmation(locale=context.locale, brand=context.brand, contact_by=contact_by)
+    )
+
+
+async def _request_on_answer(conn: asyncpg.Connection, context: _Context) -> UUID | None:
+    """Mark the request on the answer to the conversation's invitation, as the checkbox would;
+    the answer's id, or None when there is none or its edit window has closed."""
+    invitation = context.invitation
+    assert invitation is not None
+    response = await queries.response_by_invitation(conn, invitation["id"])
+    if response is None:
+        return None
+    try:
+        async with conn.transaction():  # a savepoint: a closed window leaves nothing behind
+            answer, _ = await answer_invitation(
+                conn,
+                invitation,
+                score=response["score"],
+                comment=response["comment"],
+                contact_requested=True,
+                channel="sms",
+                now=context.now,
+            )
+    except Conflict:
+        return None
+    return answer.id
 
 
 async def _stop(conn: asyncpg.Connection, context: _Context) -> _Outcome:
@@ -232,13 +320,15 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
             texts.reprompt(locale=context.locale, kind=invitation["kind"]),
         )
     assert isinstance(reply, ScoreReply)
+    # "2 call me": a score, and the request the survey page's checkbox makes
+    contact = reply.comment is not None and parse_keyword(reply.comment) == KeywordReply(keyword="contact")
     try:
         answer, inserted = await answer_invitation(
             conn,
             invitation,
             score=reply.score,
             comment=_trim(reply.comment),
-            contact_requested=False,
+            contact_requested=contact,
             channel="sms",
             now=context.now,
         )
@@ -251,6 +341,17 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
         await _set_state(conn, context, "awaiting_reason")
         return _Outcome("score", texts.ask_reason(locale=context.locale))
     await _set_state(conn, context, "closed")
+    if contact:
+        # the task opens from the answer's event, with the deadline promised here (as on the page)
+        deadline = await promised_contact(
+            conn,
+            customer_id=answer.customer_id,
+            touchpoint=answer.touchpoint,
+            at=answer.answered_at,
+            high_value=context.settings.recovery_high_value,
+        )
+        contact_by = local_text(deadline, context.time_zone) if deadline else None
+        return _Outcome("score_with_contact", texts.thanks(locale=context.locale, contact_by=contact_by))
     return _Outcome("score_with_comment", texts.thanks(locale=context.locale))
 
 

@@ -27,10 +27,12 @@ class ScoreLink(msgspec.Struct, frozen=True, kw_only=True):
     label: str  # what a screen reader says, e.g. "0 out of 10 (Not at all likely)"
 
 
-def make_message_id(invitation_id: UUID, *, mail_from: str) -> str:
-    """A Message-ID derived from the invitation, so a retried send carries the same one."""
+def make_message_id(invitation_id: UUID, *, mail_from: str, reminder: int = 0) -> str:
+    """A Message-ID derived from the invitation (and reminder number), so a retried send
+    carries the same one."""
     domain = mail_from.rpartition("@")[2].strip(" >") or "localhost"
-    return f"<survey-{invitation_id}@{domain}>"
+    suffix = f"-reminder-{reminder}" if reminder else ""
+    return f"<survey-{invitation_id}{suffix}@{domain}>"
 
 
 def render_survey_email(
@@ -46,6 +48,7 @@ def render_survey_email(
     brand_name: str,
     feedback_id: str | None = None,
     date: datetime | None = None,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
     """The invitation email; raises ValueError for an address, URL or id that cannot be sent."""
     check_locale(locale)
@@ -62,6 +65,10 @@ def render_survey_email(
     message["Subject"] = texts.subject
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = check_message_id(message_id)
+    if in_reply_to is not None:
+        # a reminder: mail clients show it in one thread with the invitation it follows
+        message["In-Reply-To"] = check_message_id(in_reply_to)
+        message["References"] = check_message_id(in_reply_to)
     # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to this URL. Only an
     # https URL in a DKIM-signed header earns the button in Gmail and Yahoo.
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"

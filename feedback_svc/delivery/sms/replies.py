@@ -1,7 +1,8 @@
 """What a customer's SMS reply means: a score (maybe with a comment), a carrier keyword, or nothing usable.
 
 A conversation first waits for a score (`parse_reply`), then for the reason (`parse_comment`).
-Keywords win in both states: a STOP must never be stored as a comment.
+Keywords win in both states: a STOP must never be stored as a comment, and a "call me" is a
+request to be contacted, whenever it comes.
 """
 
 import re
@@ -10,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-Keyword = Literal["stop", "start", "help"]
+Keyword = Literal["stop", "start", "help", "contact"]
 InvalidReason = Literal["empty", "no_score", "not_a_whole_number", "ambiguous", "out_of_range", "wrong_scale"]
 
 
@@ -41,10 +42,27 @@ CommentAnswer = CommentReply | KeywordReply | InvalidReply
 # The opt-out, opt-in and help words US carriers (CTIA) and Twilio's Advanced Opt-Out honour.
 # Twilio blocks our sends after a STOP whatever we do, so recognising the same words keeps our
 # suppressions in step with the provider's.
+# "Contact me": the customer asks to be called back, as the survey page's checkbox does. The
+# texts teach one word per language (CALL, RÜCKRUF); the rest are what people write anyway. Each
+# is a whole message (trailing punctuation and case ignored), or the whole comment after a score
+# ("2 call me"). Another language adds its words here; every language's words count everywhere,
+# as a customer may text in another language than their locale.
+CONTACT_WORDS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "call", "call me", "call me back", "call me please", "please call", "please call me", "call back",
+        "callback", "contact", "contact me", "please contact me",
+    ),
+    "de": (
+        "rückruf", "rueckruf", "rückruf bitte", "bitte rückruf", "anrufen", "bitte anrufen", "ruf mich an",
+        "rufen sie mich an", "bitte rufen sie mich an", "kontakt", "kontaktieren sie mich",
+    ),
+}  # fmt: skip
+
 KEYWORDS: dict[str, Keyword] = {
     **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"), "stop"),
     **dict.fromkeys(("start", "yes", "unstop"), "start"),
     **dict.fromkeys(("help", "info"), "help"),
+    **dict.fromkeys((word for words in CONTACT_WORDS.values() for word in words), "contact"),
 }
 
 # Only a whole message counts as a number word: "one of your agents was rude" is a reason, not a 1.
@@ -136,8 +154,8 @@ def _to_int(digits: str) -> int:
 
 
 def _bare_word(text: str) -> str:
-    # NFKC folds fullwidth letters (ＳＴＯＰ) so they compare like ASCII.
-    return unicodedata.normalize("NFKC", text).strip().rstrip(_TRAILING).casefold()
+    # NFKC folds fullwidth letters (ＳＴＯＰ) so they compare like ASCII; runs of spaces are one.
+    return " ".join(unicodedata.normalize("NFKC", text).rstrip(_TRAILING).casefold().split())
 
 
 def _is_blank(text: str) -> bool:

@@ -19,11 +19,13 @@ DEFAULT_LOCALE = "en"
 class SmsTexts(msgspec.Struct, frozen=True, kw_only=True):
     """Templates for one language; placeholders in braces are filled by the functions below."""
 
-    invitation: dict[SurveyKind, str]  # {brand} {low} {high}
+    invitation: dict[SurveyKind, str]  # {brand} {low} {high}; each starts "{brand}: "
+    reminder_lead: str  # {brand}: stands for the invitation's "{brand}: " in a reminder
     reprompt: str  # {low} {high}
     ask_reason: str
     thanks: str
     thanks_contact: str  # {deadline}
+    contact: str  # {brand} {deadline}: a contact request by SMS keyword, confirmed
     stop: str  # {brand}
     start: str  # {brand}
     help: str  # {brand}
@@ -40,11 +42,14 @@ TEXTS: dict[str, SmsTexts] = {
             "ces": "{brand}: How easy was it to get what you needed? "
             "Reply {low}-{high} ({high} = very easy). Reply STOP to opt out.",
         },
+        reminder_lead="{brand}, a reminder: ",
         reprompt="Sorry, we didn't get that. Please reply with one whole number from {low} to {high}, "
         "or STOP to opt out.",
-        ask_reason="Thank you! What is the main reason for your score? Just reply with a few words.",
+        ask_reason="Thank you! What is the main reason for your score? Just reply with a few words, "
+        "or CALL if you'd like us to call you.",
         thanks="Thank you for your feedback!",
         thanks_contact=" We'll contact you by {deadline}.",
+        contact="Thank you. Someone from {brand} will contact you by {deadline}.",
         stop="You're unsubscribed from {brand} surveys and will get no more messages. "
         "Reply START to resubscribe.",
         start="You're resubscribed to {brand} surveys. Reply STOP to opt out, HELP for help.",
@@ -61,12 +66,14 @@ TEXTS: dict[str, SmsTexts] = {
             "ces": "{brand}: Wie einfach war es, Ihr Anliegen zu erledigen? "
             "Antworten Sie mit {low}-{high} ({high} = sehr einfach). Abmelden: STOP",
         },
+        reminder_lead="{brand}, zur Erinnerung: ",
         reprompt="Das haben wir leider nicht verstanden. Bitte antworten Sie mit einer ganzen Zahl "
         "von {low} bis {high} oder mit STOP zum Abmelden.",
         ask_reason="Danke! Was ist der wichtigste Grund für Ihre Bewertung? "
-        "Antworten Sie einfach mit ein paar Worten.",
+        "Antworten Sie mit ein paar Worten, oder mit RÜCKRUF, wenn wir Sie anrufen sollen.",
         thanks="Vielen Dank für Ihr Feedback!",
         thanks_contact=" Wir melden uns bis {deadline} bei Ihnen.",
+        contact="Danke. Jemand von {brand} meldet sich bis {deadline} bei Ihnen.",
         stop="Sie sind von den Umfragen von {brand} abgemeldet und erhalten keine SMS mehr. "
         "Antworten Sie START, um sich wieder anzumelden.",
         start="Sie erhalten wieder Umfragen von {brand}. STOP zum Abmelden, HELP für Hilfe.",
@@ -91,6 +98,14 @@ def invitation(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
     return _texts(locale).invitation[kind].format(brand=brand, low=low, high=high)
 
 
+def reminder(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
+    """The invitation again, led by "a reminder": a reply answers it the same way."""
+    low, high = SCALES[kind]
+    texts = _texts(locale)
+    template = texts.reminder_lead + texts.invitation[kind].removeprefix("{brand}: ")
+    return template.format(brand=brand, low=low, high=high)
+
+
 def reprompt(*, locale: str | None, kind: SurveyKind) -> str:
     """Sent once after a reply that is neither a score nor a keyword."""
     low, high = SCALES[kind]
@@ -108,6 +123,11 @@ def thanks(*, locale: str | None, contact_by: str | None = None) -> str:
     if contact_by is None:
         return texts.thanks
     return texts.thanks + texts.thanks_contact.format(deadline=contact_by)
+
+
+def contact_confirmation(*, locale: str | None, brand: str, contact_by: str) -> str:
+    """A contact request by SMS, confirmed with the deadline promised (in the customer's time zone)."""
+    return _texts(locale).contact.format(brand=brand, deadline=contact_by)
 
 
 def stop_confirmation(*, locale: str | None, brand: str) -> str:
