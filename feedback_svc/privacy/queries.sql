@@ -74,6 +74,13 @@ UPDATE responses SET comment = NULL, updated_at = $2 WHERE customer_id = $1 AND 
 
 -- name: erase_invitations
 -- Spend every token: a survey link in an old email now opens the "no longer available" page.
+-- Reminders not sent yet never will be (their outbox jobs go with the customer's other work).
+WITH reminders AS (
+    UPDATE invitation_reminders
+       SET status = 'skipped', reason = 'skipped: customer erased', updated_at = $2
+     WHERE status IN ('scheduled', 'sending')
+       AND invitation_id IN (SELECT id FROM invitations WHERE customer_id = $1)
+)
 UPDATE invitations
    SET token_hash = NULL,
        status = CASE WHEN status IN ('scheduled', 'queued') THEN 'expired' ELSE status END,

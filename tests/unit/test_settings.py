@@ -38,11 +38,19 @@ def test_values_are_parsed_to_their_types() -> None:
         ({"DATABASE_URL": "postgresql://db/feedback"}, "FEEDBACK_SECRET_KEY"),
         ({"FEEDBACK_SECRET_KEY": "short"}, "FEEDBACK_SECRET_KEY"),
         ({"FEEDBACK_PUBLIC_BASE_URL": "feedback.example.com"}, "FEEDBACK_PUBLIC_BASE_URL"),
+        ({"FEEDBACK_REMINDER_COUNT": "4"}, "FEEDBACK_REMINDER_COUNT"),
+        ({"FEEDBACK_REMINDER_DELAY_HOURS": "0.5"}, "FEEDBACK_REMINDER_DELAY_HOURS"),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+def test_one_reminder_after_three_days_unless_set_otherwise() -> None:
+    assert (Settings().reminder_count, Settings().reminder_delay_hours) == (1, 72.0)
+    settings = Settings.from_env({"FEEDBACK_REMINDER_COUNT": "0", "FEEDBACK_REMINDER_DELAY_HOURS": "36"})
+    assert (settings.reminder_count, settings.reminder_delay_hours) == (0, 36.0)
 
 
 def test_settings_are_frozen() -> None:

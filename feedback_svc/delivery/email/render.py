@@ -31,7 +31,7 @@ def make_message_id(invitation_id: UUID, *, mail_from: str, reminder: int = 0) -
     """A Message-ID derived from the invitation (and reminder number), so a retried send
     carries the same one."""
     domain = mail_from.rpartition("@")[2].strip(" >") or "localhost"
-    suffix = f"-reminder-{reminder}" if reminder else ""
+    suffix = f"-r{reminder}" if reminder else ""
     return f"<survey-{invitation_id}{suffix}@{domain}>"
 
 

@@ -3,7 +3,7 @@
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
 from feedback_svc.outbox.queries import Job, claim_jobs, enqueue, retry_job
-from feedback_svc.outbox.worker import Handler, OutboxWorker
+from feedback_svc.outbox.worker import Handler, OutboxWorker, RunLater
 from feedback_svc.settings import Settings
 
 TOPIC = "test.topic"
@@ -253,3 +253,30 @@ async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(
     await retry_job(pool, job_id=claimed.id, worker="dead", delay=timedelta(0), error="late")
     row = await job_row(conn, job_id)
     assert (row["status"], row["last_error"]) == ("done", None)
+
+
+async def test_a_job_that_asks_to_run_later_is_deferred_without_spending_an_attempt(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=9)
+    calls: list[int] = []
+
+    async def handler(job: Job) -> None:
+        calls.append(job.attempts)
+        if len(calls) == 1:
+            raise RunLater(later, "waiting: sms quiet hours")
+
+    [job_id] = await add_jobs(conn)
+    worker = OutboxWorker(pool, {TOPIC: handler}, name="w1", max_attempts=1)
+    assert await worker.run_once() == 1
+    row = await job_row(conn, job_id)
+    assert (row["status"], row["attempts"], row["locked_by"]) == ("pending", 0, None)
+    assert row["last_error"] == "waiting: sms quiet hours"
+    assert await conn.fetchval("SELECT run_after FROM outbox WHERE id = $1", job_id) == later
+    assert await worker.run_once() == 0  # not before its time
+
+    await conn.execute("UPDATE outbox SET run_after = now() WHERE id = $1", job_id)
+    assert await worker.run_once() == 1
+    # the deferral cost no attempt: with max_attempts=1 a failed first try would have buried it
+    assert calls == [1, 1]
+    assert (await job_row(conn, job_id))["status"] == "done"

@@ -1,6 +1,18 @@
 from datetime import UTC, datetime, timedelta
 
-from feedback_svc.surveys.rules import Contact, choose_channel, decide, quiet_hours_end
+import pytest
+
+from feedback_svc.surveys.rules import (
+    Contact,
+    ReminderDecision,
+    ReminderRule,
+    choose_channel,
+    decide,
+    decide_reminder,
+    quiet_hours_end,
+    reminder_due,
+    reminder_rule,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BOTH = Contact(email="a@example.com", phone="+4915112345678", time_zone="Europe/Berlin")
@@ -96,3 +108,136 @@ def test_erased_customer_is_never_invited() -> None:
 
 def test_choose_channel_respects_preference() -> None:
     assert choose_channel(BOTH, "sms", frozenset()) == ("sms", "")
+
+
+# -- reminders
+
+RULE = ReminderRule(count=1, delay=timedelta(days=3))
+BERLIN_AFTERNOON = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)  # 14:00 in Berlin
+
+
+def reminder(contact: Contact = BOTH, **overrides: object) -> ReminderDecision:
+    args: dict[str, object] = {
+        "contact": contact,
+        "invitation_status": "sent",
+        "original": "email",
+        "opted_out": frozenset(),
+        "number": 1,
+        "rule": RULE,
+        "expires_at": BERLIN_AFTERNOON + timedelta(days=10),
+        "now": BERLIN_AFTERNOON,
+    }
+    args.update(overrides)
+    return decide_reminder(**args)  # type: ignore[arg-type]
+
+
+def test_a_touchpoint_rule_overrides_the_default_only_where_it_says() -> None:
+    default = ReminderRule(count=1, delay=timedelta(hours=72))
+    assert reminder_rule(count=None, delay=None, default=default) == default
+    assert reminder_rule(count=0, delay=None, default=default) == ReminderRule(
+        count=0, delay=timedelta(hours=72)
+    )
+    assert reminder_rule(count=2, delay=timedelta(days=1), default=default) == ReminderRule(
+        count=2, delay=timedelta(days=1)
+    )
+
+
+def test_a_reminder_is_due_its_delay_after_the_invitation() -> None:
+    due = reminder_due(
+        after=BERLIN_AFTERNOON,
+        rule=RULE,
+        number=1,
+        channel="email",
+        time_zone="Europe/Berlin",
+        expires_at=BERLIN_AFTERNOON + timedelta(days=14),
+    )
+    assert due == BERLIN_AFTERNOON + timedelta(days=3)
+
+
+def test_no_reminder_past_the_rules_count_or_the_links_life() -> None:
+    common = {"after": BERLIN_AFTERNOON, "channel": "email", "time_zone": "Europe/Berlin"}
+    later = BERLIN_AFTERNOON + timedelta(days=14)
+    assert reminder_due(**common, rule=RULE, number=2, expires_at=later) is None  # type: ignore[arg-type]
+    off = ReminderRule(count=0, delay=timedelta(days=3))
+    assert reminder_due(**common, rule=off, number=1, expires_at=later) is None  # type: ignore[arg-type]
+    soon = BERLIN_AFTERNOON + timedelta(days=3)  # the link stops working as it would go
+    assert reminder_due(**common, rule=RULE, number=1, expires_at=soon) is None  # type: ignore[arg-type]
+
+
+def test_an_sms_reminder_due_at_night_waits_for_the_morning() -> None:
+    evening = datetime(2026, 11, 20, 21, 30, tzinfo=UTC)  # 22:30 in Berlin
+    due = reminder_due(
+        after=evening,
+        rule=RULE,
+        number=1,
+        channel="sms",
+        time_zone="Europe/Berlin",
+        expires_at=evening + timedelta(days=14),
+    )
+    assert due == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 09:00 in Berlin, the morning after
+    # email has no quiet hours
+    assert reminder_due(
+        after=evening,
+        rule=RULE,
+        number=1,
+        channel="email",
+        time_zone="Europe/Berlin",
+        expires_at=evening + timedelta(days=14),
+    ) == evening + timedelta(days=3)
+
+
+def test_a_due_reminder_goes_in_the_invitations_channel() -> None:
+    result = reminder()
+    assert (result.action, result.channel, result.reason) == ("send", "email", "sent by email")
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("answered", "invitation answered"), ("failed", "invitation failed"), ("expired", "invitation expired")],
+)
+def test_an_answer_or_a_closed_invitation_wins(status: str, reason: str) -> None:
+    result = reminder(invitation_status=status)
+    assert (result.action, result.reason) == ("skip", reason)
+
+
+def test_an_erased_customer_gets_nothing() -> None:
+    erased = Contact(email="a@example.com", phone=None, time_zone="UTC", erased=True)
+    assert reminder(erased).reason == "customer erased"
+
+
+def test_a_rule_turned_down_since_skips_the_reminder() -> None:
+    off = reminder(rule=ReminderRule(count=0, delay=timedelta(days=3)))
+    assert (off.action, off.reason) == ("skip", "reminders are turned off for this touchpoint now")
+    second = reminder(number=2)
+    assert (second.action, second.reason) == ("skip", "the rule allows 1 for this touchpoint now")
+
+
+def test_an_expired_link_is_not_reminded() -> None:
+    result = reminder(expires_at=BERLIN_AFTERNOON)
+    assert (result.action, result.reason) == ("skip", "the survey link has expired")
+
+
+def test_opted_out_of_the_channel_since_goes_by_the_other_one() -> None:
+    result = reminder(opted_out=frozenset({"email"}))
+    assert (result.action, result.channel) == ("send", "sms")
+    assert result.reason == "sent by sms (instead of email: opted out of email)"
+
+
+def test_opted_out_everywhere_is_skipped() -> None:
+    result = reminder(opted_out=frozenset({"email", "sms"}))
+    assert result.action == "skip"
+    assert result.reason == "opted out of email, opted out of sms"
+
+
+def test_an_sms_reminder_in_quiet_hours_waits_for_their_end() -> None:
+    night = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 23:00 in Berlin
+    result = reminder(original="sms", now=night, expires_at=night + timedelta(days=2))
+    assert (result.action, result.channel) == ("wait", "sms")
+    assert result.send_at == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert result.reason == "sms quiet hours in Europe/Berlin until 09:00"
+
+
+def test_quiet_hours_that_outlast_the_link_skip_the_reminder() -> None:
+    night = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    result = reminder(original="sms", now=night, expires_at=night + timedelta(hours=2))
+    assert (result.action, result.reason) == ("skip", "the survey link expires before quiet hours end")

@@ -1,3 +1,6 @@
+import pytest
+
+from feedback_svc.surveys.email_texts import email_texts
 from feedback_svc.surveys.texts import locale_chain, resolve_texts
 
 
@@ -29,3 +32,22 @@ def test_placeholders_are_filled_without_format_injection() -> None:
         brand="Acme",
     )
     assert texts.question == "{0.__class__} Acme support call"
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "intro"),
+    [
+        ("en", "Reminder: How likely are you to recommend Acme?", "A few days ago we asked"),
+        ("de", "Erinnerung: Wie wahrscheinlich empfehlen Sie Acme weiter?", "Vor ein paar Tagen"),
+        ("pt-BR", "Reminder: How likely are you to recommend Acme?", "A few days ago we asked"),
+    ],
+)
+def test_a_reminder_email_says_so_and_asks_the_same_question(locale: str, subject: str, intro: str) -> None:
+    survey = resolve_texts(kind="nps", locale=locale, brand="Acme")
+    invitation = email_texts(survey=survey, locale=locale, brand="Acme", name="Ana")
+    reminder = email_texts(survey=survey, locale=locale, brand="Acme", name="Ana", reminder=True)
+    assert reminder.subject == subject
+    assert reminder.intro.startswith(intro)
+    assert "Acme" in reminder.intro
+    assert reminder.intro != invitation.intro
+    assert (reminder.question, reminder.greeting) == (invitation.question, invitation.greeting)

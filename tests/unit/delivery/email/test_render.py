@@ -222,6 +222,19 @@ def test_message_id_is_the_same_for_every_render_of_one_invitation() -> None:
     assert received(render(message_id=first))["Message-ID"] == first
 
 
+def test_a_reminder_has_its_own_message_id_and_threads_under_the_invitation() -> None:
+    invitation = UUID("0b6f0f5e-3c5e-4d0c-9a53-7f1f7f4f8a11")
+    original = make_message_id(invitation, mail_from="feedback@acme.example")
+    reminder = make_message_id(invitation, mail_from="feedback@acme.example", reminder=1)
+    assert reminder == "<survey-0b6f0f5e-3c5e-4d0c-9a53-7f1f7f4f8a11-r1@acme.example>"
+    assert make_message_id(invitation, mail_from="feedback@acme.example", reminder=2) != reminder
+    message = received(render(message_id=reminder, in_reply_to=original))
+    assert message["Message-ID"] == reminder
+    assert message["In-Reply-To"] == original
+    assert message["References"] == original
+    assert received(render())["In-Reply-To"] is None
+
+
 def test_a_name_with_markup_is_escaped_in_html() -> None:
     texts = EmailTexts(**{**_fields(ENGLISH), "greeting": 'Hi <script>alert("x")</script> <b>Ana</b>,'})
     html_text = part(received(render(texts=texts)), "text/html")

@@ -2,6 +2,8 @@ import msgspec
 import pytest
 
 from feedback_svc.delivery.sms.replies import (
+    CONTACT_WORDS,
+    KEYWORDS,
     CommentReply,
     InvalidReply,
     KeywordReply,
@@ -108,8 +110,43 @@ def test_carrier_keywords_are_recognised_in_any_case(text: str, keyword: str) ->
 
 
 @pytest.mark.parametrize(
-    "text", ["stop texting me", "please stop", "9 stop", "help me", "STOP STOP", "S.T.O.P"]
-)
+    "text",
+    [
+        "CALL", "Call me!", "call  me", "Please call me.", "contact me", "CALLBACK",
+        "RÜCKRUF", "Rückruf bitte", "rueckruf", "Rufen Sie mich an", "ruf mich an!", "Kontakt",
+        "Ru\u0308ckruf",  # the umlaut as u + combining diaeresis, as some keyboards send it
+    ],
+)  # fmt: skip
+def test_contact_me_is_a_keyword_in_english_and_german(text: str) -> None:
+    expected = KeywordReply(keyword="contact")
+    assert parse_reply(text, scale=NPS) == expected
+    assert parse_keyword(text) == expected
+    # while waiting for the reason too: "call me" is a request, not the reason
+    assert parse_comment(text) == expected
+
+
+def test_every_locales_contact_words_are_keywords_and_clash_with_no_carrier_keyword() -> None:
+    assert set(CONTACT_WORDS) >= {"en", "de"}
+    for words in CONTACT_WORDS.values():
+        for word in words:
+            assert word == word.casefold().strip(), "stored as parse_keyword compares them"
+            assert KEYWORDS[word] == "contact"
+    carrier = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start"}
+    assert not carrier & {word for words in CONTACT_WORDS.values() for word in words}
+
+
+def test_a_score_with_call_me_keeps_both() -> None:
+    assert parse_reply("2 call me", scale=NPS) == ScoreReply(score=2, comment="call me")
+    assert parse_keyword("call me") == KeywordReply(keyword="contact")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop texting me", "please stop", "9 stop", "help me", "STOP STOP", "S.T.O.P",
+        "call me maybe", "the agent did not call me", "Anruf kam nie",
+    ],
+)  # fmt: skip
 def test_keywords_count_only_as_the_whole_message(text: str) -> None:
     assert parse_keyword(text) is None
     assert not isinstance(parse_reply(text, scale=NPS), KeywordReply)

@@ -9,11 +9,13 @@ KINDS: tuple[SurveyKind, ...] = ("nps", "csat", "ces")
 BRAND = "Stadtwerke Musterstadt"  # a long-ish real-world sender name
 CONTACT = "help@stadtwerke-muster.de"
 DEADLINE = "Mon 24 Nov, 17:00"
+LOCAL_DEADLINE = "2026-11-24 17:00 CET"  # as lib.localtime.local_text writes a promise
 
 
 def every_text(locale: str, *, contact: str | None = CONTACT) -> list[str]:
     return [
         *(texts.invitation(locale=locale, kind=kind, brand=BRAND) for kind in KINDS),
+        *(texts.reminder(locale=locale, kind=kind, brand=BRAND) for kind in KINDS),
         *(texts.reprompt(locale=locale, kind=kind) for kind in KINDS),
         texts.ask_reason(locale=locale),
         texts.thanks(locale=locale),
@@ -21,6 +23,7 @@ def every_text(locale: str, *, contact: str | None = CONTACT) -> list[str]:
         texts.stop_confirmation(locale=locale, brand=BRAND),
         texts.start_confirmation(locale=locale, brand=BRAND),
         texts.help_text(locale=locale, brand=BRAND, contact=contact),
+        texts.contact_confirmation(locale=locale, brand=BRAND, contact_by=LOCAL_DEADLINE),
     ]
 
 
@@ -110,6 +113,27 @@ def test_the_keywords_our_texts_teach_are_the_ones_we_recognise() -> None:
     assert parse_reply("STOP", scale=(0, 10)) == KeywordReply(keyword="stop")
     assert parse_reply("START", scale=(0, 10)) == KeywordReply(keyword="start")
     assert parse_reply("HELP", scale=(0, 10)) == KeywordReply(keyword="help")
+    assert "CALL" in texts.ask_reason(locale="en")
+    assert parse_reply("CALL", scale=(0, 10)) == KeywordReply(keyword="contact")
+    assert "RÜCKRUF" in texts.ask_reason(locale="de")
+    assert parse_reply("RÜCKRUF", scale=(0, 10)) == KeywordReply(keyword="contact")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("locale", ["en", "de"])
+def test_a_reminder_asks_the_invitations_question_and_says_it_is_one(locale: str, kind: SurveyKind) -> None:
+    invitation = texts.invitation(locale=locale, kind=kind, brand=BRAND)
+    reminder = texts.reminder(locale=locale, kind=kind, brand=BRAND)
+    assert reminder.startswith(BRAND + (", a reminder: " if locale == "en" else ", zur Erinnerung: "))
+    assert reminder.endswith(invitation.removeprefix(f"{BRAND}: "))
+
+
+def test_a_contact_request_is_confirmed_with_its_deadline_in_each_language() -> None:
+    english = texts.contact_confirmation(locale="en", brand=BRAND, contact_by=LOCAL_DEADLINE)
+    assert english == f"Thank you. Someone from {BRAND} will contact you by {LOCAL_DEADLINE}."
+    german = texts.contact_confirmation(locale="de-AT", brand=BRAND, contact_by=LOCAL_DEADLINE)
+    assert f"bis {LOCAL_DEADLINE}" in german
+    assert texts.contact_confirmation(locale="fr", brand="{x}", contact_by="soon").startswith("Thank you.")
 
 
 def test_a_brand_with_braces_is_not_a_template() -> None:
