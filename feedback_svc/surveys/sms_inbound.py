@@ -207,6 +207,8 @@ async def _keyword(conn: asyncpg.Connection, context: _Context, keyword: Keyword
 async def _contact(conn: asyncpg.Connection, context: _Context, *, sid: str) -> _Outcome:
     """'Call me': the contact_requested task, confirmed with the deadline it promises."""
     if context.customer_id is None:
+        if context.conversation is not None and context.conversation["state"] == "closed":
+            return _Outcome("contact:unknown_number:ignored")  # it had its help text
         return await _no_conversation(conn, context, "contact:unknown_number")
     invitation = context.invitation
     open_invitation = invitation is not None and invitation_is_open(invitation, context.now)
