@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import KeyFactory
+from tests.integration.users.console_helpers import log_in, make_user
 
 Client = AsyncTestClient[Litestar]
 Z = 1.959963984540054
@@ -213,3 +214,80 @@ async def test_analytics_needs_the_crm_scope_and_valid_parameters(
     assert "must not be after" in backwards.json()["detail"]
     not_a_date = await client.get("/v1/analytics/responses.csv?from=yesterday", headers=crm)
     assert not_a_date.status_code == 422
+
+
+async def reminded(
+    conn: asyncpg.Connection, *, sent: datetime, reminder_at: datetime | None, answered_at: datetime | None
+) -> None:
+    """An email invitation sent at `sent`, reminded at `reminder_at`, answered at `answered_at`."""
+    who = await customer(conn, f"r-{sent.isoformat()}-{reminder_at}-{answered_at}")
+    survey_id = await conn.fetchval("SELECT id FROM surveys WHERE key = 'nps'")
+    invitation_id = await conn.fetchval(
+        """INSERT INTO invitations (survey_id, customer_id, channel, status, reason, sent_at, expires_at,
+                                    reminders_sent, last_reminded_at)
+           VALUES ($1, $2, 'email', $3, 'sent', $4::timestamptz, $4::timestamptz + interval '14 days', $5, $6)
+           RETURNING id""",
+        survey_id, who, "answered" if answered_at else "sent", sent,
+        int(reminder_at is not None), reminder_at,
+    )  # fmt: skip
+    if reminder_at is not None:
+        await conn.execute(
+            "INSERT INTO invitation_reminders (invitation_id, number, status, channel, due_at, sent_at) "
+            "VALUES ($1, 1, 'sent', 'email', $2, $2)",
+            invitation_id,
+            reminder_at,
+        )
+    if answered_at is not None:
+        await conn.execute(
+            """INSERT INTO responses (invitation_id, customer_id, survey_id, kind, score, channel,
+                                      answered_at, editable_until)
+               VALUES ($1, $2, $3, 'nps', 9, 'email', $4::timestamptz, $4::timestamptz + interval '1 day')""",
+            invitation_id, who, survey_id, answered_at,
+        )  # fmt: skip
+
+
+@pytest.fixture
+async def reminders_in_january(conn: asyncpg.Connection) -> None:
+    """Five invitations sent in January: two answered before any reminder (one of them just as
+    its reminder went out), one answered after its reminder, one reminded and never answered,
+    one neither reminded nor answered."""
+    day = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    three_days = timedelta(days=3)
+    await reminded(conn, sent=day, reminder_at=None, answered_at=day + timedelta(hours=2))
+    await reminded(
+        conn, sent=day, reminder_at=day + three_days, answered_at=day + three_days - timedelta(seconds=1)
+    )
+    await reminded(
+        conn, sent=day, reminder_at=day + three_days, answered_at=day + three_days + timedelta(hours=5)
+    )
+    await reminded(conn, sent=day, reminder_at=day + three_days, answered_at=None)
+    await reminded(conn, sent=day, reminder_at=None, answered_at=None)
+
+
+@pytest.mark.usefixtures("reminders_in_january")
+async def test_response_rates_with_and_without_reminders(client: Client, crm: dict[str, str]) -> None:
+    report = (await client.get(f"/v1/analytics/response-rates?{JAN}", headers=crm)).json()
+    overall = report["overall"]
+    assert (overall["sent"], overall["answered"]) == (5, 3)
+    assert (overall["answered_before_reminder"], overall["answered_after_reminder"]) == (2, 1)
+    assert overall["reminded"] == 3
+    assert overall["rate"]["value"] == pytest.approx(60.0)
+    assert overall["rate_without_reminders"]["value"] == pytest.approx(40.0)
+    assert overall["rate_after_reminder"]["value"] == pytest.approx(100 / 3)
+    assert (overall["rate_without_reminders"]["n"], overall["rate_after_reminder"]["n"]) == (5, 3)
+    by_week = (await client.get(f"/v1/analytics/response-rates?period=week&{JAN}", headers=crm)).json()
+    [week] = by_week["groups"]
+    assert (week["answered_before_reminder"], week["reminded"], week["answered_after_reminder"]) == (2, 3, 1)
+
+
+@pytest.mark.usefixtures("reminders_in_january")
+async def test_the_analytics_page_shows_the_rate_without_reminders(
+    client: Client, conn: asyncpg.Connection
+) -> None:
+    await make_user(conn, email="boss@example.com", role="manager")
+    await log_in(client, "boss@example.com")
+    page = (await client.get("/console/analytics?date_from=2026-01-01&date_to=2026-01-31")).text
+    tile = page[page.index('id="response-rate"') : page.index("</li>", page.index('id="response-rate"'))]
+    assert "3 answered of 5 sent" in tile
+    assert "Without reminders 40.0% (2 answered before any reminder)" in tile
+    assert "3 reminded, 1 of them answered after it (33.3%)" in tile
