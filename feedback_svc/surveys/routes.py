@@ -21,6 +21,7 @@ from feedback_svc.metrics.collector import count_answer
 from feedback_svc.surveys import service, touchpoints
 from feedback_svc.surveys.reminders import default_rule
 from feedback_svc.surveys.schemas import (
+    KEY_PATTERN,
     InteractionCreate,
     InteractionRecorded,
     Invitation,
@@ -143,8 +144,7 @@ class SurveysController(Controller):
 
 
 TouchpointKey = Annotated[
-    str,
-    PathParameter(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Lower-case slug, e.g. support_call."),
+    str, PathParameter(pattern=KEY_PATTERN, description="Lower-case slug, e.g. support_call.")
 ]
 
 

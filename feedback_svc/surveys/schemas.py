@@ -9,9 +9,8 @@ from msgspec import UNSET, Meta, UnsetType
 from feedback_svc.customers.schemas import Attributes, CustomerRef
 from feedback_svc.lib.structs import Wire
 
-Key = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Lower-case slug, e.g. support_call.")
-]
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Key = Annotated[str, Meta(pattern=KEY_PATTERN, description="Lower-case slug, e.g. support_call.")]
 Channel = Literal["email", "sms", "web"]
 Kind = Literal["nps", "csat", "ces"]
 Comment = Annotated[str, Meta(max_length=5000, description="Stored as plain text, always escaped on output.")]

@@ -7,10 +7,11 @@ from typing import Any
 
 import asyncpg
 
+from feedback_svc.lib.bounds import ecma_regex
 from feedback_svc.lib.errors import InvalidInput
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.rules import ReminderRule, reminder_rule
-from feedback_svc.surveys.schemas import ReminderSettings, Touchpoint, TouchpointUpdate
+from feedback_svc.surveys.schemas import KEY_PATTERN, ReminderSettings, Touchpoint, TouchpointUpdate
 
 
 def _hours(interval: timedelta | None) -> float | None:
@@ -45,6 +46,13 @@ async def put_touchpoint(
 
     A changed reminder count applies to reminders not yet sent (0 stops those already planned);
     a changed delay, to reminders planned from now on."""
+    # as the spec means the pattern: "returns\n" is no key (Litestar's own check lets it by)
+    if not ecma_regex(KEY_PATTERN).search(key):
+        raise InvalidInput(
+            f"{key!r} is no touchpoint key: a lower-case slug of letters, digits, - and _ "
+            "(e.g. support_call).",
+            errors=[{"field": "key", "message": "lower-case slug, at most 64 characters", "source": "path"}],
+        )
     if data.survey is not None and await queries.get_survey(conn, data.survey) is None:
         raise InvalidInput(
             f"No survey {data.survey!r}; GET /v1/surveys lists them.",

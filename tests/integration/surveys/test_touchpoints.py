@@ -154,3 +154,11 @@ async def test_a_replayed_change_answers_as_the_first(client: Client, admin: dic
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+
+
+async def test_a_key_with_a_trailing_newline_is_refused_not_stored(
+    client: Client, admin: dict[str, str]
+) -> None:
+    refused = await client.put("/v1/touchpoints/returns%0A", json=RULE, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "key"
