@@ -119,7 +119,7 @@ SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.e
 -- name: invitation_by_id
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
-       c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at,
+       c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at, c.time_zone,
        it.touchpoint
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id

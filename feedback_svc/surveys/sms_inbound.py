@@ -173,8 +173,11 @@ async def _context(
     if conversation is not None and conversation["invitation_id"] is not None:
         invitation = await queries.invitation_by_id(conn, conversation["invitation_id"])
     if invitation is not None:
-        customer_id, locale = invitation["customer_id"], invitation["locale"]
-        time_zone = await conn.fetchval(Q["customer_time_zone"], customer_id)
+        customer_id, locale, time_zone = (
+            invitation["customer_id"],
+            invitation["locale"],
+            invitation["time_zone"],
+        )
     else:
         customer = await conn.fetchrow(Q["customer_for_phone"], phone)
         customer_id, locale, time_zone = (
@@ -210,20 +213,21 @@ async def _contact(conn: asyncpg.Connection, context: _Context, *, sid: str) -> 
         if context.conversation is not None and context.conversation["state"] == "closed":
             return _Outcome("contact:unknown_number:ignored")  # it had its help text
         return await _no_conversation(conn, context, "contact:unknown_number")
+    # the survey the conversation is about, while it is open: its answer and touchpoint count
     invitation = context.invitation
-    open_invitation = invitation is not None and invitation_is_open(invitation, context.now)
-    answer_id = await _request_on_answer(conn, context) if open_invitation else None
+    if invitation is not None and not invitation_is_open(invitation, context.now):
+        invitation = None
     deadline = await RecoveryTriggers(context.settings).on_contact_request(
         conn,
         customer_id=context.customer_id,
-        response_id=answer_id,
-        touchpoint=invitation["touchpoint"] if open_invitation and invitation else None,
+        response_id=await _request_on_answer(conn, invitation, now=context.now) if invitation else None,
+        touchpoint=invitation["touchpoint"] if invitation else None,
         at=context.now,
         details={
             "channel": "sms",
             "via": "sms_keyword",
             "message_sid": sid,
-            "invitation_id": str(invitation["id"]) if open_invitation and invitation else None,
+            "invitation_id": str(invitation["id"]) if invitation else None,
             "requested_at": context.now,
         },
     )
@@ -238,11 +242,11 @@ async def _contact(conn: asyncpg.Connection, context: _Context, *, sid: str) -> 
     )
 
 
-async def _request_on_answer(conn: asyncpg.Connection, context: _Context) -> UUID | None:
-    """Mark the request on the answer to the conversation's invitation, as the checkbox would;
-    the answer's id, or None when there is none or its edit window has closed."""
-    invitation = context.invitation
-    assert invitation is not None
+async def _request_on_answer(
+    conn: asyncpg.Connection, invitation: dict[str, Any], *, now: datetime
+) -> UUID | None:
+    """Mark the request on the answer to `invitation`, as the checkbox would; the answer's id,
+    or None when there is none or its edit window has closed."""
     response = await queries.response_by_invitation(conn, invitation["id"])
     if response is None:
         return None
@@ -255,7 +259,7 @@ async def _request_on_answer(conn: asyncpg.Connection, context: _Context) -> UUI
                 comment=response["comment"],
                 contact_requested=True,
                 channel="sms",
-                now=context.now,
+                now=now,
             )
     except Conflict:
         return None

@@ -41,9 +41,6 @@ INSERT INTO sms_conversations (phone, invitation_id, state, reprompted, updated_
 VALUES ($1, NULL, 'closed', true, $2)
 ON CONFLICT (phone) DO UPDATE SET state = 'closed', reprompted = true, updated_at = excluded.updated_at;
 
--- name: customer_time_zone
-SELECT time_zone FROM customers WHERE id = $1;
-
 -- name: customer_for_phone
 -- Who a number belongs to when no conversation says so: the most recently updated customer.
 SELECT id, locale, time_zone

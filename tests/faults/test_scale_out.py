@@ -54,9 +54,10 @@ async def _post(
 
 
 async def _drained(database_url: str) -> bool:
+    # each invitation's reminder waits its three days (and will find the answer then)
     [row] = await fetch(
         database_url,
-        "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') "
+        "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending' AND topic <> 'invitation.remind') "
         "     + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS pending",
     )
     return row["pending"] == 0
@@ -174,6 +175,16 @@ async def test_two_servers_and_two_workers_lose_nothing_and_do_nothing_twice(dat
     assert sorted(row["customer_id"] for row in tasks) == unhappy
     announced = sorted(p["data"]["id"] for p in payloads if p["type"] == "task.created")
     assert announced == sorted(row["id"] for row in tasks)
+
+    # each invitation planned its one reminder once, in the transaction that recorded it sent
+    reminders = await fetch(
+        database_url,
+        "SELECT r.invitation_id::text, r.status, count(o.id) AS jobs FROM invitation_reminders r "
+        "LEFT JOIN outbox o ON o.dedupe_key = 'invitation.remind:' || r.invitation_id || ':' || r.number "
+        "GROUP BY 1, 2",
+    )
+    assert sorted(row["invitation_id"] for row in reminders) == sorted(invitations)
+    assert {(row["status"], row["jobs"]) for row in reminders} == {("scheduled", 1)}
 
     # no outbox job gave up
     assert await fetch(database_url, "SELECT id, topic, last_error FROM outbox WHERE status = 'dead'") == []
