@@ -30,7 +30,7 @@ CREATE TABLE invitation_history (
     event          text NOT NULL CHECK (event IN
                      ('scheduled','queued','sent','answered','suppressed','failed','expired','opened')),
     reason         text,
-    channel        text
+    channel        text CHECK (channel IN ('email','sms','web'))
 );
 CREATE INDEX invitation_history_invitation_idx ON invitation_history (invitation_id, seq);
 
