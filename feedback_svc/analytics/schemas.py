@@ -1,7 +1,8 @@
 """Analytics on the wire: estimates always travel with their interval, n and a small-sample flag."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
+from uuid import UUID
 
 import msgspec
 from msgspec import Meta
@@ -121,3 +122,110 @@ class RecoveryReport(Report):
     control_observed_90d: int
     treated_observed_90d: int
     root_causes: list[RootCause]
+
+
+AgentMetric = Literal[
+    "tasks",
+    "first_contact",
+    "promises",
+    "promises_broken",
+    "worked",
+    "recovered",
+    "not_recovered",
+    "unreachable",
+    "no_action_needed",
+    "score_change",
+    "churn_90d",
+    "churned_90d",
+]
+
+
+class Outcomes(Report):
+    recovered: int
+    not_recovered: int
+    unreachable: int
+    no_action_needed: int
+
+
+class AgentPerformance(Report):
+    agent: Annotated[
+        str | None,
+        Meta(description="Who resolved the tasks (a console user's email or a key's agent); null: the team."),
+    ]
+    name: Annotated[str | None, Meta(description="The console user's name, when the agent is one.")]
+    tasks: Annotated[int, Meta(description="Tasks resolved in the window, control tasks left out.")]
+    critical: Annotated[int, Meta(description="Of them, tasks after a moment of truth (shorter deadlines).")]
+    first_contact_hours: Annotated[
+        Estimate,
+        Meta(description="Median hours from opening (or reopening) to the first contact attempt, with a "
+             "distribution-free 95% interval; n = contacted tasks."),
+    ]  # fmt: skip
+    promises_kept: Annotated[
+        Estimate,
+        Meta(description="% of due promises kept (first contact before the deadline), Wilson 95%."),
+    ]
+    outcomes: Outcomes
+    recovered_share: Annotated[
+        Estimate, Meta(description="% recovered of worked tasks (recovered, not recovered, unreachable).")
+    ]
+    score_change: Annotated[
+        Estimate,
+        Meta(description="Mean change of the customer's score on the same survey after resolution, in % of "
+             "the scale's range (positive: happier; CES turned so), t 95% interval."),
+    ]  # fmt: skip
+    with_survey: Annotated[int, Meta(description="Tasks opened by a survey answer, who could answer again.")]
+    churn_90d: Annotated[
+        Estimate,
+        Meta(description="% of customers who churned within 90 days after resolution, among tasks resolved "
+             "90+ days ago (the label policy's sense of churn), Wilson 95%."),
+    ]  # fmt: skip
+    promises_kept_vs_rest: Annotated[
+        Estimate | None,
+        Meta(description="This agent minus the rest of the team in points, Newcombe 95%; null for the team."),
+    ]
+    recovered_share_vs_rest: Estimate | None
+    churn_90d_vs_rest: Estimate | None
+
+
+class AgentsReport(Report):
+    date_from: date
+    date_to: date
+    method: str
+    churn_labels: Literal["contractual", "non_contractual"]
+    small_sample_below: Annotated[int, Meta(description="Estimates on fewer cases than this are flagged.")]
+    team: AgentPerformance
+    agents: Annotated[list[AgentPerformance], Meta(description="By name, not by any number.")]
+
+
+class AgentTask(Report):
+    task_id: UUID
+    customer_id: UUID
+    trigger: str
+    touchpoint: str | None
+    critical: bool
+    opened_at: Annotated[datetime, Meta(description="Created, or last reopened.")]
+    deadline_at: datetime
+    first_contact_at: datetime | None
+    hours_to_first_contact: float | None
+    promise_due: bool
+    promise_kept: bool
+    resolved_at: datetime
+    outcome: str
+    survey_kind: Kind | None
+    score_before: Annotated[int | None, Meta(description="The answer that opened the task.")]
+    score_after: Annotated[
+        int | None, Meta(description="The first answer to the same survey within 90 days after resolution.")
+    ]
+    answered_after_at: datetime | None
+    score_change: float | None
+    churn_observed: Annotated[bool, Meta(description="90 days since resolution have passed.")]
+    churned_90d: bool | None
+
+
+class AgentTasksPage(Report):
+    agent: str
+    metric: AgentMetric
+    date_from: date
+    date_to: date
+    tasks: list[AgentTask]
+    next_cursor: Annotated[str | None, Meta(description="Send as `cursor` for the next page; null: the end.")]
