@@ -107,6 +107,7 @@ def _performance(
         critical=row["critical"],
         first_contact_hours=stats.median(row["contact_hours"] or [], small=SMALL_SAMPLE),
         promises_kept=stats.proportion(row["promises_kept"], row["promises_due"], small=SMALL_SAMPLE),
+        promises_broken=row["promises_due"] - row["promises_kept"],
         outcomes=Outcomes(
             recovered=row["recovered"],
             not_recovered=row["not_recovered"],
@@ -117,13 +118,21 @@ def _performance(
         score_change=stats.mean(row["score_changes"] or [], low=-100.0, high=100.0, small=SMALL_SAMPLE),
         with_survey=row["with_survey"],
         churn_90d=stats.proportion(row["churned_90d"], row["churn_observed"], small=SMALL_SAMPLE),
+        churned_90d=row["churned_90d"],
         promises_kept_vs_rest=_vs_rest(row, team, "promises_kept", "promises_due"),
         recovered_share_vs_rest=_vs_rest(row, team, "recovered", "worked"),
         churn_90d_vs_rest=_vs_rest(row, team, "churned_90d", "churn_observed"),
     )
 
 
-async def agent_tasks(
+class TaskRows(msgspec.Struct, frozen=True, kw_only=True):
+    date_from: date
+    date_to: date
+    rows: list[dict[str, Any]]  # agent_tasks rows: the facts, the customer's name and erasure
+    next_cursor: str | None
+
+
+async def agent_task_rows(
     conn: asyncpg.Connection | asyncpg.Pool,
     *,
     agent: str,
@@ -134,7 +143,7 @@ async def agent_tasks(
     churn_labels: str,
     limit: int,
     cursor: str | None,
-) -> AgentTasksPage:
+) -> TaskRows:
     """The tasks behind one number of one agent, in the same window, newest resolution first."""
     first, last, start, end = window(date_from, date_to, today=today)
     rows = await queries.agent_tasks(
@@ -150,13 +159,21 @@ async def agent_tasks(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]["resolved_at"], rows[-1]["task_id"]) if more else None
+    return TaskRows(date_from=first, date_to=last, rows=rows, next_cursor=next_cursor)
+
+
+async def agent_tasks(
+    conn: asyncpg.Connection | asyncpg.Pool, *, agent: str, metric: AgentMetric, **window_and_page: Any
+) -> AgentTasksPage:
+    """agent_task_rows as the API shows them."""
+    found = await agent_task_rows(conn, agent=agent, metric=metric, **window_and_page)
     return AgentTasksPage(
         agent=agent,
         metric=metric,
-        date_from=first,
-        date_to=last,
-        tasks=[task_from_row(row) for row in rows],
-        next_cursor=next_cursor,
+        date_from=found.date_from,
+        date_to=found.date_to,
+        tasks=[task_from_row(row) for row in found.rows],
+        next_cursor=found.next_cursor,
     )
 
 

@@ -62,11 +62,13 @@ AGENT_COLUMNS = (
     "tasks",
     "critical",
     *(f"{name}{part}" for name in AGENT_ESTIMATES for part in ("", "_low", "_high", "_n", "_small_sample")),
+    "promises_broken",
     "recovered",
     "not_recovered",
     "unreachable",
     "no_action_needed",
     "with_survey",
+    "churned_90d",
     *(f"{name}_vs_rest{part}" for name in AGENT_COMPARED for part in ("", "_low", "_high")),
 )
 
@@ -77,7 +79,8 @@ def _agent_cells(row: AgentPerformance) -> list[Any]:
         e = getattr(row, name)
         cells += [_rounded(e.value), _rounded(e.low), _rounded(e.high), e.n, e.small_sample]
     o = row.outcomes
-    cells += [o.recovered, o.not_recovered, o.unreachable, o.no_action_needed, row.with_survey]
+    cells += [row.promises_broken, o.recovered, o.not_recovered, o.unreachable, o.no_action_needed]
+    cells += [row.with_survey, row.churned_90d]
     for name in AGENT_COMPARED:
         e = getattr(row, f"{name}_vs_rest")
         cells += [_rounded(e.value), _rounded(e.low), _rounded(e.high)] if e else [None, None, None]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from feedback_svc.analytics import agents, queries, recovery, service
@@ -221,7 +221,7 @@ class AnalyticsController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         agent: Annotated[str, PathParameter(min_length=1, max_length=320)],
-        metric: AgentMetric = "tasks",
+        metric: FromQuery[AgentMetric] = "tasks",
         date_from: DateFrom = None,
         date_to: DateTo = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,

@@ -164,6 +164,7 @@ class AgentPerformance(Report):
         Estimate,
         Meta(description="% of due promises kept (first contact before the deadline), Wilson 95%."),
     ]
+    promises_broken: Annotated[int, Meta(description="Due promises not kept.")]
     outcomes: Outcomes
     recovered_share: Annotated[
         Estimate, Meta(description="% recovered of worked tasks (recovered, not recovered, unreachable).")
@@ -179,6 +180,7 @@ class AgentPerformance(Report):
         Meta(description="% of customers who churned within 90 days after resolution, among tasks resolved "
              "90+ days ago (the label policy's sense of churn), Wilson 95%."),
     ]  # fmt: skip
+    churned_90d: Annotated[int, Meta(description="Customers behind `churn_90d` who churned.")]
     promises_kept_vs_rest: Annotated[
         Estimate | None,
         Meta(description="This agent minus the rest of the team in points, Newcombe 95%; null for the team."),

@@ -141,8 +141,8 @@ def median(values: Sequence[float], *, small: int = SMALL_SAMPLE) -> Estimate:
     k = int(stats.binom.ppf(0.025, n, 0.5))  # smallest k with P(B <= k) >= 2.5%: P(B <= k - 1) < 2.5%
     low = high = None
     if k >= 1:
-        low, high = ordered[k - 1], ordered[n - k]
-    return Estimate(value=statistics.median(ordered), low=low, high=high, n=n, small_sample=n < small)
+        low, high = float(ordered[k - 1]), float(ordered[n - k])
+    return Estimate(value=float(statistics.median(ordered)), low=low, high=high, n=n, small_sample=n < small)
 
 
 KIND_ESTIMATORS = {"nps": nps, "csat": csat, "ces": ces}
