@@ -139,7 +139,8 @@ async def seed(conn: asyncpg.Connection) -> Fixture:
         tasks["t7"], reopened, BO,
     )  # fmt: skip
     await conn.execute(
-        """UPDATE recovery_tasks SET outcome = 'not_recovered', deadline_at = $2::timestamptz + interval '8 hours',
+        """UPDATE recovery_tasks
+              SET outcome = 'not_recovered', deadline_at = $2::timestamptz + interval '8 hours',
                   first_contact_at = $2::timestamptz + interval '4 hours',
                   resolved_at = $2::timestamptz + interval '1 day'
             WHERE id = $1""",
