@@ -85,6 +85,7 @@ class AgentsPageController(Controller):
             drill=lambda agent, metric: (
                 "/console/agents/tasks?" + urlencode({"agent": agent, "metric": metric, **period})
             ),
+            outcome_labels={key: label.lower() for key, label in OUTCOME_LABELS.items()},
             fmt=_fmt,
             ci=_ci,
             points=_points,
@@ -178,15 +179,13 @@ def _fmt(estimate: Estimate, unit: str = "", digits: int = 1, signed: bool = Fal
 def _ci(estimate: Estimate, digits: int = 1) -> str:
     if estimate.low is None or estimate.high is None:
         return "no interval"
-    return f"95%: {estimate.low:.{digits}f} to {estimate.high:.{digits}f}"
+    return f"95% {estimate.low:.{digits}f} to {estimate.high:.{digits}f}"
 
 
-def _points(estimate: Estimate | None) -> str:
-    """'+3.1 pts (-4.0 to +9.8)': an agent against the rest of the team."""
-    if estimate is None or estimate.value is None:
-        return ""
-    interval = "" if estimate.low is None else f" ({estimate.low:+.1f} to {estimate.high:+.1f})"
-    return f"{estimate.value:+.1f} pts{interval}"
+def _points(estimate: Estimate) -> tuple[str, str]:
+    """('+3.1 pts', '-4.0 to +9.8'): an agent against the rest of the team, and its interval."""
+    interval = "" if estimate.low is None else f"{estimate.low:+.1f} to {estimate.high:+.1f}"
+    return f"{estimate.value:+.1f} pts", interval
 
 
 class AgentsCsvController(Controller):
