@@ -148,6 +148,18 @@ class Outcomes(Report):
 
 
 class AgentPerformance(Report):
+    """One agent's numbers (or the team's), each Estimate with its 95% interval, n and small-sample flag.
+
+    first_contact_hours: median hours from opening (or reopening) to the first contact attempt,
+    distribution-free interval, n = contacted tasks. promises_kept: % of due promises kept (first
+    contact by the deadline), Wilson. recovered_share: % recovered of worked tasks (recovered, not
+    recovered, unreachable), Wilson. score_change: mean change of the customer's score on the same
+    survey after resolution in % of the scale's range (positive: happier; CES turned so), t interval.
+    churn_90d: % who churned within 90 days after resolution among tasks resolved 90+ days ago (the
+    label policy's sense of churn), Wilson. *_vs_rest: this agent minus the rest of the team in
+    points, Newcombe; null for the team.
+    """
+
     agent: Annotated[
         str | None,
         Meta(description="Who resolved the tasks (a console user's email or a key's agent); null: the team."),
@@ -155,36 +167,16 @@ class AgentPerformance(Report):
     name: Annotated[str | None, Meta(description="The console user's name, when the agent is one.")]
     tasks: Annotated[int, Meta(description="Tasks resolved in the window, control tasks left out.")]
     critical: Annotated[int, Meta(description="Of them, tasks after a moment of truth (shorter deadlines).")]
-    first_contact_hours: Annotated[
-        Estimate,
-        Meta(description="Median hours from opening (or reopening) to the first contact attempt, with a "
-             "distribution-free 95% interval; n = contacted tasks."),
-    ]  # fmt: skip
-    promises_kept: Annotated[
-        Estimate,
-        Meta(description="% of due promises kept (first contact before the deadline), Wilson 95%."),
-    ]
+    first_contact_hours: Estimate
+    promises_kept: Estimate
     promises_broken: Annotated[int, Meta(description="Due promises not kept.")]
     outcomes: Outcomes
-    recovered_share: Annotated[
-        Estimate, Meta(description="% recovered of worked tasks (recovered, not recovered, unreachable).")
-    ]
-    score_change: Annotated[
-        Estimate,
-        Meta(description="Mean change of the customer's score on the same survey after resolution, in % of "
-             "the scale's range (positive: happier; CES turned so), t 95% interval."),
-    ]  # fmt: skip
+    recovered_share: Estimate
+    score_change: Estimate
     with_survey: Annotated[int, Meta(description="Tasks opened by a survey answer, who could answer again.")]
-    churn_90d: Annotated[
-        Estimate,
-        Meta(description="% of customers who churned within 90 days after resolution, among tasks resolved "
-             "90+ days ago (the label policy's sense of churn), Wilson 95%."),
-    ]  # fmt: skip
+    churn_90d: Estimate
     churned_90d: Annotated[int, Meta(description="Customers behind `churn_90d` who churned.")]
-    promises_kept_vs_rest: Annotated[
-        Estimate | None,
-        Meta(description="This agent minus the rest of the team in points, Newcombe 95%; null for the team."),
-    ]
+    promises_kept_vs_rest: Estimate | None
     recovered_share_vs_rest: Estimate | None
     churn_90d_vs_rest: Estimate | None
 
