@@ -118,4 +118,5 @@ def test_a_smaller_small_sample_threshold_where_a_report_asks_for_one() -> None:
     assert stats.proportion(5, 9, small=10).small_sample
     assert not stats.proportion(5, 10, small=10).small_sample
     compared = stats.compare(5, 10, 5, 12, small=10)
-    assert compared is not None and not compared.difference.small_sample
+    assert compared is not None
+    assert not compared.difference.small_sample
