@@ -49,6 +49,15 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
+async def _agents_report(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, *, date_from: date | None, date_to: date | None
+) -> AgentsReport:
+    settings = request.app.state.settings
+    return await agents.agents_report(
+        pool, date_from=date_from, date_to=date_to, today=_today(), churn_labels=settings.churn_labels
+    )
+
+
 class AnalyticsController(Controller):
     path = "/v1/analytics"
     tags = ["analytics"]
@@ -168,13 +177,7 @@ class AnalyticsController(Controller):
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> AgentsReport:
-        return await agents.agents_report(
-            pool,
-            date_from=date_from,
-            date_to=date_to,
-            today=_today(),
-            churn_labels=request.app.state.settings.churn_labels,
-        )
+        return await _agents_report(request, pool, date_from=date_from, date_to=date_to)
 
     @get(
         "/agents.csv",
@@ -191,13 +194,7 @@ class AnalyticsController(Controller):
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> Response[bytes]:
-        report = await agents.agents_report(
-            pool,
-            date_from=date_from,
-            date_to=date_to,
-            today=_today(),
-            churn_labels=request.app.state.settings.churn_labels,
-        )
+        report = await _agents_report(request, pool, date_from=date_from, date_to=date_to)
         name = f"agents-{report.date_from}-{report.date_to}.csv"
         return Response(
             agents_csv(report),
