@@ -19,7 +19,6 @@ from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
-from feedback_svc.audit.service import AuditMiddleware
 from feedback_svc.background import background_runners, run_all
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
@@ -166,7 +165,6 @@ def create_app(settings: Settings) -> Litestar:
             # outside authentication, so refused requests are measured too
             prometheus_config().middleware,
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
-            AuditMiddleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database, workers],  # exited in reverse: worker stops first

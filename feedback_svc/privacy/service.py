@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from feedback_svc.audit.service import record as record_audit
+from feedback_svc.audit.actions import record as record_audit
 from feedback_svc.customers.locks import erased
 from feedback_svc.db.sql import load_queries
 from feedback_svc.lib.errors import NotFound

@@ -1,5 +1,6 @@
 """Every mutating API-key endpoint, read from the app's own routes, replays a retry with the same
-Idempotency-Key: the same answer, marked replayed, and the work done once in PostgreSQL.
+Idempotency-Key: the same answer, marked replayed, and the work done once in PostgreSQL; an
+agent's or admin's action is audited once, in the action's own transaction.
 
 A new mutating endpoint without an entry in REPLAYS fails the first test, so none can be added
 without saying what its work is and proving it happens once.
@@ -49,10 +50,13 @@ class Replay:
     # False where the documented replay is the resource as it stands now (an import in progress
     # answers 200 with its progress), not the first answer byte for byte
     same_answer: bool = True
+    # audit rows the action writes: one for an agent's or admin's, none for the CRM's data,
+    # except an erasure, which is recorded whoever asks for it
+    audit_rows: int | None = None
 
-
-def audited(action: str) -> str:
-    return f"SELECT count(*) FROM audit_log WHERE action = '{action}'"
+    @property
+    def audited(self) -> int:
+        return self.audit_rows if self.audit_rows is not None else int(self.scope != "crm")
 
 
 def history(action: str) -> str:
@@ -240,6 +244,7 @@ async def _rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -
     return Request("/v1/recovery/rules/csat_low", json=body)
 
 
+ERASED = "SELECT count(*) FROM customers WHERE erased_at IS NOT NULL"
 MODELS = (
     "SELECT string_agg(version || active || coalesce(activated_at::text, ''), ',' ORDER BY version) "
     "FROM models"
@@ -249,8 +254,8 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/customers"): Replay(
         "crm", _customer, "SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM customers"
     ),
-    ("DELETE", "/v1/customers/{customer_id:uuid}"): Replay("crm", _erase, audited("customer.erase")),
-    ("POST", "/v1/privacy/erasures"): Replay("crm", _erase_by_crm_id, audited("customer.erase")),
+    ("DELETE", "/v1/customers/{customer_id:uuid}"): Replay("crm", _erase, ERASED, audit_rows=1),
+    ("POST", "/v1/privacy/erasures"): Replay("crm", _erase_by_crm_id, ERASED, audit_rows=1),
     ("POST", "/v1/customers/{customer_id:uuid}/events"): Replay(
         "crm", _event, "SELECT count(*) FROM customer_events"
     ),
@@ -350,6 +355,8 @@ async def test_a_retry_with_the_same_key_replays_and_the_work_happens_once(
     if request.content_type:
         headers["Content-Type"] = request.content_type
     before = await conn.fetchval(replay.state)
+    audit = "SELECT count(*) FROM audit_log WHERE actor_type = 'api_key'"
+    audited = await conn.fetchval(audit)
 
     def send() -> Awaitable[Any]:
         return client.request(
@@ -361,6 +368,9 @@ async def test_a_retry_with_the_same_key_replays_and_the_work_happens_once(
     assert "idempotent-replayed" not in first.headers
     done = await conn.fetchval(replay.state)
     assert done != before, f"the first request left no trace in: {replay.state}"
+    # an agent's or admin's action is audited with it, in its transaction: there once it is answered
+    acted = audited + replay.audited
+    assert await conn.fetchval(audit) == acted
 
     again = await send()
     if replay.same_answer:
@@ -370,3 +380,4 @@ async def test_a_retry_with_the_same_key_replays_and_the_work_happens_once(
         assert again.json()["id"] == first.json()["id"]
     assert again.headers.get("idempotent-replayed") == "true"
     assert await conn.fetchval(replay.state) == done, "the replay did the work again"
+    assert await conn.fetchval(audit) == acted, "a replay is not another action"
