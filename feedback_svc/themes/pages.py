@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
@@ -75,7 +75,7 @@ class ThemePagesController(Controller):
         *,
         pool: NamedDependency[asyncpg.Pool],
         user: NamedDependency[SessionUser],
-        theme_id: int,
+        theme_id: FromPath[int],
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
         return await self._page(request, pool, user, theme_id, message=MESSAGES.get(done or "", ""))
@@ -86,7 +86,7 @@ class ThemePagesController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         user: NamedDependency[SessionUser],
-        theme_id: int,
+        theme_id: FromPath[int],
     ) -> Response[Any]:
         label = " ".join(str((await request.form()).get("label") or "").split())
         if not label or len(label) > 120:
@@ -114,7 +114,7 @@ class ThemePagesController(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         user: NamedDependency[SessionUser],
-        theme_id: int,
+        theme_id: FromPath[int],
     ) -> Response[Any]:
         into = _int((await request.form()).get("into"))
         if into is None:
@@ -143,7 +143,7 @@ class ThemePagesController(Controller):
         request: Request[Any, Any, Any],
         pool: asyncpg.Pool,
         user: SessionUser,
-        theme_id: int,
+        theme_id: FromPath[int],
         *,
         message: str = "",
         errors: list[str] | None = None,

@@ -47,9 +47,15 @@ async def start_run(conn: Conn, run_id: UUID) -> bool:
 
 
 async def finish_run(
-    conn: Conn, run_id: UUID, *, status: str, message: str, error: str | None, summary_json: str
+    conn: Conn,
+    run_id: UUID,
+    *,
+    status: str,
+    message: str,
+    error: str | None,
+    summary: dict[str, dict[str, int]],
 ) -> None:
-    await conn.execute(Q["finish_run"], run_id, status, message, error, summary_json)
+    await conn.execute(Q["finish_run"], run_id, status, message, error, summary)
 
 
 async def run_due(conn: Conn, *, every: timedelta) -> bool:
@@ -69,15 +75,15 @@ async def lock_themes(conn: asyncpg.Connection) -> None:
 
 
 async def update_theme_found(
-    conn: Conn, theme_id: int, *, top_words: list[str], signature_json: str, run_id: UUID
+    conn: Conn, theme_id: int, *, top_words: list[str], signature: dict[str, float], run_id: UUID
 ) -> None:
-    await conn.execute(Q["update_theme_found"], theme_id, top_words, signature_json, run_id)
+    await conn.execute(Q["update_theme_found"], theme_id, top_words, signature, run_id)
 
 
 async def insert_theme(
-    conn: Conn, *, locale: str, label: str, top_words: list[str], signature_json: str, run_id: UUID
+    conn: Conn, *, locale: str, label: str, top_words: list[str], signature: dict[str, float], run_id: UUID
 ) -> int:
-    return await conn.fetchval(Q["insert_theme"], locale, label, top_words, signature_json, run_id)
+    return await conn.fetchval(Q["insert_theme"], locale, label, top_words, signature, run_id)
 
 
 async def rest_unfound_themes(conn: Conn, *, locale: str, found: list[int]) -> None:

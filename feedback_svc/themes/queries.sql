@@ -3,23 +3,23 @@
 -- concurrent requests and the scheduler, whichever process they came through.
 INSERT INTO theme_runs (requested_by) VALUES ($1)
     ON CONFLICT ((true)) WHERE status IN ('queued', 'running') DO NOTHING
-RETURNING id, status, requested_by, message, error, summary::text AS summary_json,
+RETURNING id, status, requested_by, message, error, summary,
           created_at, started_at, finished_at;
 
 -- name: active_run
-SELECT id, status, requested_by, message, error, summary::text AS summary_json,
+SELECT id, status, requested_by, message, error, summary,
        created_at, started_at, finished_at
   FROM theme_runs
  WHERE status IN ('queued', 'running');
 
 -- name: get_run
-SELECT id, status, requested_by, message, error, summary::text AS summary_json,
+SELECT id, status, requested_by, message, error, summary,
        created_at, started_at, finished_at
   FROM theme_runs
  WHERE id = $1;
 
 -- name: list_runs
-SELECT id, status, requested_by, message, error, summary::text AS summary_json,
+SELECT id, status, requested_by, message, error, summary,
        created_at, started_at, finished_at
   FROM theme_runs
  ORDER BY created_at DESC, id DESC
@@ -44,7 +44,7 @@ RETURNING id;
 
 -- name: finish_run
 UPDATE theme_runs
-   SET status = $2, message = $3, error = $4, summary = $5::jsonb, finished_at = now()
+   SET status = $2, message = $3, error = $4, summary = $5, finished_at = now()
  WHERE id = $1;
 
 -- name: run_due
@@ -72,7 +72,7 @@ SELECT r.id, r.comment, c.locale
  LIMIT $2;
 
 -- name: all_themes
-SELECT id, locale, label, label_source, top_words, signature::text AS signature_json, status,
+SELECT id, locale, label, label_source, top_words, signature, status,
        merged_into, comments
   FROM themes
  ORDER BY id;
@@ -85,13 +85,13 @@ SELECT pg_advisory_xact_lock(hashtextextended('themes', 0));
 -- name: update_theme_found
 -- A run found this theme again: new words and signature, active again unless merged away.
 UPDATE themes
-   SET top_words = $2, signature = $3::jsonb, last_run_id = $4, updated_at = now(),
+   SET top_words = $2, signature = $3, last_run_id = $4, updated_at = now(),
        status = CASE WHEN status = 'merged' THEN status ELSE 'active' END
  WHERE id = $1;
 
 -- name: insert_theme
 INSERT INTO themes (locale, label, top_words, signature, first_run_id, last_run_id)
-VALUES ($1, $2, $3, $4::jsonb, $5, $5)
+VALUES ($1, $2, $3, $4, $5, $5)
 RETURNING id;
 
 -- name: rest_unfound_themes

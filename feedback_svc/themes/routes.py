@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from feedback_svc.analytics.routes import DateFrom, DateTo
 from feedback_svc.apikeys.service import Principal
@@ -59,7 +59,10 @@ class ThemesController(Controller):
         responses=problem_responses(401, 403, 422),
     )
     async def list_themes(
-        self, pool: NamedDependency[asyncpg.Pool], locale: Locale = None, include_merged: bool = False
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        locale: Locale = None,
+        include_merged: FromQuery[bool] = False,
     ) -> ThemeList:
         return await service.list_themes(pool, locale=locale, include_merged=include_merged)
 
@@ -69,7 +72,7 @@ class ThemesController(Controller):
         description="Examples are quoted from the answers: an erased customer's comment is never shown.",
         responses=problem_responses(401, 403, 404, 422),
     )
-    async def get_theme(self, pool: NamedDependency[asyncpg.Pool], theme_id: int) -> ThemeDetail:
+    async def get_theme(self, pool: NamedDependency[asyncpg.Pool], theme_id: FromPath[int]) -> ThemeDetail:
         return await service.get_theme(pool, theme_id)
 
     @patch(
@@ -84,7 +87,7 @@ class ThemesController(Controller):
         self,
         request: ApiRequest,
         pool: NamedDependency[asyncpg.Pool],
-        theme_id: int,
+        theme_id: FromPath[int],
         data: JSONBody[ThemeRename],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Theme]:
@@ -117,7 +120,7 @@ class ThemesController(Controller):
         self,
         request: ApiRequest,
         pool: NamedDependency[asyncpg.Pool],
-        theme_id: int,
+        theme_id: FromPath[int],
         data: JSONBody[ThemeMerge],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Theme]:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
-import msgspec
 import structlog
 
 from feedback_svc.audit.service import record as record_audit
@@ -36,13 +35,10 @@ TOPIC = "themes.run"
 EXAMPLES = 10
 ACTIVE_RUN_TRIES = 3
 MAX_ID = 2**63 - 1
-_summary = msgspec.json.Decoder(dict[str, dict[str, int]])
-_signature = msgspec.json.Decoder(dict[str, float])
 
 
 def _run(row: dict) -> ThemeRun:
-    summary = _summary.decode(row.pop("summary_json"))
-    return ThemeRun(**row, summary=summary)
+    return ThemeRun(**row)
 
 
 async def request_run(conn: asyncpg.Connection, *, actor: str) -> tuple[ThemeRun, bool]:
@@ -123,7 +119,7 @@ async def execute_run(
             status="failed",
             message="the theme run failed",
             error=f"{type(error).__name__}: {error}",
-            summary_json="{}",
+            summary={},
         )
         return await get_run(pool, run_id)
     await queries.finish_run(
@@ -132,7 +128,7 @@ async def execute_run(
         status="succeeded",
         message=_describe(summary),
         error=None,
-        summary_json=msgspec.json.encode(summary).decode(),
+        summary=summary,
     )
     return await get_run(pool, run_id)
 
@@ -165,20 +161,20 @@ async def _store(
         if each.model is None:
             continue
         earlier = [theme for theme in themes if theme["locale"] == each.language]
-        signatures = [_signature.decode(theme["signature_json"]) for theme in earlier]
+        signatures = [theme["signature"] for theme in earlier]
         topics = each.model.topics_
         matched = match_topics([topic.signature for topic in topics], signatures, threshold=threshold)
         target_of_topic: list[int] = []
         seen: list[int] = []
         for topic, index in zip(topics, matched, strict=True):
-            signature = msgspec.json.encode(topic.signature).decode()
+            signature = topic.signature
             if index is None:
                 theme_id = await queries.insert_theme(
                     conn,
                     locale=each.language,
                     label=label_for(topic.top_words),
                     top_words=topic.top_words,
-                    signature_json=signature,
+                    signature=signature,
                     run_id=run_id,
                 )
                 counts["new"] += 1
@@ -187,7 +183,7 @@ async def _store(
                 continue
             theme_id = earlier[index]["id"]
             await queries.update_theme_found(
-                conn, theme_id, top_words=topic.top_words, signature_json=signature, run_id=run_id
+                conn, theme_id, top_words=topic.top_words, signature=signature, run_id=run_id
             )
             counts["kept"] += 1
             seen.append(theme_id)
