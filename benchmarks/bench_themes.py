@@ -15,7 +15,9 @@ the number of topics, and choosing it itself as the service does (at most 12). P
   most common topic is their own); chance level from a shuffled assignment beside them;
 - stability: a first run sees a random half of the documents, a second run (another seed)
   sees all of them, and its topics are matched to the first run's themes as the service
-  matches them; the share of the first half that keeps its theme id;
+  matches them; the share of the first half that keeps its theme id, with k fixed at the number
+  of topics, the second run started from the first's themes as the service refits ("warm")
+  and from scratch ("cold");
 - the demo's comments (ml/simulator.py): eight fixed sentences, in the demo's proportions.
 
 Asserts nothing.
@@ -88,12 +90,14 @@ def scores(labels: list[str], assigned: np.ndarray) -> tuple[float, float, float
     )
 
 
-def stability(texts: list[str], language: str, k: int | None, *, seed: int = 0) -> float:
-    """Share of the first run's documents whose theme id the second run keeps."""
+def stability(texts: list[str], language: str, k: int, *, warm: bool, seed: int = 0) -> float:
+    """Share of the first run's documents whose theme id the second run keeps (k fixed, so growth
+    of the corpus does not count as change); `warm`: the second run starts from the first's themes."""
     rng = np.random.default_rng(seed)
     half = rng.permutation(len(texts))[: len(texts) // 2]
     first = ThemeModel(language=language, n_themes=k, random_state=1).fit([texts[i] for i in half])
-    second = ThemeModel(language=language, n_themes=k, random_state=2).fit(texts)
+    prior = [t.signature for t in sorted(first.topics_, key=lambda t: -t.size)] if warm else []
+    second = ThemeModel(language=language, n_themes=k, random_state=2).fit(texts, prior=prior)
     matched = match_topics(
         [t.signature for t in second.topics_], [t.signature for t in first.topics_], threshold=THRESHOLD
     )
@@ -108,7 +112,8 @@ def main() -> None:
     print(f"chatterbot-corpus, topics with >= {MIN_DOCS} conversations, at most {MAX_DOCS} each\n")
     header = (
         f"{'lang':<5}{'docs':>6}{'topics':>7} | {'k=topics: NMI':>13}{'ARI':>6}{'purity':>7}"
-        f" | {'auto k':>6}{'NMI':>6}{'ARI':>6}{'purity':>7} | {'chance NMI':>10} | {'kept ids':>8}"
+        f" | {'auto k':>6}{'NMI':>6}{'ARI':>6}{'purity':>7} | {'chance NMI':>10}"
+        f" | {'kept: warm':>10}{'cold':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -121,11 +126,12 @@ def main() -> None:
         auto = ThemeModel(language=code).fit(texts)
         a_nmi, a_ari, a_pure = scores(labels, auto.assign(texts)[0])
         chance = normalized_mutual_info_score(labels, rng.permutation(told.assign(texts)[0]))
-        kept = stability(texts, code, None)
+        cold = stability(texts, code, k, warm=False)
+        kept = stability(texts, code, k, warm=True)
         print(
             f"{code:<5}{len(texts):>6}{k:>7} | {nmi:>13.3f}{ari:>6.3f}{pure:>7.3f}"
             f" | {len(auto.topics_):>6}{a_nmi:>6.3f}{a_ari:>6.3f}{a_pure:>7.3f}"
-            f" | {chance:>10.3f} | {kept:>8.3f}"
+            f" | {chance:>10.3f} | {kept:>10.3f}{cold:>6.3f}"
         )
     # the demo writes one of eight sentences on a quarter of answers, happy or unhappy alike
     rng_demo = random.Random(0)

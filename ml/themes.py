@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -87,7 +87,14 @@ class ThemeModel(BaseEstimator):
         self.signature_terms = signature_terms
         self.random_state = random_state
 
-    def fit(self, texts: Sequence[str], y: object = None) -> Self:
+    def fit(
+        self, texts: Sequence[str], y: object = None, *, prior: Sequence[Mapping[str, float]] = ()
+    ) -> Self:
+        """Fit on `texts`; `prior`: earlier themes' signatures, strongest first, to start from.
+
+        Starting NMF at the earlier themes (a warm start) keeps a topic where it was unless the
+        comments moved it: refits then find the same themes, which matching turns into the same ids.
+        """
         texts = list(texts)
         stop = stop_words(self.language)
         self.vectorizer_ = TfidfVectorizer(
@@ -101,10 +108,18 @@ class ThemeModel(BaseEstimator):
             sublinear_tf=True,
         )
         matrix = self.vectorizer_.fit_transform(texts)
-        wanted = self.n_themes or auto_themes(len(texts), max_themes=self.max_themes)
+        # a refit keeps at least as many themes as it starts from: k does not jump with the corpus
+        wanted = self.n_themes or max(
+            auto_themes(len(texts), max_themes=self.max_themes), min(len(prior), self.max_themes)
+        )
         k = max(1, min(wanted, matrix.shape[1], len(texts)))
-        self.nmf_ = NMF(n_components=k, init="nndsvda", max_iter=500, random_state=self.random_state)
-        weights = self.nmf_.fit_transform(matrix)
+        start = _warm_start(matrix, self.vectorizer_.vocabulary_, prior, k)
+        if start is None:
+            self.nmf_ = NMF(n_components=k, init="nndsvda", max_iter=500, random_state=self.random_state)
+            weights = self.nmf_.fit_transform(matrix)
+        else:
+            self.nmf_ = NMF(n_components=k, init="custom", max_iter=500, random_state=self.random_state)
+            weights = self.nmf_.fit_transform(matrix, W=start[0], H=start[1])
         sizes = np.bincount(_strongest(weights)[0][_strongest(weights)[0] >= 0], minlength=k)
         # tiny topics are noise (a typo shared by two comments): their comments go to the next best
         self.kept_ = np.flatnonzero(sizes >= min(self.min_size, max(1, len(texts) // 20)))
@@ -132,6 +147,34 @@ class ThemeModel(BaseEstimator):
     def assign(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each text's topic (index into `topics_`; -1: no known word) and its share of the weights."""
         return _strongest(self.transform(texts))
+
+
+def _warm_start(
+    matrix: Any, vocabulary: Mapping[str, int], prior: Sequence[Mapping[str, float]], k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """W and H to start NMF from: the earlier signatures in this vocabulary, and for the rest of
+    the k components the comments the earlier themes explain worst (farthest first)."""
+    rows = []
+    for signature in prior[:k]:
+        row = np.zeros(matrix.shape[1])
+        for term, weight in signature.items():
+            if (j := vocabulary.get(term)) is not None:
+                row[j] = weight
+        if row.any():
+            rows.append(row / np.linalg.norm(row))
+    if not rows:
+        return None
+    dense = matrix.toarray()
+    while len(rows) < k:
+        # cosine of each comment (unit rows from TF-IDF) to its closest start so far
+        closest = (dense @ np.array(rows).T).max(axis=1)
+        farthest = int(np.argmin(np.where(dense.any(axis=1), closest, np.inf)))
+        rows.append(dense[farthest] / (np.linalg.norm(dense[farthest]) or 1.0))
+    components = np.array(rows)
+    scale = math.sqrt(dense.mean() / k) if dense.mean() > 0 else 1.0
+    # NMF's multiplicative-free solver needs strictly positive starting weights to move them
+    weights = np.maximum(dense @ components.T, 1e-6)
+    return weights * scale, np.maximum(components, 1e-6) * scale
 
 
 def _strongest(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,8 +80,12 @@ class Found:
     weights: list[float] = field(default_factory=list)
 
 
-def fit_languages(rows: list[dict], settings: Settings) -> list[Found]:
-    """CPU work, run in a thread: one model per language with enough comments."""
+def fit_languages(
+    rows: list[dict], settings: Settings, *, priors: dict[str, list[dict[str, float]]] | None = None
+) -> list[Found]:
+    """CPU work, run in a thread: one model per language with enough comments, each started from
+    that language's current themes (`priors`, strongest first)."""
+    priors = priors or {}
     by_language: dict[str, list[dict]] = {}
     for row in rows:
         by_language.setdefault(language_of(row["locale"]), []).append(row)
@@ -92,7 +96,9 @@ def fit_languages(rows: list[dict], settings: Settings) -> list[Found]:
             found.append(Found(language, ids, None))
             continue
         texts = [row["comment"] for row in items]
-        model = ThemeModel(language=language, max_themes=settings.themes_max_per_language).fit(texts)
+        model = ThemeModel(language=language, max_themes=settings.themes_max_per_language).fit(
+            texts, prior=priors.get(language, [])
+        )
         labels, weights = model.assign(texts)
         found.append(Found(language, ids, model, labels.tolist(), weights.tolist()))
     return found
@@ -108,7 +114,9 @@ async def execute_run(
         rows = await queries.comments(
             pool, since=now - timedelta(days=settings.themes_window_days), limit=settings.themes_max_comments
         )
-        found = await asyncio.to_thread(fit_languages, rows, settings)
+        found = await asyncio.to_thread(
+            fit_languages, rows, settings, priors=_priors(await queries.all_themes(pool))
+        )
         async with pool.acquire() as conn, conn.transaction():
             summary = await _store(conn, found, run_id=run_id, threshold=settings.themes_match_threshold)
     except Exception as error:
@@ -131,6 +139,16 @@ async def execute_run(
         summary=summary,
     )
     return await get_run(pool, run_id)
+
+
+def _priors(themes: list[dict]) -> dict[str, list[dict[str, float]]]:
+    """Per language, the signatures a refit starts from: current themes, most comments first
+    (merged ones too: their topic still exists, its comments go elsewhere). Dormant ones not."""
+    priors: dict[str, list[dict[str, float]]] = {}
+    for theme in sorted(themes, key=lambda theme: (-theme["comments"], theme["id"])):
+        if theme["status"] != "dormant" and theme["signature"]:
+            priors.setdefault(theme["locale"], []).append(theme["signature"])
+    return priors
 
 
 def _describe(summary: dict[str, dict[str, int]]) -> str:
