@@ -102,3 +102,26 @@ def test_matching_is_one_to_one_and_refuses_unlike_topics() -> None:
 def test_a_new_themes_label_is_its_top_words() -> None:
     assert label_for(["late", "parcel", "courier", "box"]) == "late, parcel, courier"
     assert label_for([]) == "(no words)"
+
+
+def test_a_warm_refit_starts_from_the_earlier_themes_and_keeps_their_number() -> None:
+    texts, _ = corpus()
+    first = ThemeModel(language="en", n_themes=3).fit(texts)
+    prior = [t.signature for t in first.topics_]
+    # 26 comments alone would make 3 themes by the rule; 5 earlier ones keep 5 (fewer if tiny)
+    second = ThemeModel(language="en", random_state=9).fit(
+        [*texts, "late parcel", "wrong invoice"], prior=[*prior, {"refund": 1.0}, {"zzz": 1.0}]
+    )
+    assert second.nmf_.n_components == 5
+    matched = match_topics([t.signature for t in second.topics_], prior, threshold=0.3)
+    assert sorted(m for m in matched if m is not None) == [0, 1, 2]
+    # more themes than topics split one (new ids); every comment in a continued theme keeps its id
+    before, _ = first.assign(texts)
+    after, _ = second.assign(texts)
+    kept = [
+        (matched[a], b)
+        for a, b in zip(after.tolist(), before.tolist(), strict=True)
+        if matched[a] is not None
+    ]
+    assert len(kept) >= len(texts) // 2
+    assert all(now == then for now, then in kept)
