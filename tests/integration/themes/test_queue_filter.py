@@ -4,6 +4,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.conftest import KeyFactory
 from tests.integration.console.seed import insert_customer, insert_response, insert_task
 from tests.integration.users.console_helpers import log_in, make_user
 
@@ -53,3 +54,23 @@ async def test_the_queue_shows_only_tasks_about_the_chosen_theme(
     nonsense = await client.get("/console/queue?theme=99999999999999999999")
     assert nonsense.status_code == 422
     assert "Li None" in nonsense.text  # the filter is dropped, the queue still shows
+
+
+async def test_the_tasks_api_filters_by_theme(
+    client: Client, conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    late = await conn.fetchval(
+        "INSERT INTO themes (locale, label) VALUES ('en', 'Late parcels') RETURNING id"
+    )
+    await task_with_comment(conn, name="Dana Late", text="the parcel was late", theme_id=late)
+    await task_with_comment(conn, name="Li None", text="meh", theme_id=None)
+    agent = await make_key("agent", name="team")
+    everything = (await client.get("/v1/recovery/tasks", headers=agent)).json()["items"]
+    about = (await client.get(f"/v1/recovery/tasks?theme={late}", headers=agent)).json()["items"]
+    assert len(everything) == 2
+    assert len(about) == 1
+    detail = (await client.get(f"/v1/recovery/tasks/{about[0]['id']}", headers=agent)).json()
+    said = await conn.fetchval("SELECT response_id FROM theme_assignments WHERE theme_id = $1", late)
+    assert [e["response_id"] for e in detail["evidence"]] == [str(said)]
+    assert (await client.get("/v1/recovery/tasks?theme=0", headers=agent)).status_code in (400, 422)
+    assert (await client.get(f"/v1/recovery/tasks?theme={2**63}", headers=agent)).status_code in (400, 422)
