@@ -156,6 +156,17 @@ async def test_mistakes_are_problems_not_errors(
     blank = await client.patch("/v1/themes/1", json={"label": "   "}, headers=admin)
     assert blank.status_code == 422
     assert blank.headers["content-type"].startswith("application/problem+json")
+    theme = await conn.fetchval("INSERT INTO themes (locale, label) VALUES ('en', 'late') RETURNING id")
+    nul = await client.patch(f"/v1/themes/{theme}", json={"label": "late\u0000"}, headers=admin)
+    assert nul.status_code == 422
+    assert (
+        await client.patch(f"/v1/themes/{theme}", json={"label": "x" * 121}, headers=admin)
+    ).status_code == 422
+    unknown = await client.patch(f"/v1/themes/{theme}", json={"label": "ok", "status": "x"}, headers=admin)
+    assert unknown.status_code == 422
+    assert (
+        await client.post(f"/v1/themes/{theme}/merge", json={"into": "2"}, headers=admin)
+    ).status_code == 422
     # reading is the CRM's; changing is an admin's
     assert (await client.patch("/v1/themes/1", json={"label": "x"}, headers=crm)).status_code == 403
     assert (await client.post("/v1/themes/runs", headers=crm)).status_code == 403
