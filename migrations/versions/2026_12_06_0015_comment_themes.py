@@ -68,9 +68,14 @@ CREATE TABLE theme_assignments (
     assigned_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX theme_assignments_theme_idx ON theme_assignments (theme_id);
+
+-- a run reads the newest comments, and the scheduler asks whether any came in since the last
+-- run, every few minutes in every process: neither may scan every answer
+CREATE INDEX responses_commented_time_idx ON responses (answered_at) WHERE comment IS NOT NULL;
 """
 
 DOWNGRADE = r"""
+DROP INDEX IF EXISTS responses_commented_time_idx;
 DROP TABLE IF EXISTS theme_assignments;
 DROP TABLE IF EXISTS themes;
 DROP TABLE IF EXISTS theme_runs;

@@ -262,3 +262,12 @@ async def test_erasure_takes_a_customers_words_out_of_the_themes(
     await run_themes(client, admin, settings, pool)
     assert await conn.fetchval("SELECT count(*) FROM theme_assignments WHERE response_id = $1", said) == 0
     assert len(written["delivery"]) == 12
+
+
+async def test_the_schedulers_question_can_use_the_comment_index(conn: asyncpg.Connection) -> None:
+    # asked every few minutes by every process: it must never have to read every answer
+    from feedback_svc.themes.queries import Q
+
+    await conn.execute("SET enable_seqscan = off")
+    plan = await conn.fetch("EXPLAIN " + Q["run_due"], timedelta(hours=24))
+    assert "responses_commented_time_idx" in "\n".join(row[0] for row in plan)
