@@ -15,7 +15,13 @@ import asyncpg
 from feedback_svc.analytics import stats
 from feedback_svc.analytics.service import window
 from feedback_svc.themes import queries
-from feedback_svc.themes.schemas import Comparison, RiskRatio, ThemeImpact, ThemesReport, TrendPoint
+from feedback_svc.themes.schemas import (
+    ThemeComparison,
+    ThemeImpact,
+    ThemeRiskRatio,
+    ThemesReport,
+    ThemeTrendPoint,
+)
 
 METHOD = (
     "Share: the theme's comments among all themed comments in the window, 95% Wilson interval. "
@@ -57,7 +63,7 @@ def _without(totals: dict[int, int], part: dict[int, int]) -> dict[int, int]:
     }
 
 
-def csat_comparison(with_theme: dict[int, int], without: dict[int, int]) -> Comparison:
+def csat_comparison(with_theme: dict[int, int], without: dict[int, int]) -> ThemeComparison:
     satisfied = sum(count for score, count in with_theme.items() if score >= 4)
     other_satisfied = sum(count for score, count in without.items() if score >= 4)
     n, other_n = sum(with_theme.values()), sum(without.values())
@@ -67,7 +73,7 @@ def csat_comparison(with_theme: dict[int, int], without: dict[int, int]) -> Comp
         if compared is not None
         else stats.Estimate(value=None, low=None, high=None, n=n + other_n, small_sample=True)
     )
-    return Comparison(
+    return ThemeComparison(
         with_theme=stats.csat(with_theme), without_theme=stats.csat(without), difference=difference
     )
 
@@ -112,7 +118,7 @@ async def themes_report(
                 top_words=list(theme["top_words"]),
                 comments=comments,
                 share=stats.proportion(comments, commented),
-                nps=Comparison(
+                nps=ThemeComparison(
                     with_theme=stats.nps(nps_with),
                     without_theme=stats.nps(nps_without),
                     difference=nps_difference(nps_with, nps_without),
@@ -120,7 +126,7 @@ async def themes_report(
                 csat=csat_comparison(csat_with, csat_without),
                 churn=_risk_ratio(churn.get(theme_id)),
                 trend=[
-                    TrendPoint(
+                    ThemeTrendPoint(
                         month=month,
                         comments=counts.get(theme_id, 0),
                         share=stats.proportion(counts.get(theme_id, 0), sum(counts.values())),
@@ -140,15 +146,15 @@ async def themes_report(
     )
 
 
-def _risk_ratio(row: dict | None) -> RiskRatio:
+def _risk_ratio(row: dict | None) -> ThemeRiskRatio:
     if row is None:
-        return RiskRatio(
+        return ThemeRiskRatio(
             customers=0, churned=0, other_customers=0, other_churned=0, ratio=None, low=None, high=None
         )
     other_n = row["population"] - row["customers"]
     other_events = row["population_churned"] - row["churned"]
     compared = stats.compare(row["churned"], row["customers"], other_events, other_n)
-    return RiskRatio(
+    return ThemeRiskRatio(
         customers=row["customers"],
         churned=row["churned"],
         other_customers=other_n,

@@ -48,7 +48,7 @@ class ThemeList(Wire):
     items: list[Theme]
 
 
-class Example(Wire):
+class ThemeExample(Wire):
     response_id: UUID
     kind: str
     score: int
@@ -60,7 +60,7 @@ class Example(Wire):
 
 class ThemeDetail(Wire):
     theme: Theme
-    examples: list[Example]
+    examples: list[ThemeExample]
 
 
 class ThemeRename(Wire):
@@ -90,7 +90,7 @@ class ThemeRunList(Wire):
     items: list[ThemeRun]
 
 
-class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+class ThemeComparison(msgspec.Struct, frozen=True, kw_only=True):
     """An outcome with the theme against the other themed comments."""
 
     with_theme: Estimate
@@ -98,7 +98,7 @@ class Comparison(msgspec.Struct, frozen=True, kw_only=True):
     difference: Estimate
 
 
-class RiskRatio(msgspec.Struct, frozen=True, kw_only=True):
+class ThemeRiskRatio(msgspec.Struct, frozen=True, kw_only=True):
     customers: int
     churned: int
     other_customers: int
@@ -108,7 +108,7 @@ class RiskRatio(msgspec.Struct, frozen=True, kw_only=True):
     high: float | None
 
 
-class TrendPoint(msgspec.Struct, frozen=True, kw_only=True):
+class ThemeTrendPoint(msgspec.Struct, frozen=True, kw_only=True):
     month: date
     comments: int
     share: Estimate
@@ -122,10 +122,10 @@ class ThemeImpact(msgspec.Struct, frozen=True, kw_only=True):
     top_words: list[str]
     comments: int
     share: Estimate
-    nps: Comparison
-    csat: Comparison
-    churn: RiskRatio
-    trend: list[TrendPoint]
+    nps: ThemeComparison
+    csat: ThemeComparison
+    churn: ThemeRiskRatio
+    trend: list[ThemeTrendPoint]
 
 
 class ThemesReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.queries import Job, enqueue
 from feedback_svc.settings import Settings
 from feedback_svc.themes import queries
-from feedback_svc.themes.schemas import Example, Theme, ThemeDetail, ThemeList, ThemeRun, ThemeRunList
+from feedback_svc.themes.schemas import Theme, ThemeDetail, ThemeExample, ThemeList, ThemeRun, ThemeRunList
 from ml.themes import ThemeModel, label_for, language_of, match_topics
 
 log = structlog.get_logger(__name__)
@@ -250,7 +250,7 @@ async def get_theme(conn: queries.Conn, theme_id: int, *, examples: int = EXAMPL
     if row is None:
         raise NotFound(f"No theme {theme_id}.")
     quoted = await queries.theme_examples(conn, theme_id, limit=examples)
-    return ThemeDetail(theme=Theme(**row), examples=[Example(**example) for example in quoted])
+    return ThemeDetail(theme=Theme(**row), examples=[ThemeExample(**example) for example in quoted])
 
 
 async def rename_theme(
