@@ -50,6 +50,8 @@ from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
 from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
+from feedback_svc.themes.pages import ThemePagesController
+from feedback_svc.themes.routes import ThemeAnalyticsController, ThemesController
 from feedback_svc.webhooks.routes import WebhookEndpointsController
 
 MAX_BODY_BYTES = 1_048_576
@@ -144,9 +146,12 @@ def create_app(settings: Settings) -> Litestar:
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
             AnalyticsController,
+            ThemeAnalyticsController,
+            ThemesController,
             AnalyticsPageController,
             AgentsPageController,
             AgentsCsvController,
+            ThemePagesController,
             ConsoleAuthController,
             ConsoleHomeController,
             UsersPagesController,

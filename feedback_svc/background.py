@@ -15,6 +15,7 @@ from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
+from feedback_svc.themes.service import ThemeScheduler
 from feedback_svc.webhooks.delivery import WebhookDeliverer
 
 log = structlog.get_logger(__name__)
@@ -30,6 +31,8 @@ def background_runners(
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
         "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
         "console-session-sweeper": SessionSweeper(pool).run,
+        # asks for a theme run when one is due; the outbox worker (any process) does it
+        "theme-scheduler": ThemeScheduler(pool, settings).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies
         "webhook-deliverer": WebhookDeliverer(
             pool, allow_private=settings.webhooks_allow_private, timeout=settings.webhooks_timeout_seconds

@@ -130,6 +130,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     recovery_lease_seconds: Annotated[int, Meta(ge=1, le=86400)] = 900
     recovery_sweep_seconds: Annotated[float, Meta(gt=0)] = 30.0
 
+    # Comment themes (docs/themes.md): a run is started when the last one is older than
+    # themes_refresh_hours and comments came in since (0 hours: only on demand); it learns from
+    # the comments of the last themes_window_days (at most themes_max_comments, newest first),
+    # per language with at least themes_min_comments, into at most themes_max_per_language themes.
+    # A topic at least themes_match_threshold alike (cosine of signatures) continues a theme.
+    themes_refresh_hours: Annotated[float, Meta(ge=0)] = 24.0
+    themes_check_seconds: Annotated[float, Meta(gt=0)] = 300.0
+    themes_window_days: Annotated[int, Meta(ge=7, le=3660)] = 365
+    themes_max_comments: Annotated[int, Meta(ge=100, le=1_000_000)] = 50_000
+    themes_min_comments: Annotated[int, Meta(ge=5)] = 30
+    themes_max_per_language: Annotated[int, Meta(ge=2, le=50)] = 12
+    themes_match_threshold: Annotated[float, Meta(gt=0, lt=1)] = 0.3
+
     @property
     def base_url(self) -> str:
         """The URL customers and the CRM reach this service at."""

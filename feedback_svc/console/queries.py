@@ -25,10 +25,11 @@ async def queue_tasks(
     unowned: bool,
     after: tuple[float, UUID] | None,
     limit: int,
+    theme: int | None = None,
 ) -> list[Row]:
     priority, task_id = after if after else (None, None)
     rows = await conn.fetch(
-        Q["queue_tasks"], trigger, touchpoint, segment, owner, unowned, priority, task_id, limit
+        Q["queue_tasks"], trigger, touchpoint, segment, owner, unowned, priority, task_id, limit, theme
     )
     return [dict(row) for row in rows]
 

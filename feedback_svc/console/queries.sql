@@ -31,6 +31,11 @@ SELECT t.id, t.customer_id, t.trigger, t.touchpoint, t.critical, t.priority, t.p
    AND (NOT $5::boolean
         OR (t.assignee IS NULL AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())))
    AND ($6::float8 IS NULL OR (t.priority, t.id) < ($6, $7::uuid))
+   -- a comment theme ($9): tasks with an answer among their evidence whose comment is about it
+   AND ($9::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM recovery_evidence e
+              JOIN theme_assignments a ON a.response_id = e.response_id
+             WHERE e.task_id = t.id AND a.theme_id = $9))
  ORDER BY t.priority DESC, t.id DESC
  LIMIT $8;
 

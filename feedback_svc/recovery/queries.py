@@ -147,10 +147,21 @@ async def list_tasks(
     customer_id: UUID | None,
     after: tuple[float, UUID] | None,
     limit: int,
+    theme: int | None = None,
 ) -> list[Row]:
     priority, last_id = after if after else (None, None)
     rows = await conn.fetch(
-        Q["list_tasks"], status, trigger, touchpoint, assignee, overdue, customer_id, priority, last_id, limit
+        Q["list_tasks"],
+        status,
+        trigger,
+        touchpoint,
+        assignee,
+        overdue,
+        customer_id,
+        priority,
+        last_id,
+        limit,
+        theme,
     )
     return [dict(row) for row in rows]
 

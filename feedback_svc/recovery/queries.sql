@@ -84,6 +84,11 @@ SELECT t.*, (t.status = 'open' AND t.first_contact_at IS NULL AND t.deadline_at 
         OR (t.status = 'open' AND t.first_contact_at IS NULL AND t.deadline_at < now()) = $5)
    AND ($6::uuid IS NULL OR t.customer_id = $6)
    AND ($7::float8 IS NULL OR (t.priority, t.id) < ($7, $8::uuid))
+   -- a comment theme ($10): tasks with an answer among their evidence whose comment is about it
+   AND ($10::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM recovery_evidence e
+              JOIN theme_assignments a ON a.response_id = e.response_id
+             WHERE e.task_id = t.id AND a.theme_id = $10))
  ORDER BY t.priority DESC, t.id DESC
  LIMIT $9;
 

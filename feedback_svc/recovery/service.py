@@ -90,6 +90,7 @@ class TaskFilter:
     assignee: str | None = None
     overdue: bool | None = None
     customer_id: UUID | None = None
+    theme: int | None = None
 
 
 def task_from_row(row: dict[str, Any]) -> Task:
@@ -166,6 +167,7 @@ async def list_tasks(
         customer_id=filters.customer_id,
         after=after,
         limit=limit + 1,
+        theme=filters.theme,
     )
     items = [task_from_row(row) for row in rows[:limit]]
     more = len(rows) > limit

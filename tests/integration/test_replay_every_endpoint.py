@@ -245,6 +245,26 @@ async def _rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -
 
 
 ERASED = "SELECT count(*) FROM customers WHERE erased_at IS NOT NULL"
+
+
+async def _theme(conn: asyncpg.Connection, label: str) -> int:
+    return await conn.fetchval("INSERT INTO themes (locale, label) VALUES ('en', $1) RETURNING id", label)
+
+
+async def _rename_theme(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    return Request(f"/v1/themes/{await _theme(conn, 'delivery late')}", json={"label": "Late deliveries"})
+
+
+async def _merge_theme(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    into = await _theme(conn, "delivery")
+    return Request(f"/v1/themes/{await _theme(conn, 'parcel late')}/merge", json={"into": into})
+
+
+async def _theme_run(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    return Request("/v1/themes/runs")
+
+
+THEMES = "SELECT string_agg(label || status || updated_at::text, ',' ORDER BY id) FROM themes"
 MODELS = (
     "SELECT string_agg(version || active || coalesce(activated_at::text, ''), ',' ORDER BY version) "
     "FROM models"
@@ -316,6 +336,9 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/release"): Replay("agent", _release, history("released")),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/resolve"): Replay("agent", _resolve, history("resolved")),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/reopen"): Replay("agent", _reopen, history("reopened")),
+    ("PATCH", "/v1/themes/{theme_id:int}"): Replay("admin", _rename_theme, THEMES),
+    ("POST", "/v1/themes/{theme_id:int}/merge"): Replay("admin", _merge_theme, THEMES),
+    ("POST", "/v1/themes/runs"): Replay("admin", _theme_run, "SELECT count(*) FROM theme_runs"),
     ("PUT", "/v1/recovery/rules/{trigger:str}"): Replay(
         "admin", _rule, "SELECT updated_at::text FROM recovery_rules WHERE trigger = 'csat_low'"
     ),

@@ -24,6 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/console/queue", "agent"),
     NavItem("Analytics", "/console/analytics", "manager"),
     NavItem("Agents", "/console/agents", "manager"),
+    NavItem("Themes", "/console/themes", "manager"),
     NavItem("Users", "/console/users", "manager"),
 )
 

@@ -494,6 +494,8 @@ async def plant_everywhere(conn: asyncpg.Connection, customer_id: str) -> dict[s
             "OR udt_name = '_text')",
             table,
         )
+        if not columns:
+            continue  # ids and numbers only: nothing personal can be written there
         rows = await conn.fetchval(f'SELECT count(*) FROM "{table}" WHERE {where}', customer_id)
         assert rows, f"the footprint leaves no row in {table}, so nothing could be planted there"
         for column in columns:
