@@ -14,6 +14,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from feedback_svc.alerts.routes import AlertsController
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> Litestar:
             ScoresController,
             ModelsController,
             RecoveryController,
+            AlertsController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),

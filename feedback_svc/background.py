@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import structlog
 
+from feedback_svc.alerts.sender import AlertSender
 from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
@@ -28,7 +29,11 @@ def background_runners(
     """name -> runner; each domain with periodic work adds its own here."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
-        "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
+        "recovery-escalation": EscalationSweeper(
+            pool, interval=settings.recovery_sweep_seconds, settings=settings
+        ).run,
+        # its own HTTP client too: Slack-compatible URLs are guarded like webhook targets
+        "alert-sender": AlertSender(pool, settings).run,
         "console-session-sweeper": SessionSweeper(pool).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies
         "webhook-deliverer": WebhookDeliverer(

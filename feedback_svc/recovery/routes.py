@@ -82,6 +82,12 @@ class RecoveryController(Controller):
             bool | None, QueryParameter(description="Open, never contacted and past the deadline.")
         ] = None,
         customer_id: FromQuery[UUID | None] = None,
+        escalated: Annotated[
+            bool | None,
+            QueryParameter(
+                description="Escalated: its deadline passed without contact (the managers' view)."
+            ),
+        ] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> TaskPage:
@@ -92,6 +98,7 @@ class RecoveryController(Controller):
             assignee=assignee,
             overdue=overdue,
             customer_id=customer_id,
+            escalated=escalated,
         )
         return await service.list_tasks(pool, filters, cursor=cursor, limit=limit)
 
