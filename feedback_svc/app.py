@@ -21,6 +21,7 @@ from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
 from feedback_svc.audit.service import AuditMiddleware
 from feedback_svc.background import background_runners, run_all
+from feedback_svc.console.alerts_pages import AlertPagesController
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
 from feedback_svc.console.task_pages import TaskPagesController
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Litestar:
             UsersPagesController,
             QueuePagesController,
             TaskPagesController,
+            AlertPagesController,
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],
