@@ -14,6 +14,7 @@ import pytest
 from feedback_svc.alerts.sender import AlertSender
 from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.email.smtp import SmtpSender
+from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
 from feedback_svc.webhooks.signing import new_secret
 from tests.conftest import KeyFactory
@@ -124,3 +125,7 @@ async def set_rule(conn: asyncpg.Connection, trigger: str, urgency: str, **recip
 
 def hours_from_now(hours: float) -> datetime:
     return datetime.now(UTC) + timedelta(hours=hours)
+
+
+def sweeper(pool: asyncpg.Pool, settings: Settings) -> EscalationSweeper:
+    return EscalationSweeper(pool, interval=1, settings=settings)

@@ -14,7 +14,6 @@ from litestar.testing import AsyncTestClient
 from standardwebhooks import Webhook
 
 from feedback_svc.alerts.queries import claim_alerts
-from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
 from tests.integration.alerts.conftest import (
     AGENTS,
@@ -28,6 +27,7 @@ from tests.integration.alerts.conftest import (
     send_all,
     sender_for,
     set_rule,
+    sweeper,
 )
 from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.recovery.conftest import answer, drain, insert_customer, insert_task
@@ -40,10 +40,6 @@ def text_of(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert isinstance(body, EmailMessage)
     return body.get_content()
-
-
-def sweeper(pool: asyncpg.Pool, settings: Settings, **options: object) -> EscalationSweeper:
-    return EscalationSweeper(pool, interval=1, settings=settings, **options)  # type: ignore[arg-type]
 
 
 async def test_a_contact_request_alerts_the_team_by_email_with_a_link_to_the_task(
