@@ -89,7 +89,8 @@ class Alert(Wire):
         str | None,
         Meta(
             description="The message that carried it (email Message-ID `<alert-N@...>`, webhook `webhook-id` "
-            "`alert_N`); alerts waiting for one recipient go out together in one message."
+            "`alert-N`), the same on every retry; alerts waiting for one recipient go out together "
+            "in one message."
         ),
     ]
     next_attempt_at: datetime | None

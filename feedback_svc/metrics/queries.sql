@@ -7,4 +7,6 @@ SELECT (SELECT count(*) FROM outbox WHERE status = 'pending' AND run_after <= no
        (SELECT count(*) FROM outbox WHERE status = 'dead') AS outbox_dead,
        (SELECT count(*) FROM recovery_tasks WHERE status = 'open') AS recovery_open,
        (SELECT count(*) FROM recovery_tasks WHERE status = 'open' AND deadline_at < now()) AS recovery_overdue,
+       (SELECT count(*) FROM alerts WHERE status = 'pending' AND next_attempt_at <= now()) AS alerts_due,
+       (SELECT count(*) FROM alerts WHERE status = 'failed') AS alerts_failed,
        (SELECT version FROM models WHERE active ORDER BY activated_at DESC NULLS LAST LIMIT 1) AS active_model;

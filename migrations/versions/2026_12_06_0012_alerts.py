@@ -75,6 +75,8 @@ CREATE INDEX alerts_due_idx ON alerts (next_attempt_at, id) WHERE status = 'pend
 -- the per-recipient cap counts the messages sent in the last hour
 CREATE INDEX alerts_recipient_sent_idx ON alerts (channel, recipient, sent_at) WHERE status = 'sent';
 CREATE INDEX alerts_task_idx ON alerts (task_id, id);
+-- the failed-alerts gauge at every scrape
+CREATE INDEX alerts_failed_idx ON alerts (id) WHERE status = 'failed';
 
 ALTER TABLE recovery_tasks ADD COLUMN deadline_alerted_at timestamptz;
 -- the sweep's deadline-near check reads these in deadline order

@@ -114,3 +114,19 @@ async def test_every_alert_is_listed_newest_first_with_its_task_link_and_a_hidde
     only_email = (await client.get("/v1/alerts?channel=email&trigger=escalated", headers=admin)).json()
     assert len(only_email["items"]) == 1
     assert (await client.get(f"/v1/alerts?task_id={task}&status=sent", headers=admin)).json()["items"] == []
+
+
+async def test_metrics_count_alerts_due_and_failed(
+    client: Client,
+    make_key: KeyFactory,
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    team: Team,
+) -> None:
+    await insert_task(conn, await insert_customer(conn), deadline_at=hours_from_now(-1))
+    await sweeper(pool, settings).sweep_once()
+    await conn.execute("UPDATE alerts SET status = 'failed' WHERE id = (SELECT min(id) FROM alerts)")
+    metrics = (await client.get("/metrics", headers=await make_key("metrics", name="prometheus"))).text
+    assert "feedback_alerts_due 2.0" in metrics
+    assert "feedback_alerts_failed 1.0" in metrics
