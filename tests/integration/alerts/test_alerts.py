@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from standardwebhooks import Webhook
 
 from feedback_svc.alerts.queries import claim_alerts
+from feedback_svc.app import create_app
 from feedback_svc.settings import Settings
 from tests.integration.alerts.conftest import (
     AGENTS,
@@ -349,3 +350,24 @@ async def test_a_runner_that_dies_after_its_claim_loses_nothing_and_doubles_noth
         f"<alert-{c.message_key}@acme.example>" for c in claimed
     )
     assert sorted(r for m in box.received for r in m.rcpt_tos) == sorted([*AGENTS, *MANAGERS])
+
+
+async def test_a_running_service_escalates_and_emails_on_its_own(
+    conn: asyncpg.Connection, settings: Settings, team: Team, inbox: tuple[Inbox, int]
+) -> None:
+    box, port = inbox
+    task = await insert_task(conn, await insert_customer(conn), deadline_at=hours_from_now(-1))
+    running = msgspec.structs.replace(
+        settings,
+        run_workers=True,
+        recovery_sweep_seconds=0.2,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+    )
+    async with AsyncTestClient(app=create_app(running)):
+        async with asyncio.timeout(30):
+            while len(box.received) < 3:
+                await asyncio.sleep(0.1)
+    assert sorted(r for m in box.received for r in m.rcpt_tos) == sorted([*AGENTS, *MANAGERS])
+    assert all(f"{BASE_URL}/console/tasks/{task}" in text_of(m.message) for m in box.received)
