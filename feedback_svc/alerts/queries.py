@@ -69,8 +69,9 @@ async def insert_alerts(
     return len(rows)
 
 
-async def claim_alerts(conn: Conn, *, runner: str, limit: int, lease: timedelta) -> list[Claimed]:
-    rows = await conn.fetch(Q["claim_alerts"], runner, limit, lease)
+async def claim_alerts(conn: Conn, *, runner: str, recipients: int, lease: timedelta) -> list[Claimed]:
+    """Every due alert of up to `recipients` recipients, leased to `runner`."""
+    rows = await conn.fetch(Q["claim_alerts"], runner, recipients, lease)
     return [msgspec.convert(dict(row), Claimed) for row in rows]
 
 

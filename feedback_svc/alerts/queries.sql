@@ -34,18 +34,29 @@ ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- name: claim_alerts
--- One statement claims a batch: SKIP LOCKED lets runners in many processes claim side by side,
--- the lease (locked_by, locked_until) hands alerts back if their runner dies, and attempts counts
--- claims, so one that kills its runner still runs out of attempts.
-WITH due AS (
-    SELECT id
+-- One statement claims every due alert of up to $2 recipients: SKIP LOCKED lets runners in many
+-- processes claim side by side, the lease (locked_by, locked_until) hands alerts back if their
+-- runner dies, and attempts counts claims, so one that kills its runner still runs out of attempts.
+-- the recipients whose alerts have waited longest: a storm for one person is claimed whole, so
+-- it becomes one message however many alerts it has
+WITH heads AS (
+    SELECT channel, recipient
       FROM alerts
      WHERE status = 'pending'
        AND next_attempt_at <= now()
        AND (locked_until IS NULL OR locked_until < now())
-     ORDER BY next_attempt_at, id
+     GROUP BY channel, recipient
+     ORDER BY min(next_attempt_at), min(id)
      LIMIT $2
-       FOR UPDATE SKIP LOCKED
+),
+due AS (
+    SELECT a.id
+      FROM alerts a
+      JOIN heads h ON h.channel = a.channel AND h.recipient = a.recipient
+     WHERE a.status = 'pending'
+       AND a.next_attempt_at <= now()
+       AND (a.locked_until IS NULL OR a.locked_until < now())
+       FOR UPDATE OF a SKIP LOCKED
 ),
 -- the claimed alerts of one recipient make one message, keyed by its first alert's id; an
 -- alert already in a message (a retry, or one whose runner died) stays in that message, so it

@@ -96,7 +96,7 @@ class AlertSender:
         *,
         email: EmailSender | None = None,
         name: str | None = None,
-        batch_size: int = 500,
+        recipients_per_claim: int = 50,
         idle_interval: float = 1.0,
         lease: timedelta = LEASE,
         schedule: Sequence[timedelta] = RETRY_SCHEDULE,
@@ -112,8 +112,8 @@ class AlertSender:
         self.mail_from = settings.mail_from
         self.cap = settings.alerts_per_recipient_per_hour
         self.name = name or default_worker_name()
-        # a storm for one recipient is claimed whole, so it becomes one message
-        self.batch_size = batch_size
+        # every due alert of each recipient is claimed: a storm for one person is one message
+        self.recipients_per_claim = recipients_per_claim
         self.idle_interval = idle_interval
         self.lease = lease
         self.schedule = tuple(schedule)
@@ -142,7 +142,7 @@ class AlertSender:
     async def run_once(self, http: httpx.AsyncClient) -> int:
         """Claim one batch and send it, a message per recipient; returns how many alerts were claimed."""
         claimed = await queries.claim_alerts(
-            self.pool, runner=self.name, limit=self.batch_size, lease=self.lease
+            self.pool, runner=self.name, recipients=self.recipients_per_claim, lease=self.lease
         )
         messages: dict[int, list[Claimed]] = defaultdict(list)
         for alert in claimed:

@@ -72,6 +72,8 @@ CREATE TABLE alerts (
     UNIQUE (task_id, trigger, occasion, channel, recipient)
 );
 CREATE INDEX alerts_due_idx ON alerts (next_attempt_at, id) WHERE status = 'pending';
+-- a claim takes every due alert of the recipients it picked
+CREATE INDEX alerts_pending_recipient_idx ON alerts (channel, recipient) WHERE status = 'pending';
 -- the per-recipient cap counts the messages sent in the last hour
 CREATE INDEX alerts_recipient_sent_idx ON alerts (channel, recipient, sent_at) WHERE status = 'sent';
 CREATE INDEX alerts_task_idx ON alerts (task_id, id);

@@ -260,20 +260,25 @@ async def test_a_storm_for_one_person_becomes_one_message_and_the_hourly_cap_hol
 ) -> None:
     await set_rule(conn, "escalated", "normal", roles=["manager"])
     await set_rule(conn, "escalated", "urgent", roles=["manager"])
-    for _ in range(30):
-        await insert_task(conn, await insert_customer(conn), deadline_at=hours_from_now(-1))
-    await sweeper(pool, settings).sweep_once()
+    # 600 customers' promises broken at once (an outage of the phone system, say)
+    await conn.execute(
+        """WITH c AS (INSERT INTO customers (external_id, value)
+                      SELECT 'storm-' || n, 100 FROM generate_series(1, 600) n RETURNING id)
+           INSERT INTO recovery_tasks (customer_id, trigger, priority, deadline_at)
+           SELECT id, 'nps_detractor', 50, now() - interval '1 hour' FROM c"""
+    )
+    assert (await sweeper(pool, settings).sweep_once()).escalated == 600
     box, port = inbox
     capped = msgspec.structs.replace(settings, alerts_per_recipient_per_hour=2)
-    assert await send_all(sender_for(pool, capped, smtp_port=port)) == 30
+    assert await send_all(sender_for(pool, capped, smtp_port=port)) == 600
 
     [storm] = [m.message for m in box.received]
-    assert " ".join(storm["Subject"].split()).endswith("(+29 more)")
+    assert " ".join(storm["Subject"].split()).endswith("(+599 more)")
     text = text_of(storm)
-    assert "29 more alerts:" in text
+    assert "599 more alerts:" in text
     assert text.count(f"{BASE_URL}/console/tasks/") == 1 + 10  # the lead, then ten listed
-    assert f"and 19 more: {BASE_URL}/console/alerts" in text
-    assert Counter(a["status"] for a in await alerts(conn)) == {"sent": 30}
+    assert f"and 589 more: {BASE_URL}/console/alerts" in text
+    assert Counter(a["status"] for a in await alerts(conn)) == {"sent": 600}
 
     # two more rounds of escalations: the second message goes, the third waits for the hour
     for _ in range(2):
@@ -298,7 +303,7 @@ async def test_many_senders_at_once_send_each_alert_in_exactly_one_message(
     await sweeper(pool, settings).sweep_once()
     receiver.delay = 0.05  # the sends overlap
 
-    senders = [sender_for(pool, settings, name=f"sender-{n}", batch_size=5) for n in range(4)]
+    senders = [sender_for(pool, settings, name=f"sender-{n}", recipients_per_claim=2) for n in range(4)]
     await asyncio.gather(*(send_all(s) for s in senders))
 
     rows = await alerts(conn)
@@ -335,7 +340,7 @@ async def test_a_runner_that_dies_after_its_claim_loses_nothing_and_doubles_noth
     await insert_task(conn, await insert_customer(conn), deadline_at=hours_from_now(-1))
     await sweeper(pool, settings).sweep_once()
     # a runner claims (committed) and dies before it sends: nothing left the building
-    claimed = await claim_alerts(pool, runner="dead-runner", limit=100, lease=timedelta(minutes=5))
+    claimed = await claim_alerts(pool, runner="dead-runner", recipients=100, lease=timedelta(minutes=5))
     assert len(claimed) == 3
     box, port = inbox
     alive = sender_for(pool, settings, smtp_port=port)
