@@ -15,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_svc.alerts.routes import AlertsController
+from feedback_svc.analytics.agent_pages import AgentsCsvController, AgentsPageController
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
@@ -148,6 +149,8 @@ def create_app(settings: Settings) -> Litestar:
             ),
             AnalyticsController,
             AnalyticsPageController,
+            AgentsPageController,
+            AgentsCsvController,
             ConsoleAuthController,
             ConsoleHomeController,
             UsersPagesController,

@@ -67,7 +67,7 @@ class WorkGauges:
         )
         self.recovery_overdue = Gauge(
             f"{PREFIX}_recovery_overdue_tasks",
-            "Open recovery tasks past their deadline: promises being broken",
+            "Open recovery tasks past their deadline with no contact yet: promises being broken",
             registry=self.registry,
         )
         self.alerts_due = Gauge(

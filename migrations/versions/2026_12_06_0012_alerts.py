@@ -1,7 +1,7 @@
 """Alerts to the team, and escalation that raises a task's priority.
 
 Revision ID: 20261206_0012
-Revises: 20261206_0009
+Revises: 20261206_0016
 Create Date: 2026-12-06
 
 - alert_rules: for each alert trigger (contact_request, high_value_detractor, deadline_near,
@@ -16,7 +16,7 @@ Create Date: 2026-12-06
 from alembic import op
 
 revision = "20261206_0012"
-down_revision = "20261206_0009"
+down_revision = "20261206_0016"
 branch_labels = None
 depends_on = None
 

@@ -25,6 +25,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Escalated", "/console/queue/escalated", "manager"),
     NavItem("Alerts", "/console/alerts", "manager"),
     NavItem("Analytics", "/console/analytics", "manager"),
+    NavItem("Agents", "/console/agents", "manager"),
     NavItem("Users", "/console/users", "manager"),
 )
 
