@@ -240,6 +240,14 @@ async def _rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -
     return Request("/v1/recovery/rules/csat_low", json=body)
 
 
+async def _alert_rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    body = {
+        "enabled": True,
+        "recipients": {"owner": True, "roles": ["manager"], "emails": ["leads@example.com"]},
+    }
+    return Request("/v1/alerts/rules/escalated/urgent", json=body)
+
+
 MODELS = (
     "SELECT string_agg(version || active || coalesce(activated_at::text, ''), ',' ORDER BY version) "
     "FROM models"
@@ -313,6 +321,11 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/reopen"): Replay("agent", _reopen, history("reopened")),
     ("PUT", "/v1/recovery/rules/{trigger:str}"): Replay(
         "admin", _rule, "SELECT updated_at::text FROM recovery_rules WHERE trigger = 'csat_low'"
+    ),
+    ("PUT", "/v1/alerts/rules/{trigger:str}/{urgency:str}"): Replay(
+        "admin",
+        _alert_rule,
+        "SELECT updated_at::text FROM alert_rules WHERE trigger = 'escalated' AND urgency = 'urgent'",
     ),
 }
 
