@@ -14,12 +14,14 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from feedback_svc.alerts.routes import AlertsController
 from feedback_svc.analytics.agent_pages import AgentsCsvController, AgentsPageController
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
 from feedback_svc.background import background_runners, run_all
+from feedback_svc.console.alerts_pages import AlertPagesController
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
 from feedback_svc.console.task_pages import TaskPagesController
@@ -142,6 +144,7 @@ def create_app(settings: Settings) -> Litestar:
             ScoresController,
             ModelsController,
             RecoveryController,
+            AlertsController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
@@ -157,6 +160,7 @@ def create_app(settings: Settings) -> Litestar:
             UsersPagesController,
             QueuePagesController,
             TaskPagesController,
+            AlertPagesController,
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],

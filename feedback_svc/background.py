@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import structlog
 
+from feedback_svc.alerts.sender import AlertSender
 from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
@@ -29,7 +30,11 @@ def background_runners(
     """name -> runner; each domain with periodic work adds its own here."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
-        "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
+        "recovery-escalation": EscalationSweeper(
+            pool, interval=settings.recovery_sweep_seconds, settings=settings
+        ).run,
+        # its own HTTP client too: Slack-compatible URLs are guarded like webhook targets
+        "alert-sender": AlertSender(pool, settings).run,
         "console-session-sweeper": SessionSweeper(pool).run,
         # asks for a theme run when one is due; the outbox worker (any process) does it
         "theme-scheduler": ThemeScheduler(pool, settings).run,

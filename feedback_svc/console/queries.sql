@@ -150,3 +150,31 @@ SELECT root_cause
  GROUP BY root_cause
  ORDER BY count(*) DESC, root_cause
  LIMIT 40;
+
+-- name: escalated_tasks
+-- The managers' view: open tasks whose deadline passed without contact, longest overdue first,
+-- with what their escalation alerts did.
+SELECT t.id, t.trigger, t.touchpoint, t.critical, t.priority, t.priority_reasons, t.deadline_at,
+       t.escalated_at, t.assignee, t.first_contact_at,
+       CASE WHEN t.lease_expires_at > now() THEN t.lease_holder END AS lease_holder,
+       c.name AS customer_name, c.external_id AS customer_external_id, c.segment, c.value,
+       alerted.sent AS alerts_sent, alerted.waiting AS alerts_waiting, alerted.failed AS alerts_failed
+  FROM recovery_tasks t
+  JOIN customers c ON c.id = t.customer_id
+ CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status = 'sent') AS sent,
+               count(*) FILTER (WHERE status = 'pending') AS waiting,
+               count(*) FILTER (WHERE status = 'failed') AS failed
+          FROM alerts a
+         WHERE a.task_id = t.id AND a.trigger = 'escalated'
+  ) alerted
+ WHERE t.status = 'open' AND t.escalated_at IS NOT NULL AND NOT t.control
+ ORDER BY t.deadline_at, t.id
+ LIMIT $1;
+
+-- name: task_alerts
+-- Who was told about a task, for its page.
+SELECT id, trigger, urgency, channel, recipient, user_id, status, attempts, error, created_at, sent_at
+  FROM alerts
+ WHERE task_id = $1
+ ORDER BY id;

@@ -91,6 +91,12 @@ class RecoveryController(Controller):
                 "comment theme (GET /v1/themes).",
             ),
         ] = None,
+        escalated: Annotated[
+            bool | None,
+            QueryParameter(
+                description="Escalated: its deadline passed without contact (the managers' view)."
+            ),
+        ] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> TaskPage:
@@ -102,6 +108,7 @@ class RecoveryController(Controller):
             overdue=overdue,
             customer_id=customer_id,
             theme=theme,
+            escalated=escalated,
         )
         return await service.list_tasks(pool, filters, cursor=cursor, limit=limit)
 

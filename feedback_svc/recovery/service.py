@@ -91,6 +91,7 @@ class TaskFilter:
     overdue: bool | None = None
     customer_id: UUID | None = None
     theme: int | None = None
+    escalated: bool | None = None
 
 
 def task_from_row(row: dict[str, Any]) -> Task:
@@ -165,6 +166,7 @@ async def list_tasks(
         assignee=filters.assignee,
         overdue=filters.overdue,
         customer_id=filters.customer_id,
+        escalated=filters.escalated,
         after=after,
         limit=limit + 1,
         theme=filters.theme,

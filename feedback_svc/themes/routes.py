@@ -1,5 +1,6 @@
 """HTTP for comment themes: read them (crm), run, rename and merge them (admin), and their analytics."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
@@ -16,6 +17,7 @@ from feedback_svc.analytics.routes import DateFrom, DateTo
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.errors import InvalidInput
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.lib.request_context import request_id_of
@@ -36,12 +38,23 @@ ApiRequest = Request[Principal, Principal, State]
 Locale = Annotated[
     str | None,
     QueryParameter(
-        description="Only themes of this language (`de`, `fr`, ...; `und`: unknown).",
+        description="Only themes of this language: 2-3 lower-case letters (`de`, `fr`, ...; `und`: unknown).",
         min_length=2,
         max_length=3,
-        pattern=r"^[a-z]{2,3}$",
     ),
 ]
+
+
+def checked_locale(locale: str | None) -> str | None:
+    """Checked here with fullmatch: a query pattern runs with re.search, where `$` lets "en\n" by."""
+    if locale is not None and not re.fullmatch(r"[a-z]{2,3}", locale):
+        raise InvalidInput(
+            "locale is 2-3 lower-case letters, such as de or fr (und: unknown).",
+            errors=[{"field": "locale", "message": "2-3 lower-case letters", "source": "query"}],
+        )
+    return locale
+
+
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 
@@ -64,7 +77,7 @@ class ThemesController(Controller):
         locale: Locale = None,
         include_merged: FromQuery[bool] = False,
     ) -> ThemeList:
-        return await service.list_themes(pool, locale=locale, include_merged=include_merged)
+        return await service.list_themes(pool, locale=checked_locale(locale), include_merged=include_merged)
 
     @get(
         "/{theme_id:int}",
@@ -191,5 +204,9 @@ class ThemeAnalyticsController(Controller):
         locale: Locale = None,
     ) -> ThemesReport:
         return await report.themes_report(
-            pool, date_from=date_from, date_to=date_to, locale=locale, today=datetime.now(UTC).date()
+            pool,
+            date_from=date_from,
+            date_to=date_to,
+            locale=checked_locale(locale),
+            today=datetime.now(UTC).date(),
         )

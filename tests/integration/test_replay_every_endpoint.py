@@ -265,6 +265,16 @@ async def _theme_run(client: Client, conn: asyncpg.Connection, key: dict[str, st
 
 
 THEMES = "SELECT string_agg(label || status || updated_at::text, ',' ORDER BY id) FROM themes"
+
+
+async def _alert_rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    body = {
+        "enabled": True,
+        "recipients": {"owner": True, "roles": ["manager"], "emails": ["leads@example.com"]},
+    }
+    return Request("/v1/alerts/rules/escalated/urgent", json=body)
+
+
 MODELS = (
     "SELECT string_agg(version || active || coalesce(activated_at::text, ''), ',' ORDER BY version) "
     "FROM models"
@@ -341,6 +351,11 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/themes/runs"): Replay("admin", _theme_run, "SELECT count(*) FROM theme_runs"),
     ("PUT", "/v1/recovery/rules/{trigger:str}"): Replay(
         "admin", _rule, "SELECT updated_at::text FROM recovery_rules WHERE trigger = 'csat_low'"
+    ),
+    ("PUT", "/v1/alerts/rules/{trigger:str}/{urgency:str}"): Replay(
+        "admin",
+        _alert_rule,
+        "SELECT updated_at::text FROM alert_rules WHERE trigger = 'escalated' AND urgency = 'urgent'",
     ),
 }
 

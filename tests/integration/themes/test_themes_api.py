@@ -149,6 +149,10 @@ async def test_mistakes_are_problems_not_errors(
     client: Client, conn: asyncpg.Connection, admin: dict[str, str], crm: dict[str, str]
 ) -> None:
     assert (await client.get("/v1/themes/1", headers=crm)).status_code == 404
+    for path in ("/v1/themes", "/v1/analytics/themes"):  # a trailing newline is no language code
+        newline = await client.get(path, params={"locale": "en\n"}, headers=crm)
+        assert newline.status_code == 422, newline.text
+        assert newline.json()["errors"][0]["field"] == "locale"
     assert (await client.get(f"/v1/themes/{2**63}", headers=crm)).status_code == 404
     assert (await client.patch(f"/v1/themes/{2**64}", json={"label": "x"}, headers=admin)).status_code == 404
     assert (await client.post("/v1/themes/1/merge", json={"into": 1}, headers=admin)).status_code == 422
