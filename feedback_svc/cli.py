@@ -290,6 +290,17 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_themes(_: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.themes.commands import run_themes
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        code = asyncio.run(run_themes(settings))
+    raise SystemExit(code)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.imports import commands
@@ -416,6 +427,10 @@ def _parser() -> argparse.ArgumentParser:
         help="train as if it were then, e.g. 2026-06-30T00:00:00+00:00 (a model of the past, to backtest)",
     )
     training.set_defaults(run=cmd_train)
+
+    commands.add_parser(
+        "themes", help="find the comment themes now (per language) and print them"
+    ).set_defaults(run=cmd_themes)
 
     bulk = commands.add_parser(
         "import",

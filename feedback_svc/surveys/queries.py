@@ -62,10 +62,6 @@ async def upsert_touchpoint(
     return dict(row)
 
 
-async def get_invitation(conn: Conn, invitation_id: UUID) -> Row | None:
-    return _row(await conn.fetchrow(Q["get_invitation"], invitation_id))
-
-
 async def insert_interaction(
     conn: Conn,
     *,

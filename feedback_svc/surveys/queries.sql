@@ -74,39 +74,24 @@ SELECT id, customer_id, external_id, touchpoint, critical, occurred_at, channel_
 
 -- name: invitation_for_interaction
 SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reason, i.send_at,
-       i.sent_at, i.expires_at, i.created_at, i.reminders_sent, i.last_reminded_at
+       i.sent_at, i.expires_at, i.created_at
   FROM invitations i JOIN surveys s ON s.id = i.survey_id
  WHERE i.interaction_id = $1
  ORDER BY i.created_at
  LIMIT 1;
 
--- name: get_invitation
--- One invitation as the CRM reads it, with when its next reminder is due (only while it waits
--- for an answer: a reminder planned before the answer came is skipped when it comes due).
-SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reason, i.send_at,
-       i.sent_at, i.expires_at, i.created_at, i.reminders_sent, i.last_reminded_at,
-       c.erased_at IS NOT NULL AS erased,
-       (SELECT min(r.due_at) FROM invitation_reminders r
-         WHERE r.invitation_id = i.id AND r.status IN ('scheduled', 'sending')
-           AND i.status = 'sent' AND c.erased_at IS NULL) AS next_reminder_at
-  FROM invitations i
-  JOIN surveys s ON s.id = i.survey_id
-  JOIN customers c ON c.id = i.customer_id
- WHERE i.id = $1;
-
 -- name: insert_invitation
 INSERT INTO invitations (id, survey_id, customer_id, interaction_id, channel, token_hash, status, reason,
                          locale, send_at, sent_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at, reminders_sent,
-          last_reminded_at;
+RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at;
 
 -- name: get_interaction
 SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 
 -- name: invitation_by_token
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
-SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
+SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.opened_at,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
        it.touchpoint

@@ -9,7 +9,6 @@ sent, in that transaction; reminding.py sends it when it comes due.
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -68,9 +67,3 @@ async def plan_reminder(
             run_after=due,
         )
     return due
-
-
-async def invitation_reminders(
-    conn: asyncpg.Connection | asyncpg.Pool, invitation_id: UUID
-) -> list[dict[str, Any]]:
-    return [dict(row) for row in await conn.fetch(Q["invitation_reminders"], invitation_id)]

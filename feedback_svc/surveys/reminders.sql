@@ -58,21 +58,20 @@ UPDATE invitation_reminders
 -- The channel took the reminder: it is recorded, and counted on the invitation where the CRM
 -- reads it, whatever the invitation's status now (an answer that came in while the reminder was
 -- on its way stays the answer). No row back: another worker recorded it first.
--- The reason stays the one it was sent with ('sent by sms (instead of email: ...)').
+-- The reason stays the one it was sent with ('sent by sms (instead of email: ...)'), and the
+-- invitation's history gets a 'reminded' step with it.
 WITH reminder AS (
     UPDATE invitation_reminders
        SET status = 'sent', sent_at = now(), updated_at = now()
      WHERE invitation_id = $1 AND number = $2 AND status = 'sending'
-    RETURNING invitation_id, number, sent_at, reason
+    RETURNING invitation_id, number, channel, sent_at, reason
+),
+history AS (
+    INSERT INTO invitation_history (invitation_id, at, event, reason, channel)
+    SELECT invitation_id, sent_at, 'reminded', 'reminder ' || number || ', ' || reason, channel FROM reminder
 )
 UPDATE invitations i
    SET reminders_sent = greatest(i.reminders_sent, r.number), last_reminded_at = r.sent_at
   FROM reminder r
  WHERE i.id = r.invitation_id
 RETURNING i.status, r.sent_at, r.reason;
-
--- name: invitation_reminders
-SELECT number, status, channel, due_at, sent_at, reason
-  FROM invitation_reminders
- WHERE invitation_id = $1
- ORDER BY number;

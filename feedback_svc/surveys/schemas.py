@@ -50,12 +50,6 @@ class Invitation(Wire):
     sent_at: datetime | None
     expires_at: datetime
     created_at: datetime
-    reminders_sent: Annotated[int, Meta(description="Reminders that went out for this invitation.")] = 0
-    last_reminded_at: datetime | None = None
-    next_reminder_at: Annotated[
-        datetime | None,
-        Meta(description="When the next reminder is due, while the invitation is unanswered; null: none."),
-    ] = None
     survey_url: Annotated[
         str | None, Meta(description="Only for channel=web, only in this response: the link to show.")
     ] = None
@@ -76,10 +70,6 @@ class Reminder(Wire):
     due_at: datetime
     sent_at: datetime | None
     reason: str | None
-
-
-class InvitationDetail(Invitation, kw_only=True):
-    reminders: list[Reminder]
 
 
 class InteractionRecorded(Wire):
@@ -170,3 +160,65 @@ class TouchpointUpdate(Wire):
     invite_delay_minutes: DelayMinutes = 60.0
     reminder_count: ReminderCount | None = None
     reminder_delay_hours: ReminderHours | None = None
+
+
+InvitationStatus = Literal["scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired"]
+
+
+class InvitationEvent(Wire):
+    at: datetime
+    event: Annotated[
+        Literal[
+            "scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired", "opened", "reminded"
+        ],
+        Meta(
+            description="A status the invitation took; 'opened': its survey page was first loaded; "
+            "'reminded': a reminder went out (`channel` says how)."
+        ),
+    ]
+    reason: str | None
+    channel: Channel | None
+
+
+class InvitationRecord(Wire):
+    """An invitation as the CRM reads it back: where it stands, and how it got there."""
+
+    id: UUID
+    customer_id: UUID
+    customer_external_id: str | None
+    survey: str
+    kind: Kind
+    interaction_id: UUID | None
+    channel: Channel | None
+    status: InvitationStatus
+    reason: str
+    locale: str
+    send_at: datetime | None
+    sent_at: datetime | None
+    opened_at: Annotated[
+        datetime | None,
+        Meta(description="When the link was first followed (mail scanners that follow links count too)."),
+    ]
+    answered_at: datetime | None
+    response_id: UUID | None
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    reminders_sent: Annotated[int, Meta(description="Reminders that went out for this invitation.")]
+    last_reminded_at: datetime | None
+    next_reminder_at: Annotated[
+        datetime | None,
+        Meta(description="When the next reminder is due, while the invitation waits for an answer."),
+    ]
+    reminders: Annotated[
+        list[Reminder],
+        Meta(description="Each reminder planned, sent, skipped or failed, and why; by number."),
+    ]
+    history: Annotated[list[InvitationEvent], Meta(description="Oldest first.")]
+
+
+class InvitationPage(Wire):
+    items: list[InvitationRecord]
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass as `cursor` for the next (older) page; null on the last.")
+    ]

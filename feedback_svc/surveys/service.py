@@ -13,7 +13,6 @@ from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.surveys import queries
-from feedback_svc.surveys.reminders import invitation_reminders
 from feedback_svc.surveys.rules import Contact, decide
 from feedback_svc.surveys.schemas import (
     Interaction,
@@ -21,8 +20,6 @@ from feedback_svc.surveys.schemas import (
     InteractionRecorded,
     Invitation,
     InvitationCreate,
-    InvitationDetail,
-    Reminder,
     ResponseCreate,
     Survey,
     SurveyResponse,
@@ -80,9 +77,6 @@ def _invitation(row: dict[str, Any], *, survey: str, kind: str, survey_url: str 
         sent_at=row["sent_at"],
         expires_at=row["expires_at"],
         created_at=row["created_at"],
-        reminders_sent=row.get("reminders_sent", 0),
-        last_reminded_at=row.get("last_reminded_at"),
-        next_reminder_at=row.get("next_reminder_at"),
         survey_url=survey_url,
     )
 
@@ -228,18 +222,6 @@ async def create_invitation(
         secret_key=secret_key,
         now=now,
     )
-
-
-async def get_invitation(conn: asyncpg.Connection | asyncpg.Pool, invitation_id: UUID) -> InvitationDetail:
-    """One invitation with its reminders, as the CRM follows it."""
-    row = await queries.get_invitation(conn, invitation_id)
-    if row is None:
-        raise NotFound(f"No invitation with id {invitation_id}.")
-    if row["erased"]:
-        raise erased(row["customer_id"])
-    invitation = _invitation(row, survey=row["survey"], kind=row["kind"])
-    reminders = [msgspec.convert(r, Reminder) for r in await invitation_reminders(conn, invitation_id)]
-    return InvitationDetail(**msgspec.structs.asdict(invitation), reminders=reminders)
 
 
 def _response(row: dict[str, Any], survey: str) -> SurveyResponse:

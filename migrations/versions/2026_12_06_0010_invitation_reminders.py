@@ -1,7 +1,7 @@
 """Reminders for unanswered invitations: how many and after how long, per touchpoint rule.
 
 Revision ID: 20261206_0010
-Revises: 20261206_0009
+Revises: 20261206_0012
 Create Date: 2026-12-06
 
 - A touchpoint's rule says how many reminders an unanswered invitation gets and how long after
@@ -10,13 +10,14 @@ Create Date: 2026-12-06
   turns reminders off for that touchpoint.
 - Each reminder is one row per (invitation, number): the natural key its outbox job is deduped
   by, so a crash or a second worker never sends one twice. The invitation keeps how many went
-  out and when the last one did, where the CRM reads it.
+  out and when the last one did, and its history a 'reminded' step for each, where the CRM
+  reads them.
 """
 
 from alembic import op
 
 revision = "20261206_0010"
-down_revision = "20261206_0009"
+down_revision = "20261206_0012"
 branch_labels = None
 depends_on = None
 
@@ -48,9 +49,17 @@ CREATE TABLE invitation_reminders (
     PRIMARY KEY (invitation_id, number),
     CHECK ((status = 'sent') = (sent_at IS NOT NULL))
 );
+
+ALTER TABLE invitation_history DROP CONSTRAINT invitation_history_event_check;
+ALTER TABLE invitation_history ADD CONSTRAINT invitation_history_event_check CHECK (event IN
+    ('scheduled','queued','sent','answered','suppressed','failed','expired','opened','reminded'));
 """
 
 DOWNGRADE = r"""
+DELETE FROM invitation_history WHERE event = 'reminded';
+ALTER TABLE invitation_history DROP CONSTRAINT invitation_history_event_check;
+ALTER TABLE invitation_history ADD CONSTRAINT invitation_history_event_check CHECK (event IN
+    ('scheduled','queued','sent','answered','suppressed','failed','expired','opened'));
 DROP TABLE IF EXISTS invitation_reminders;
 ALTER TABLE invitations DROP COLUMN IF EXISTS last_reminded_at, DROP COLUMN IF EXISTS reminders_sent;
 ALTER TABLE touchpoints DROP COLUMN IF EXISTS reminder_delay, DROP COLUMN IF EXISTS reminder_count;
