@@ -142,6 +142,13 @@ async def test_the_crm_reads_the_reminders_on_the_invitation(
     assert reminder["number"] == 1
     assert (reminder["status"], reminder["channel"], reminder["reason"]) == ("sent", "email", "sent by email")
     assert after["last_reminded_at"] == reminder["sent_at"]
+    # a step of the invitation's history, after the send
+    steps = [(step["event"], step["reason"]) for step in after["history"]]
+    assert steps[-2:] == [("sent", "sent by email"), ("reminded", "reminder 1, sent by email")]
+    assert after["history"][-1]["at"] == reminder["sent_at"]
+    # and the same in the list
+    listed = (await client.get(f"/v1/invitations?customer_id={after['customer_id']}", headers=crm)).json()
+    assert listed["items"] == [after]
 
     assert (await client.get(f"/v1/invitations/{uuid.uuid4()}", headers=crm)).status_code == 404
     customer_id = after["customer_id"]
