@@ -244,6 +244,17 @@ async def _rule(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -
     return Request("/v1/recovery/rules/csat_low", json=body)
 
 
+async def _touchpoint(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    body = {
+        "name": "Delivery",
+        "survey": "csat",
+        "critical": True,
+        "reminder_count": 2,
+        "reminder_delay_hours": 48,
+    }
+    return Request("/v1/touchpoints/delivery", json=body)
+
+
 ERASED = "SELECT count(*) FROM customers WHERE erased_at IS NOT NULL"
 
 
@@ -351,6 +362,9 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/themes/runs"): Replay("admin", _theme_run, "SELECT count(*) FROM theme_runs"),
     ("PUT", "/v1/recovery/rules/{trigger:str}"): Replay(
         "admin", _rule, "SELECT updated_at::text FROM recovery_rules WHERE trigger = 'csat_low'"
+    ),
+    ("PUT", "/v1/touchpoints/{key:str}"): Replay(
+        "admin", _touchpoint, "SELECT updated_at::text FROM touchpoints WHERE key = 'delivery'"
     ),
     ("PUT", "/v1/alerts/rules/{trigger:str}/{urgency:str}"): Replay(
         "admin",

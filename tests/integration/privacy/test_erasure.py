@@ -543,6 +543,12 @@ async def test_erasure_clears_personal_data_planted_in_every_column_that_can_hol
         "SET invitation_id = (SELECT id FROM invitations WHERE customer_id = $1 LIMIT 1)",
         customer_id,
     )
+    await conn.execute(  # a reminder of it went out (a failed one's reason may quote the relay)
+        "INSERT INTO invitation_reminders (invitation_id, number, status, channel, due_at, sent_at, reason) "
+        "SELECT id, 1, 'sent', 'email', now(), now(), 'sent by email' "
+        "FROM invitations WHERE customer_id = $1 LIMIT 1",
+        customer_id,
+    )
     planted = await plant_everywhere(conn, customer_id)
     assert planted["customers.email"] == 1
     assert planted["responses.comment"] == 2
