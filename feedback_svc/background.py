@@ -28,7 +28,9 @@ def background_runners(
     """name -> runner; each domain with periodic work adds its own here."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
-        "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
+        "recovery-escalation": EscalationSweeper(
+            pool, interval=settings.recovery_sweep_seconds, pulse_days=settings.recovery_pulse_days
+        ).run,
         "console-session-sweeper": SessionSweeper(pool).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies
         "webhook-deliverer": WebhookDeliverer(

@@ -3,7 +3,7 @@
 Erasure keeps what anonymous statistics need (scores, times, touchpoints, outcomes) and
 removes everything that identifies or quotes the person: contact details (the earlier ones
 too, which the contact history keeps for this purpose), the CRM's id,
-attributes, free-text comments, notes, SMS conversations, survey tokens, queued messages
+attributes, free-text comments, notes, closing messages, SMS conversations, survey tokens, queued messages
 and webhook payloads, and stored idempotent replies. Opt-outs stay, as hashes, so the
 address is never contacted again. It all happens in one transaction, which also writes
 the `customer.erased` event for the CRM and an audit entry. Afterwards the customer accepts
@@ -56,6 +56,7 @@ async def erase_customer(
         await conn.execute(Q["erase_stored_replies"], str(customer_id), emails, still_theirs)
         await conn.execute(Q["erase_audit_details"], [*emails, *(n.lower() for n in names)], still_theirs)
         await conn.execute(Q["erase_recovery"], customer_id, now)
+        await conn.execute(Q["erase_follow_ups"], customer_id, now)
         await conn.execute(Q["erase_answers"], customer_id, now)
         await conn.execute(Q["erase_invitations"], customer_id, now)
         await conn.execute(Q["erase_interactions"], customer_id)

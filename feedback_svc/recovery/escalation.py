@@ -1,4 +1,5 @@
-"""Deadlines kept visible: overdue, never-contacted tasks are escalated once, control tasks closed.
+"""Deadlines kept visible: overdue, never-contacted tasks are escalated once, control tasks closed
+(and their pulse survey scheduled, like a worked task's).
 
 Safe with any number of processes sweeping at once: rows are taken FOR UPDATE SKIP LOCKED,
 escalated_at is set in the transaction that writes the history row and the `task.escalated`
@@ -12,6 +13,7 @@ import asyncpg
 import structlog
 
 from feedback_svc.recovery import queries
+from feedback_svc.recovery.pulse import pulse_after, schedule_pulse
 from feedback_svc.recovery.service import emit_task_event
 
 log = structlog.get_logger(__name__)
@@ -20,10 +22,14 @@ BATCH = 100
 
 
 class EscalationSweeper:
-    def __init__(self, pool: asyncpg.Pool, *, interval: float, batch: int = BATCH) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, interval: float, batch: int = BATCH, pulse_days: int = 0
+    ) -> None:
         self.pool = pool
         self.interval = interval
         self.batch = batch
+        # a closed control task's pulse, in the same transaction (recovery/pulse.py says why)
+        self.pulse_after = pulse_after("no_action_needed", days=pulse_days, control=True)
 
     async def sweep_once(self) -> tuple[int, int]:
         """(escalated, control tasks closed) in this sweep, batch after batch until none are due."""
@@ -33,10 +39,12 @@ class EscalationSweeper:
                 rows = await queries.escalate_overdue(conn, limit=self.batch)
                 for row in rows:
                     await emit_task_event(conn, "task.escalated", row, dedupe="escalated")
-                done = await queries.close_control_tasks(conn, limit=self.batch)
+                done = await queries.close_control_tasks(conn, limit=self.batch, pulse_after=self.pulse_after)
+                for task in done:
+                    await schedule_pulse(conn, task)
             escalated += len(rows)
-            closed += done
-            if len(rows) < self.batch and done < self.batch:
+            closed += len(done)
+            if len(rows) < self.batch and len(done) < self.batch:
                 return escalated, closed
 
     async def run(self, stop: asyncio.Event) -> None:

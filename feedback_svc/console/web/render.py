@@ -23,6 +23,7 @@ class NavItem(msgspec.Struct, frozen=True):
 NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/console/queue", "agent"),
     NavItem("Analytics", "/console/analytics", "manager"),
+    NavItem("Messages", "/console/messages", "manager"),
     NavItem("Users", "/console/users", "manager"),
 )
 
