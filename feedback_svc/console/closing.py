@@ -121,14 +121,16 @@ def pulse_view(
         return None
     if task.pulse_due_at is not None:
         return {"state": f"Due {local_text(task.pulse_due_at, zone)}", "survey": None, "before": before_text}
-    if task.control:
-        reason = "pulses are turned off" if pulse_days == 0 else "no answer among the evidence to ask again"
-    elif task.outcome not in PULSE_OUTCOMES:
-        reason = _NO_PULSE.get(task.outcome or "", "this outcome gets none")
-    elif pulse_days == 0:
-        reason = "pulses are turned off"
-    elif before is None:
-        reason = "the task was opened by a churn score: there is no answer to ask again"
-    else:
-        reason = "none was planned"
-    return {"state": f"None: {reason}", "survey": None, "before": before_text}
+    return {"state": f"None: {_why_no_pulse(task, answered=before is not None, pulse_days=pulse_days)}",
+            "survey": None, "before": before_text}  # fmt: skip
+
+
+def _why_no_pulse(task: Task, *, answered: bool, pulse_days: int) -> str:
+    """Why a resolved task has no pulse, as recovery/pulse.py decides it."""
+    if not task.control and task.outcome not in PULSE_OUTCOMES:
+        return _NO_PULSE.get(task.outcome or "", "this outcome gets none")
+    if pulse_days == 0:
+        return "pulses are turned off"
+    if not answered:
+        return "no answer among the evidence to ask again"
+    return "none was planned when it was resolved"

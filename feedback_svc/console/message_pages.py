@@ -19,6 +19,7 @@ from feedback_svc.users.queries import insert_audit
 from feedback_svc.users.schemas import SessionUser
 
 FIELDS = tuple(messages.FIELD_LIMITS)
+FIELD_LABELS = {"subject": "Email subject", "greeting": "Email greeting", "body": "Email text", "sms": "SMS"}
 DONE = {
     "saved": "The template was saved. Messages from now on use it.",
     "deleted": "The template was removed; customers of that language now get the next one in their chain.",
@@ -123,16 +124,11 @@ class MessagePagesController(Controller):
                     data=MessageTemplateUpdate(**typed),
                     updated_by=user.email,
                 )
-                await insert_audit(
-                    conn,
-                    user_id=user.user_id,
-                    action="message_template.saved",
-                    target_type="message_template",
-                    target_id=f"{template.outcome}/{template.locale}",
-                    request_id=request_id_of(request.scope),
-                )
+                await _audit(conn, request, user, "saved", f"{template.outcome}/{template.locale}")
         except InvalidInput as invalid:
-            problems = [f"{p['field'].capitalize()}: {p['message']}." for p in invalid.errors or []]
+            problems = [
+                f"{FIELD_LABELS.get(p['field'], p['field'])}: {p['message']}." for p in invalid.errors or []
+            ]
             return await self._page(
                 request,
                 pool,
@@ -159,14 +155,7 @@ class MessagePagesController(Controller):
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await messages.delete_template(conn, outcome=outcome, locale=locale)
-                await insert_audit(
-                    conn,
-                    user_id=user.user_id,
-                    action="message_template.deleted",
-                    target_type="message_template",
-                    target_id=f"{outcome}/{messages.normalise_locale(locale)}",
-                    request_id=request_id_of(request.scope),
-                )
+                await _audit(conn, request, user, "deleted", f"{outcome}/{messages.normalise_locale(locale)}")
         except (Conflict, NotFound, InvalidInput) as refused:
             return await self._page(
                 request,
@@ -177,3 +166,17 @@ class MessagePagesController(Controller):
                 status=409,
             )
         return redirect(f"/console/messages?locale={messages.normalise_locale(locale)}&done=deleted")
+
+
+async def _audit(
+    conn: asyncpg.Connection, request: Request[Any, Any, Any], user: SessionUser, done: str, target: str
+) -> None:
+    """Console changes are audited by the console (the API's by its middleware)."""
+    await insert_audit(
+        conn,
+        user_id=user.user_id,
+        action=f"message_template.{done}",
+        target_type="message_template",
+        target_id=target,
+        request_id=request_id_of(request.scope),
+    )

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from feedback_svc.app import create_app
 from feedback_svc.db.pool import connect
@@ -23,13 +23,14 @@ from tests.browser.console.test_recovery_console import (
     SCREENSHOTS,
     _fetch,
     check_page,
+    log_in,
     open_page,
     run,
 )
 from tests.browser.harness import DESKTOP, PHONE, serve
 from tests.db import TemplateDatabase, with_database
 from tests.integration.console.seed import insert_customer, insert_response, insert_task, seed_story
-from tests.integration.users.console_helpers import PASSWORD, make_user
+from tests.integration.users.console_helpers import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -95,14 +96,6 @@ def console(template_database: TemplateDatabase) -> Iterator[Seeded]:
             yield Seeded(url=url, database_url=database_url, task_id=task_id)
     finally:
         run(template_database.drop_copy(name))
-
-
-def log_in(page: Page, console: Seeded, email: str) -> None:
-    page.goto(f"{console.url}/console/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def test_an_agent_resolves_with_a_closing_message_and_sees_what_went(
@@ -174,7 +167,7 @@ def test_a_manager_words_the_templates_and_a_typo_never_reaches_a_customer(
     recovered.get_by_label("SMS").fill("{brand}: Danke, {vorname}!")
     recovered.get_by_role("button", name="Save recovered (de)").click()
     recovered = manager.get_by_role("region", name="Recovered", exact=True)
-    expect(recovered.get_by_role("alert")).to_contain_text("Sms: unknown placeholder {vorname}")
+    expect(recovered.get_by_role("alert")).to_contain_text("SMS: unknown placeholder {vorname}")
     expect(recovered.get_by_label("SMS")).to_have_value("{brand}: Danke, {vorname}!")
     recovered.get_by_label("SMS").fill("{brand}: Danke, {name}! - {agent}")
     recovered.get_by_role("button", name="Save recovered (de)").click()
@@ -225,6 +218,8 @@ def test_the_analytics_page_shows_scores_before_and_after_recovery_against_contr
     expect(table.get_by_role("row", name="Control group (left alone)")).to_contain_text("+0.67")
     expect(table.get_by_role("row", name="Alex Agent")).to_contain_text("+5.00")
     check_page(manager, "analytics with score change at 1280 px")
+    manager.get_by_role("heading", name="NPS answers before and after recovery").scroll_into_view_if_needed()
+    table.screenshot(path=str(SCREENSHOTS / "score-change.png"))
     phone = open_page(browser, PHONE)
     log_in(phone, console, MANAGER)
     phone.goto(f"{console.url}/console/analytics")
