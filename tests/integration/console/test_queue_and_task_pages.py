@@ -266,9 +266,13 @@ async def test_resolving_with_a_closing_message_that_cannot_go_keeps_what_was_ty
               "follow_up": "yes", "follow_up_channel": "email", "follow_up_text": words},
     )  # fmt: skip
     assert refused.status_code in (200, 303)  # an email takes 500 characters
-    assert await conn.fetchval(
-        "SELECT follow_up_channel || ':' || follow_up_status FROM recovery_tasks WHERE id = $1", story.task_id
-    ) == "email:queued"
+    assert (
+        await conn.fetchval(
+            "SELECT follow_up_channel || ':' || follow_up_status FROM recovery_tasks WHERE id = $1",
+            story.task_id,
+        )
+        == "email:queued"
+    )
 
     second = await seed_story(conn, name="Erik Lund")
     await client.post(f"/console/tasks/{second.task_id}/take", data={"csrf_token": token})
