@@ -22,6 +22,7 @@ from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
 from feedback_svc.background import background_runners, run_all
 from feedback_svc.console.alerts_pages import AlertPagesController
+from feedback_svc.console.message_pages import MessagePagesController
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
 from feedback_svc.console.task_pages import TaskPagesController
@@ -43,6 +44,7 @@ from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges, prometheus_config
 from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.privacy.routes import PrivacyController
+from feedback_svc.recovery.message_routes import MessageTemplatesController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
@@ -145,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             ModelsController,
             RecoveryController,
             AlertsController,
+            MessageTemplatesController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
@@ -161,6 +164,7 @@ def create_app(settings: Settings) -> Litestar:
             QueuePagesController,
             TaskPagesController,
             AlertPagesController,
+            MessagePagesController,
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],
