@@ -7,7 +7,7 @@ from typing import Annotated
 import asyncpg
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from feedback_svc.analytics import queries, recovery, service
@@ -55,9 +55,9 @@ class AnalyticsController(Controller):
         self,
         *,
         pool: NamedDependency[asyncpg.Pool],
-        kind: Kind = "nps",
-        by: By = "none",
-        period: Period = "none",
+        kind: FromQuery[Kind] = "nps",
+        by: FromQuery[By] = "none",
+        period: FromQuery[Period] = "none",
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> ScoresReport:
@@ -73,8 +73,8 @@ class AnalyticsController(Controller):
     async def response_rates(
         self,
         pool: NamedDependency[asyncpg.Pool],
-        by: By = "none",
-        period: Period = "none",
+        by: FromQuery[By] = "none",
+        period: FromQuery[Period] = "none",
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> ResponseRatesReport:
@@ -126,7 +126,7 @@ class AnalyticsController(Controller):
     async def export_responses(
         self,
         pool: NamedDependency[asyncpg.Pool],
-        kind: Kind | None = None,
+        kind: FromQuery[Kind | None] = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> Stream:

@@ -15,8 +15,9 @@ from typing import Any
 import asyncpg
 import msgspec
 import structlog
-from litestar.middleware import AbstractMiddleware
-from litestar.types import Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.audit.schemas import ActorType, AuditEntry, AuditPage
@@ -67,12 +68,14 @@ async def list_entries(
     return AuditPage(entries=entries, next_before=entries[-1].id if len(rows) > limit else None)
 
 
-class AuditMiddleware(AbstractMiddleware):
+class AuditMiddleware(ASGIMiddleware):
     """Record each successful mutation made with an agent or admin key, after it is answered."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING:
-            await self.app(scope, receive, send)
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["method"] not in MUTATING:
+            await next_app(scope, receive, send)
             return
         status, replayed = 0, False
 
@@ -83,7 +86,7 @@ class AuditMiddleware(AbstractMiddleware):
                 replayed = any(name.lower() == _REPLAYED for name, _ in message.get("headers", ()))
             await send(message)
 
-        await self.app(scope, receive, remember_status)
+        await next_app(scope, receive, remember_status)
         principal = scope.get("auth")
         if (
             isinstance(principal, Principal)
