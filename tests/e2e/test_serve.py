@@ -2,7 +2,8 @@
 
 Runs the real command in a subprocess with no DATABASE_URL, so the embedded
 server is started, migrated, used, stopped on SIGTERM and found again, with its
-data, on the next start. Also as an ordinary (non-root) user when we are root.
+data, on the next start. Also as an ordinary (non-root) account when we are root and one is
+named in FEEDBACK_TEST_ORDINARY_USER (the tests create no accounts).
 """
 
 import json
@@ -132,31 +133,27 @@ def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str |
         assert again["external_id"] == "e2e-1"
 
 
-def test_serve_on_embedded_postgres_survives_a_restart(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_serve_on_embedded_postgres_survives_a_restart(server_folder: Path) -> None:
+    data_dir = server_folder / "data"
     port = free_port()
     exercise_restart(data_dir, service_env(data_dir, port), port)
 
 
-ORDINARY_USER = "feedback-svc-test"
+# opt-in: the name of an existing ordinary (non-root) account to run `serve` as, when the
+# suite runs as root; the suite never creates accounts itself
+ORDINARY_USER_ENV = "FEEDBACK_TEST_ORDINARY_USER"
 
 
-def _ordinary_user() -> str:
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    try:
-        pwd.getpwnam(ORDINARY_USER)
-    except KeyError:
-        if shutil.which("useradd") is None:
-            pytest.skip("running as root without useradd: cannot create an ordinary user")
-        subprocess.run(["useradd", "--no-create-home", ORDINARY_USER], check=True, capture_output=True)
-    return ORDINARY_USER
-
-
-def test_serve_as_an_ordinary_user(tmp_path_factory: pytest.TempPathFactory) -> None:
-    user = _ordinary_user()
+def test_serve_as_an_ordinary_user(server_folder: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("already running as an ordinary user: the test above covers it")
+    user = os.environ.get(ORDINARY_USER_ENV)
+    if not user:
+        pytest.skip(f"as root: set {ORDINARY_USER_ENV}=<an existing non-root account> to run serve as it")
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        pytest.fail(f"{ORDINARY_USER_ENV}={user!r}: no such account")
     try:
         probe = subprocess.run(
             [sys.executable, "-c", "import feedback_svc"],
@@ -170,12 +167,8 @@ def test_serve_as_an_ordinary_user(tmp_path_factory: pytest.TempPathFactory) -> 
         usable = False
     if not usable:
         pytest.skip(f"{sys.executable} is not usable by {user} (an interpreter under /root?)")
-    home = Path(tempfile_dir := str(tmp_path_factory.mktemp("home")))
-    os.chmod(tempfile_dir, 0o755)
-    for parent in home.parents:
-        if parent == Path("/"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o011)  # traversable, not listable
+    home = server_folder / "home"
+    home.mkdir()
     shutil.chown(home, user)
     data_dir = home / "data"
     port = free_port()
