@@ -1,10 +1,13 @@
 """Shared fixtures: a real PostgreSQL, a fresh migrated database per test, the app."""
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import hypothesis
+import hypothesis.configuration
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -20,6 +23,23 @@ from tests.db import ServerFolders, TemplateDatabase, database_server, with_data
 # printed with the failure instead, and the tests never write into the checkout
 hypothesis.settings.register_profile("feedback-svc", database=None)
 hypothesis.settings.load_profile("feedback-svc")
+
+_HYPOTHESIS_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # hypothesis also caches what it learns of the code (constants, Unicode tables) under
+    # .hypothesis/, already while tests are collected: a temporary folder of the run instead
+    home = Path(tempfile.mkdtemp(prefix="feedback-svc-hypothesis-"))
+    config.stash[_HYPOTHESIS_HOME] = home
+    hypothesis.configuration.set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
