@@ -13,9 +13,7 @@ import pytest
 from feedback_svc.cli import _parser
 from tests.e2e.test_serve import cli, free_port
 
-COMMANDS = sorted(
-    next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-)
+COMMANDS = sorted(next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices)
 
 
 def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
