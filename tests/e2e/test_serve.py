@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,14 @@ def cli(*args: str, env: dict[str, str], user: str | None = None) -> subprocess.
     )
 
 
+@dataclass
+class Service:
+    process: subprocess.Popen[str]
+    output: str = ""  # everything it printed, once it has stopped
+
+
 @contextmanager
-def running_service(
-    env: dict[str, str], port: int, user: str | None = None
-) -> Iterator[subprocess.Popen[str]]:
+def running_service(env: dict[str, str], port: int, user: str | None = None) -> Iterator[Service]:
     process = subprocess.Popen(
         [sys.executable, "-m", "feedback_svc.cli", "serve"],
         env=env,
@@ -84,13 +89,12 @@ def running_service(
         user=user,
         cwd=env.get("HOME"),
     )
+    service = Service(process)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
-                raise AssertionError(
-                    f"serve exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
+                raise AssertionError(f"serve exited early:\n{process.communicate()[0]}")
             try:
                 status, _ = request("GET", f"http://127.0.0.1:{port}/health/ready")
                 if status == 200:
@@ -100,15 +104,15 @@ def running_service(
             if time.monotonic() > deadline:
                 raise AssertionError("serve did not become ready in time")
             time.sleep(0.25)
-        yield process
+        yield service
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        try:
+            service.output = process.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            service.output = process.communicate()[0]
 
 
 def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str | None = None) -> None:
@@ -120,8 +124,8 @@ def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str |
         assert key.startswith("fsk_")
         status, customer = request("POST", f"{base}/v1/customers", {"external_id": "e2e-1", "value": 10}, key)
         assert status == 201, customer
-    assert first.returncode == 0, "serve should exit cleanly on SIGTERM"
-    output = first.stdout.read() if first.stdout else ""
+    assert first.process.returncode == 0, "serve should exit cleanly on SIGTERM"
+    output = first.output
     assert "embedded_postgres_ready" in output
     assert str(data_dir / "pgdata") in output
     # the embedded server was shut down with the service
