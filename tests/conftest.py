@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL, a fresh migrated database per test, the app."""
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,7 +17,7 @@ from feedback_svc.apikeys.service import create_api_key
 from feedback_svc.app import create_app
 from feedback_svc.db.pool import connect
 from feedback_svc.settings import Settings
-from tests.browser.chromium import find_chromium
+from tests.browser.chromium import MISSING, find_chromium
 from tests.db import ServerFolders, TemplateDatabase, database_server, with_database
 
 # hypothesis would keep its example database in the checkout (.hypothesis/); a failing example is
@@ -52,6 +53,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_report_header() -> str | None:
     chromium = find_chromium()
     return f"chromium: {chromium}" if chromium else None
+
+
+_BROWSER_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium the browser tests are left out and said so in one line at the end (a skip
+    per test would print a line each). Under CI they stay, and fail: CI installs Chromium."""
+    if find_chromium() is not None or os.environ.get("CI"):
+        return
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+        config.hook.pytest_deselected(items=browser)
+        config.stash[_BROWSER_LEFT_OUT] = len(browser)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    left_out = config.stash.get(_BROWSER_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{left_out} {MISSING}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 NAMES = ("chromium", "chromium-browser")
 MISSING = (
-    "browser tests skipped: no Chromium found (install it with `apt-get install chromium`, "
+    "browser tests not run: no Chromium found (install it with `apt-get install chromium`, "
     "or set FEEDBACK_CHROMIUM=/path/to/chromium)"
 )
 

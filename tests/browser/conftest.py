@@ -35,7 +35,7 @@ LAUNCH_ARGS = [
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
         if os.environ.get("CI"):
-            pytest.fail(MISSING.replace("skipped", "cannot run under CI"))
+            pytest.fail(MISSING.replace("not run", "cannot run under CI (CI=true)"))
         pytest.skip(MISSING)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
