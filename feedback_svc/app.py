@@ -37,7 +37,7 @@ from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.heap import freeze_long_lived
-from feedback_svc.lib.openapi import openapi_config
+from feedback_svc.lib.openapi import api_docs_assets, openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
@@ -165,6 +165,7 @@ def create_app(settings: Settings) -> Litestar:
             TaskPagesController,
             AlertPagesController,
             MessagePagesController,
+            api_docs_assets({PUBLIC: True}),
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],
