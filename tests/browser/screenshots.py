@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = [
     "tests/browser/console/test_recovery_console.py::test_an_agent_works_a_task_and_the_manager_sees_the_numbers_change",
     "tests/browser/console/test_recovery_console.py::test_pages_fit_a_phone_and_pass_axe",
+    "tests/browser/console/test_closing_the_loop.py",
+    "tests/browser/console/test_escalated_view.py",
+    "tests/browser/console/test_agent_performance_console.py::test_a_manager_follows_a_number_to_the_tasks_behind_it",
+    "tests/browser/console/test_theme_pages.py::test_a_manager_reads_renames_and_merges_themes",
 ]
 
 

@@ -2,12 +2,14 @@
 the templates, and the analytics page shows scores before and after recovery against control.
 
 Each page is checked like the others: no sideways scrolling at 1280 and 390 px, and axe-core finds
-nothing serious or critical. The screenshots land in docs/screenshots/ for docs/closing-the-loop.md.
+nothing serious or critical. The screenshots go to the test's temporary folder
+(`python -m tests.browser.screenshots` puts them in docs/screenshots/).
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import asyncpg
@@ -20,7 +22,6 @@ from feedback_svc.settings import Settings
 from tests.browser.console.test_recovery_console import (
     AGENT,
     MANAGER,
-    SCREENSHOTS,
     _fetch,
     check_page,
     log_in,
@@ -99,7 +100,7 @@ def console(template_database: TemplateDatabase) -> Iterator[Seeded]:
 
 
 def test_an_agent_resolves_with_a_closing_message_and_sees_what_went(
-    browser: Browser, console: Seeded
+    browser: Browser, console: Seeded, screenshot_dir: Path
 ) -> None:
     agent = open_page(browser, DESKTOP)
     log_in(agent, console, AGENT)
@@ -117,7 +118,7 @@ def test_an_agent_resolves_with_a_closing_message_and_sees_what_went(
     agent.get_by_label("Outcome").select_option("recovered")
     agent.get_by_label("Root cause").fill("Late delivery")
     check_page(agent, "task with the closing message at 1280 px")
-    agent.screenshot(path=str(SCREENSHOTS / "closing-message.png"), full_page=True)
+    agent.screenshot(path=str(screenshot_dir / "closing-message.png"), full_page=True)
 
     # words without the tick: nothing is done, nothing typed is lost
     closing.get_by_label("Your own words (optional)").fill("Dana, your refund is on its way. Alex")
@@ -155,7 +156,7 @@ def test_an_agent_resolves_with_a_closing_message_and_sees_what_went(
 
 
 def test_a_manager_words_the_templates_and_a_typo_never_reaches_a_customer(
-    browser: Browser, console: Seeded
+    browser: Browser, console: Seeded, screenshot_dir: Path
 ) -> None:
     manager = open_page(browser, DESKTOP)
     log_in(manager, console, MANAGER)
@@ -188,7 +189,7 @@ def test_a_manager_words_the_templates_and_a_typo_never_reaches_a_customer(
     expect(manager.get_by_text("No recovered template in fr yet", exact=False)).to_be_visible()
     check_page(manager, "messages at 1280 px")
     manager.goto(f"{console.url}/console/messages?locale=de")
-    manager.screenshot(path=str(SCREENSHOTS / "messages.png"), full_page=False)
+    manager.screenshot(path=str(screenshot_dir / "messages.png"), full_page=False)
 
     phone = open_page(browser, PHONE)
     log_in(phone, console, MANAGER)
@@ -203,7 +204,7 @@ def test_a_manager_words_the_templates_and_a_typo_never_reaches_a_customer(
 
 
 def test_the_analytics_page_shows_scores_before_and_after_recovery_against_control(
-    browser: Browser, console: Seeded
+    browser: Browser, console: Seeded, screenshot_dir: Path
 ) -> None:
     manager = open_page(browser, DESKTOP)
     log_in(manager, console, MANAGER)
@@ -219,7 +220,7 @@ def test_the_analytics_page_shows_scores_before_and_after_recovery_against_contr
     expect(table.get_by_role("row", name="Alex Agent")).to_contain_text("+5.00")
     check_page(manager, "analytics with score change at 1280 px")
     manager.get_by_role("heading", name="NPS answers before and after recovery").scroll_into_view_if_needed()
-    table.screenshot(path=str(SCREENSHOTS / "score-change.png"))
+    table.screenshot(path=str(screenshot_dir / "score-change.png"))
     phone = open_page(browser, PHONE)
     log_in(phone, console, MANAGER)
     phone.goto(f"{console.url}/console/analytics")
