@@ -49,6 +49,7 @@ def survey_email(
                 locale=invitation["locale"],
                 brand=brand,
                 name=invitation["name"],
+                purpose=invitation["purpose"],
                 reminder=reminder > 0,
             ),
             kind=invitation["kind"],

@@ -22,7 +22,7 @@ RETURNING number;
 -- Held while the reminder is decided, so an answer, erasure or second sender waits for us.
 -- The customer is locked first (sending.sql lock_customer_of_invitation); FOR UPDATE OF i
 -- locks only the invitation.
-SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at, i.sent_at,
+SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at, i.sent_at, i.purpose,
        c.email, c.phone, c.name, c.time_zone, c.erased_at IS NOT NULL AS erased,
        s.key AS survey, s.kind, s.texts,
        coalesce(it.touchpoint, 'experience') AS touchpoint,

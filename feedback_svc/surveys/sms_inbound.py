@@ -50,6 +50,7 @@ from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import RecoveryTriggers, promised_contact
 from feedback_svc.settings import DEFAULT_BRAND, Settings
 from feedback_svc.surveys import queries
+from feedback_svc.surveys.schemas import SurveyResponse
 from feedback_svc.surveys.service import answer_invitation, invitation_is_open
 
 Q = load_queries(Path(__file__).with_name("sms_inbound.sql"))
@@ -343,22 +344,32 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
         return _Outcome("score:answer_closed")
     if inserted:  # counted inside the transaction: a rollback here would overcount by one, rarely
         count_answer(channel="sms", kind=answer.kind)
-    if reply.comment is None:
+    if reply.comment is None and invitation["purpose"] != "pulse":
         await _set_state(conn, context, "awaiting_reason")
         return _Outcome("score", texts.ask_reason(locale=context.locale))
+    if reply.comment is None:  # a pulse asks the score alone
+        await _set_state(conn, context, "closed")
+        return _Outcome("score", texts.thanks(locale=context.locale))
     await _set_state(conn, context, "closed")
-    if contact:
-        # the task opens from the answer's event, with the deadline promised here (as on the page)
-        deadline = await promised_contact(
-            conn,
-            customer_id=answer.customer_id,
-            touchpoint=answer.touchpoint,
-            at=answer.answered_at,
-            high_value=context.settings.recovery_high_value,
-        )
-        contact_by = local_text(deadline, context.time_zone) if deadline else None
-        return _Outcome("score_with_contact", texts.thanks(locale=context.locale, contact_by=contact_by))
-    return _Outcome("score_with_comment", texts.thanks(locale=context.locale))
+    return await _thanks_for_comment(conn, context, answer, contact=contact)
+
+
+async def _thanks_for_comment(
+    conn: asyncpg.Connection, context: _Context, answer: SurveyResponse, *, contact: bool
+) -> _Outcome:
+    """Thanks for a score with its reason; with "call me", the promise the task will keep (it
+    opens from the answer's event, with the deadline the survey page would promise)."""
+    if not contact:
+        return _Outcome("score_with_comment", texts.thanks(locale=context.locale))
+    deadline = await promised_contact(
+        conn,
+        customer_id=answer.customer_id,
+        touchpoint=answer.touchpoint,
+        at=answer.answered_at,
+        high_value=context.settings.recovery_high_value,
+    )
+    contact_by = local_text(deadline, context.time_zone) if deadline else None
+    return _Outcome("score_with_contact", texts.thanks(locale=context.locale, contact_by=contact_by))
 
 
 async def _reason(conn: asyncpg.Connection, context: _Context, body: str) -> _Outcome:

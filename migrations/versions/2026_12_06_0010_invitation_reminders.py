@@ -1,7 +1,7 @@
 """Reminders for unanswered invitations: how many and after how long, per touchpoint rule.
 
 Revision ID: 20261206_0010
-Revises: 20261206_0012
+Revises: 20261206_0011
 Create Date: 2026-12-06
 
 - A touchpoint's rule says how many reminders an unanswered invitation gets and how long after
@@ -17,7 +17,7 @@ Create Date: 2026-12-06
 from alembic import op
 
 revision = "20261206_0010"
-down_revision = "20261206_0012"
+down_revision = "20261206_0011"
 branch_labels = None
 depends_on = None
 
