@@ -14,6 +14,8 @@ import structlog
 from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
+from feedback_svc.scoring.cache import ScorerCache
+from feedback_svc.scoring.scheduler import ScoringScheduler
 from feedback_svc.settings import Settings
 from feedback_svc.webhooks.delivery import WebhookDeliverer
 
@@ -23,13 +25,16 @@ Runner = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def background_runners(
-    pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient
+    pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient, scorers: ScorerCache | None = None
 ) -> dict[str, Runner]:
-    """name -> runner; each domain with periodic work adds its own here."""
+    """name -> runner; each domain with periodic work adds its own here. `scorers`: the process's
+    loaded models, shared with its API when it serves one."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
         "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
         "console-session-sweeper": SessionSweeper(pool).run,
+        # scheduled scoring, and runs asked for over the API or the CLI (scoring/runs.py)
+        "scoring-scheduler": ScoringScheduler(pool, settings, scorers=scorers).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies
         "webhook-deliverer": WebhookDeliverer(
             pool, allow_private=settings.webhooks_allow_private, timeout=settings.webhooks_timeout_seconds

@@ -290,6 +290,17 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_score_all(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.scoring import commands
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        run = asyncio.run(commands.score_all(settings, lanes=args.lanes))
+    raise SystemExit(0 if run["status"] == "succeeded" else 1)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.imports import commands
@@ -417,6 +428,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.set_defaults(run=cmd_train)
 
+    _add_score_all(commands)
+
     bulk = commands.add_parser(
         "import",
         help="import customers, events or interactions from a CSV or NDJSON file (exit 3: some rows refused)",
@@ -441,6 +454,22 @@ def _parser() -> argparse.ArgumentParser:
     spec.add_argument("--check", action="store_true", help="fail if the file differs from the app")
     spec.set_defaults(run=cmd_openapi)
     return parser
+
+
+def _add_score_all(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    scoring = commands.add_parser(
+        "score-all",
+        help="score every active customer now and open the day's proactive tasks (joins a run in progress)",
+    )
+    scoring.add_argument(
+        "--lanes",
+        type=int,
+        default=2,
+        choices=range(1, 17),
+        metavar="N",
+        help="ranges scored at once by this process (1-16, default 2)",
+    )
+    scoring.set_defaults(run=cmd_score_all)
 
 
 def main(argv: list[str] | None = None) -> None:
