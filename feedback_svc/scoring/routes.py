@@ -271,7 +271,7 @@ class ScoringRunsController(Controller):
         "value at risk first, at most FEEDBACK_PROACTIVE_TASKS_PER_DAY a UTC day over every path. "
         "`today` says how many were opened today and how many at-risk customers the limit left out. "
         "See docs/scheduled-scoring.md.",
-        responses=problem_responses(400, 401, 403),
+        responses=problem_responses(400, 401, 403, 422),
     )
     async def list_runs(
         self,

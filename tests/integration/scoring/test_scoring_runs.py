@@ -61,7 +61,8 @@ async def active_customers(conn: asyncpg.Connection) -> set[uuid.UUID]:
 async def run_to_the_end(pool: asyncpg.Pool, settings: Settings, **start: Any) -> dict[str, Any]:
     scorers = ScorerCache(refresh_seconds=60)
     run, started = await runs.start_run(pool, scorers, settings, trigger="cli", requested_by="test", **start)
-    assert started and run is not None
+    assert started
+    assert run is not None
     finished = await runs.work_on_run(pool, scorers, run, lanes=2)
     assert finished is not None
     return finished
@@ -171,7 +172,8 @@ async def test_a_crashed_process_gives_its_range_back_and_the_run_resumes(
     doomed.terminate()
 
     finished = await runs.work_on_run(pool, scorers, run)
-    assert finished is not None and finished["status"] == "succeeded"
+    assert finished is not None
+    assert finished["status"] == "succeeded"
     active = await active_customers(conn)
     counts = await conn.fetch("SELECT customer_id, count(*) AS n FROM scores GROUP BY customer_id")
     assert {row["customer_id"] for row in counts} == active
@@ -270,7 +272,9 @@ async def test_the_schedule_starts_a_run_when_one_is_due_and_never_when_off(
 
     daily = ScoringScheduler(pool, scheduled(settings, scoring_schedule_hours=24))
     run = await daily.tick()
-    assert run is not None and run["trigger"] == "schedule" and run["status"] == "succeeded"
+    assert run is not None
+    assert run["trigger"] == "schedule"
+    assert run["status"] == "succeeded"
     assert await daily.tick() is None, "the next one is due in 24 hours"
     await conn.execute("UPDATE scoring_runs SET started_at = now() - interval '25 hours'")
     assert (await daily.tick()) is not None
@@ -281,7 +285,8 @@ async def test_the_schedule_starts_a_run_when_one_is_due_and_never_when_off(
     asked, _ = await runs.start_run(pool, scorers, settings, trigger="api", requested_by="ops")
     assert asked is not None
     ended = await off.tick()
-    assert ended is not None and ended["id"] == asked["id"]
+    assert ended is not None
+    assert ended["id"] == asked["id"]
 
     stop = asyncio.Event()
     stop.set()
