@@ -68,10 +68,11 @@ async def decide_score(
     if found is not None:
         return found
     day = day_of(now)
+    # under the lock, so two scores of one customer handled at once see each other's task
+    await conn.execute(Q["lock_intake"])
     if await conn.fetchval(Q["open_task_exists"], customer_id):
         status = ALREADY_QUEUED
     else:
-        await conn.execute(Q["lock_intake"])
         status = QUEUED if await conn.fetchval(Q["queued_on"], day) < limit else LEFT_OUT
     await conn.execute(
         Q["record_intake"], score_id, customer_id, status, day, churn_probability, max(value_at_risk, 0.0)
