@@ -324,28 +324,43 @@ resolved AS (
 repeated AS (
     SELECT external_id FROM chunk WHERE external_id IS NOT NULL GROUP BY external_id HAVING count(*) > 1
 ),
-earlier AS (
-    -- an external id used before (in the database, or on an earlier line of this chunk) for
-    -- another customer, kind or time is refused, as POST /v1/events refuses it (409)
+twice AS (
+    SELECT * FROM resolved WHERE external_id IN (SELECT external_id FROM repeated)
+),
+clashing AS (
+    -- a line giving an earlier line's external id to another customer, kind or time is refused,
+    -- as POST /v1/events refuses it (409)
     SELECT r.line
-      FROM resolved r
-     WHERE r.external_id IS NOT NULL
-       AND (EXISTS (SELECT 1 FROM customer_events e
-                     WHERE e.external_id = r.external_id
-                       AND (e.customer_id, e.kind, e.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))
-            OR (r.external_id IN (SELECT external_id FROM repeated)
-                AND EXISTS (SELECT 1 FROM resolved o
-                             WHERE o.external_id = r.external_id AND o.line < r.line
-                               AND (o.target, o.kind, o.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))))
+      FROM twice r
+     WHERE EXISTS (SELECT 1 FROM twice o
+                    WHERE o.external_id = r.external_id AND o.line < r.line
+                      AND (o.target, o.kind, o.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))
 ),
 inserted AS (
     INSERT INTO customer_events (customer_id, external_id, kind, occurred_at, amount, currency, import_id)
     SELECT r.target, r.external_id, r.kind, r.occurred_at, r.amount, r.currency, $1
       FROM resolved r
-     WHERE r.target IS NOT NULL AND NOT r.erased AND r.line NOT IN (SELECT line FROM earlier)
+     WHERE r.target IS NOT NULL AND NOT r.erased AND r.line NOT IN (SELECT line FROM clashing)
      ORDER BY r.target, r.occurred_at
     ON CONFLICT (external_id) DO NOTHING
-    RETURNING 1
+    RETURNING external_id
+),
+taken AS (
+    -- only a row the insert skipped can clash with an event stored before: refused when that
+    -- event is another one (409 on POST /v1/events), a repeat of it otherwise. This reads the
+    -- snapshot from before the insert, so it sees earlier events only; probing just the skipped
+    -- rows spares an index lookup per stored row.
+    SELECT r.line
+      FROM resolved r
+      LEFT JOIN inserted i ON i.external_id = r.external_id
+     WHERE r.external_id IS NOT NULL AND i.external_id IS NULL
+       AND r.target IS NOT NULL AND NOT r.erased AND r.line NOT IN (SELECT line FROM clashing)
+       AND EXISTS (SELECT 1 FROM customer_events e
+                    WHERE e.external_id = r.external_id
+                      AND (e.customer_id, e.kind, e.occurred_at) IS DISTINCT FROM (r.target, r.kind, r.occurred_at))
+),
+earlier AS (
+    SELECT line FROM clashing UNION ALL SELECT line FROM taken
 )
 SELECT (SELECT count(*) FROM chunk) AS rows,
        (SELECT count(*) FROM inserted) AS created,

@@ -74,12 +74,21 @@ UPDATE responses SET comment = NULL, updated_at = $2 WHERE customer_id = $1 AND 
 
 -- name: erase_invitations
 -- Spend every token: a survey link in an old email now opens the "no longer available" page.
+-- A failed send's reason may quote the provider's reply with the address: only the status stays.
 UPDATE invitations
    SET token_hash = NULL,
        status = CASE WHEN status IN ('scheduled', 'queued') THEN 'expired' ELSE status END,
-       reason = CASE WHEN status IN ('scheduled', 'queued') THEN 'expired: customer erased' ELSE reason END,
+       reason = CASE WHEN status IN ('scheduled', 'queued') THEN 'expired: customer erased' ELSE status END,
        updated_at = $2
  WHERE customer_id = $1;
+
+-- name: erase_invitation_history
+-- A failed send's reason may quote the provider's reply, address included: each step keeps what
+-- happened and when, not why.
+UPDATE invitation_history h
+   SET reason = h.event
+  FROM invitations i
+ WHERE i.customer_id = $1 AND h.invitation_id = i.id AND h.reason IS DISTINCT FROM h.event;
 
 -- name: erase_interactions
 UPDATE interactions SET attributes = '{}'::jsonb, external_id = NULL WHERE customer_id = $1;

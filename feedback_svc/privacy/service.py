@@ -58,6 +58,7 @@ async def erase_customer(
         await conn.execute(Q["erase_recovery"], customer_id, now)
         await conn.execute(Q["erase_answers"], customer_id, now)
         await conn.execute(Q["erase_invitations"], customer_id, now)
+        await conn.execute(Q["erase_invitation_history"], customer_id)
         await conn.execute(Q["erase_interactions"], customer_id)
         await conn.execute(Q["erase_customer_events"], customer_id)
         await conn.execute(Q["erase_customer"], customer_id, now)

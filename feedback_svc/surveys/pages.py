@@ -24,7 +24,7 @@ from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import promised_contact
-from feedback_svc.surveys import queries, service
+from feedback_svc.surveys import queries, reading, service
 from feedback_svc.surveys.texts import SCALES, resolve_texts
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
 from feedback_svc.surveys.web.render import SurveyPages
@@ -179,6 +179,8 @@ class SurveyPagesController(Controller):
         invitation = await self._invitation(pool, token)
         if invitation is None:
             return self._unavailable(request)
+        if invitation["opened_at"] is None:
+            await reading.mark_opened(pool, invitation["id"])
         answer = await queries.response_by_invitation(pool, invitation["id"])
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
             closed_at, zone = answer["editable_until"], invitation["time_zone"]

@@ -66,7 +66,7 @@ SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 
 -- name: invitation_by_token
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
-SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
+SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.opened_at,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
        it.touchpoint

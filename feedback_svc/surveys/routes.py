@@ -1,24 +1,33 @@
 """HTTP for the CRM's survey endpoints; the rules live in service.py."""
 
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
+from feedback_svc.lib.bounds import check_instant
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.metrics.collector import count_answer
-from feedback_svc.surveys import service
+from feedback_svc.surveys import reading, service
 from feedback_svc.surveys.schemas import (
+    Channel,
     InteractionCreate,
     InteractionRecorded,
     Invitation,
     InvitationCreate,
+    InvitationPage,
+    InvitationRecord,
+    InvitationStatus,
     ResponseCreate,
     Survey,
     SurveyResponse,
@@ -92,6 +101,55 @@ class SurveysController(Controller):
             )
 
         return await respond_idempotently(request, pool, idempotency_key, work)
+
+    @get(
+        "/invitations",
+        summary="List invitations, newest first",
+        description="Narrow by customer (our id or the CRM's), status, channel, survey and creation "
+        "time. Each item carries its history. Pages go back in time: pass `next_cursor` as `cursor`. "
+        "Erased customers' invitations are not listed; asked for by customer, they answer 410.",
+        responses=problem_responses(401, 403, 404, 410, 422),
+    )
+    async def list_invitations(
+        self,
+        *,
+        pool: NamedDependency[asyncpg.Pool],
+        customer_id: FromQuery[UUID | None] = None,
+        customer_external_id: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
+        status: FromQuery[InvitationStatus | None] = None,
+        channel: FromQuery[Channel | None] = None,
+        survey: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
+        created_after: Annotated[
+            datetime | None, QueryParameter(description="Created at or after this instant.")
+        ] = None,
+        created_before: Annotated[
+            datetime | None, QueryParameter(description="Created before this instant.")
+        ] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> InvitationPage:
+        filters = reading.Filters(
+            customer_id=customer_id,
+            customer_external_id=customer_external_id,
+            status=status,
+            channel=channel,
+            survey=survey,
+            created_after=check_instant(created_after, field="created_after"),
+            created_before=check_instant(created_before, field="created_before"),
+        )
+        return await reading.list_invitations(pool, filters, cursor=cursor, limit=limit)
+
+    @get(
+        "/invitations/{invitation_id:uuid}",
+        summary="Read an invitation: its status, why, and its history",
+        description="Sent, opened, answered or failed, with the reason of each step. An erased "
+        "customer's invitation answers 410.",
+        responses=problem_responses(401, 403, 404, 410),
+    )
+    async def get_invitation(
+        self, pool: NamedDependency[asyncpg.Pool], invitation_id: FromPath[UUID]
+    ) -> InvitationRecord:
+        return await reading.get_invitation(pool, invitation_id)
 
     @post(
         "/responses",

@@ -104,3 +104,50 @@ class Survey(Wire):
     token_ttl_days: float
     active: bool
     texts: dict[str, dict[str, str]]
+
+
+InvitationStatus = Literal["scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired"]
+
+
+class InvitationEvent(Wire):
+    at: datetime
+    event: Annotated[
+        Literal["scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired", "opened"],
+        Meta(description="A status the invitation took, or 'opened': its survey page was first loaded."),
+    ]
+    reason: str | None
+    channel: Channel | None
+
+
+class InvitationRecord(Wire):
+    """An invitation as the CRM reads it back: where it stands, and how it got there."""
+
+    id: UUID
+    customer_id: UUID
+    customer_external_id: str | None
+    survey: str
+    kind: Kind
+    interaction_id: UUID | None
+    channel: Channel | None
+    status: InvitationStatus
+    reason: str
+    locale: str
+    send_at: datetime | None
+    sent_at: datetime | None
+    opened_at: Annotated[
+        datetime | None,
+        Meta(description="When the link was first followed (mail scanners that follow links count too)."),
+    ]
+    answered_at: datetime | None
+    response_id: UUID | None
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    history: Annotated[list[InvitationEvent], Meta(description="Oldest first.")]
+
+
+class InvitationPage(Wire):
+    items: list[InvitationRecord]
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass as `cursor` for the next (older) page; null on the last.")
+    ]

@@ -161,6 +161,16 @@ async def test_an_external_id_reused_for_another_event_is_refused_as_the_api_ref
     # a date without an offset is midnight in the import's time zone (UTC by default)
     assert await conn.fetchval("SELECT occurred_at FROM customer_events") == datetime(2026, 3, 1, tzinfo=UTC)
 
+    # against events stored before: the same event again is a repeat, another one a refusal
+    head = "customer_external_id,kind,occurred_at,value,external_id\n"
+    again = await imported(client, pool, settings, crm, "events", head + "crm-1,purchase,2026-03-01,10,o-1\n")
+    assert (again["rows_created"], again["rows_invalid"]) == (0, 0)
+    other = await imported(client, pool, settings, crm, "events", head + "crm-1,refunded,2026-03-01,10,o-1\n")
+    assert (other["rows_created"], other["rows_invalid"]) == (0, 1)
+    [error] = await errors_of(client, crm, other["id"])
+    assert (error["line"], error["field"]) == (2, "external_id")
+    assert await conn.fetchval("SELECT count(*) FROM customer_events") == 1
+
 
 async def test_attribute_history_comes_in_as_of_order_and_backfills(
     client: Client, crm: dict[str, str], pool: asyncpg.Pool, settings: Settings, conn: asyncpg.Connection
