@@ -265,13 +265,18 @@ def describe_run(run: Row, *, totals: Row, decided: intake.RunIntake) -> str:
     )
     if not decided.enabled:
         return f"{scored} Proactive tasks are off (the churn_risk recovery rule is disabled): none opened."
-    queue = (
-        f" {decided.opened:,} proactive {'task' if decided.opened == 1 else 'tasks'} opened, the highest "
-        f"value at risk first ({decided.places:,} of the daily limit of {run['daily_limit']:,} were left "
-        f"today); {decided.left_out:,} more left out by the limit"
-    )
-    already = f"; {decided.already_queued:,} had an open task already." if decided.already_queued else "."
-    return scored + queue + already
+    limit = run["daily_limit"]
+    if decided.places == 0:
+        queue = f" No proactive task opened: today's limit of {limit:,} was reached already"
+    else:
+        tasks = "task" if decided.opened == 1 else "tasks"
+        queue = (
+            f" {decided.opened:,} proactive {tasks} opened, the highest value at risk first "
+            f"({decided.places:,} of today's {limit:,} places were left)"
+        )
+    left = f"; {decided.left_out:,} more at-risk customers left out by the daily limit"
+    already = f"; {decided.already_queued:,} had an open task already" if decided.already_queued else ""
+    return f"{scored}{queue}{left if decided.left_out else ''}{already}."
 
 
 def _with_progress(row: Row) -> Row:

@@ -97,7 +97,7 @@ async def test_a_run_scores_every_active_customer_once_and_queues_the_highest_va
     assert (run["tasks_opened"], run["already_queued"]) == (5, 0)
     assert run["left_out"] == len(at_risk) - 5
     assert "5 proactive tasks opened" in run["message"]
-    assert f"{len(at_risk) - 5} more left out by the limit" in run["message"]
+    assert f"{len(at_risk) - 5} more at-risk customers left out by the daily limit" in run["message"]
     # the events of the queued ones only, in the run's transaction: the top five by value at risk
     events = await conn.fetch(
         "SELECT payload, dedupe_key FROM outbox WHERE payload->>'type' = 'customer.at_risk' ORDER BY id"
@@ -119,6 +119,7 @@ async def test_a_run_scores_every_active_customer_once_and_queues_the_highest_va
     # the same day again: the limit is used up, and the queued customers are not queued twice
     again = await run_to_the_end(pool, settings)
     assert (again["tasks_opened"], again["already_queued"]) == (0, 5)
+    assert "No proactive task opened: today's limit of 5 was reached already" in again["message"]
     assert again["left_out"] == again["at_risk"] - 5
     await drain(pool, settings)
     assert await conn.fetchval("SELECT count(*) FROM recovery_tasks") == before + 5
@@ -169,7 +170,12 @@ async def test_a_crashed_process_gives_its_range_back_and_the_run_resumes(
     done = await conn.fetchval("SELECT count(*) FROM scoring_run_ranges WHERE status = 'done'")
     assert done == run["ranges"] - 1
     partial = await conn.fetchval("SELECT count(*) FROM scores")
+    pid = doomed.get_server_pid()
     doomed.terminate()
+    for _ in range(100):  # the server ends the dead client's transaction when it notices
+        if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            break
+        await asyncio.sleep(0.05)
 
     finished = await runs.work_on_run(pool, scorers, run)
     assert finished is not None
@@ -291,3 +297,16 @@ async def test_the_schedule_starts_a_run_when_one_is_due_and_never_when_off(
     stop = asyncio.Event()
     stop.set()
     await off.run(stop)  # returns at once when asked to stop
+
+
+async def test_with_the_churn_risk_rule_off_a_run_scores_and_queues_nobody(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, simulated: list[uuid.UUID]
+) -> None:
+    await conn.execute("UPDATE recovery_rules SET enabled = false WHERE trigger = 'churn_risk'")
+    run = await run_to_the_end(pool, scheduled(settings))
+    assert run["customers_scored"] == len(await active_customers(conn))
+    assert run["at_risk"] > 0
+    assert (run["tasks_opened"], run["left_out"], run["already_queued"]) == (0, 0, 0)
+    assert "Proactive tasks are off" in run["message"]
+    assert await conn.fetchval("SELECT count(*) FROM proactive_intake") == 0
+    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE payload->>'type' = 'customer.at_risk'") == 0
