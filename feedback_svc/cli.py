@@ -363,7 +363,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     commands.add_parser(
-        "worker", help="drain the outbox (send invitations, process SMS) until SIGTERM"
+        "worker", help="run the background work (the outbox, webhooks, scheduled scoring) until SIGTERM"
     ).set_defaults(run=cmd_worker)
 
     up = commands.add_parser("migrate", help="apply database migrations")
