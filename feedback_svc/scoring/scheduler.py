@@ -1,10 +1,11 @@
 """The background runner of scoring runs (runs.py), in every process that runs background work.
 
-Each look (every `poll_seconds`): start a run when the schedule says one is due
-(FEEDBACK_SCORING_SCHEDULE_HOURS since the last one started; 0 turns the schedule off), then work
-on whatever run is running, however it was started, until it has no free range. Any number of
-processes do the same: the start is decided under one lock and the ranges are shared, so a run
-goes as fast as the processes working on it, and one that dies leaves nothing half done.
+Each look (every `poll_seconds`, the first one interval after the process starts): start a run
+when the schedule says one is due (FEEDBACK_SCORING_SCHEDULE_HOURS since the last one started; 0
+turns the schedule off), then work on whatever run is running, however it was started, until it
+has no free range. Any number of processes do the same: the start is decided under one lock and
+the ranges are shared, so a run goes as fast as the processes working on it, and one that dies
+leaves nothing half done.
 """
 
 import asyncio
@@ -61,6 +62,9 @@ class ScoringScheduler:
             every_hours=self.settings.scoring_schedule_hours or None,
             poll_seconds=self.poll_seconds,
         )
+        # the first look one interval after start: a process that just started serves first
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
         while not stop.is_set():
             try:
                 await self.tick(stop)
