@@ -8,11 +8,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from feedback_svc.app import create_app
+from feedback_svc.background import background_runners
 from feedback_svc.db.pool import create_pool
 from feedback_svc.outbox.events import Event
 from feedback_svc.recovery.triggers import RecoveryTriggers
@@ -72,7 +74,9 @@ async def test_an_admin_starts_a_run_follows_it_and_sees_the_days_intake(
         assert again.status_code == 200
         assert again.json()["id"] == run["id"], "one run at a time"
 
-        # the background runner of any process (here: this test) scores it
+        # the background runner of any process (here: this test's) scores it
+        async with httpx.AsyncClient() as http:
+            assert "scoring-scheduler" in background_runners(pool, settings, http=http)
         ended = await ScoringScheduler(
             pool, msgspec.structs.replace(settings, scoring_schedule_hours=0)
         ).tick()
