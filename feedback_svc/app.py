@@ -14,12 +14,14 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from feedback_svc.alerts.routes import AlertsController
+from feedback_svc.analytics.agent_pages import AgentsCsvController, AgentsPageController
 from feedback_svc.analytics.pages import AnalyticsPageController
 from feedback_svc.analytics.routes import AnalyticsController
 from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
-from feedback_svc.audit.service import AuditMiddleware
 from feedback_svc.background import background_runners, run_all
+from feedback_svc.console.alerts_pages import AlertPagesController
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
 from feedback_svc.console.task_pages import TaskPagesController
@@ -51,6 +53,8 @@ from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController
 from feedback_svc.surveys.sms_routes import SmsInboundController
 from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
+from feedback_svc.themes.pages import ThemePagesController
+from feedback_svc.themes.routes import ThemeAnalyticsController, ThemesController
 from feedback_svc.webhooks.routes import WebhookEndpointsController
 
 MAX_BODY_BYTES = 1_048_576
@@ -142,16 +146,23 @@ def create_app(settings: Settings) -> Litestar:
             ModelsController,
             ScoringRunsController,
             RecoveryController,
+            AlertsController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
             AnalyticsController,
+            ThemeAnalyticsController,
+            ThemesController,
             AnalyticsPageController,
+            AgentsPageController,
+            AgentsCsvController,
+            ThemePagesController,
             ConsoleAuthController,
             ConsoleHomeController,
             UsersPagesController,
             QueuePagesController,
             TaskPagesController,
+            AlertPagesController,
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],
@@ -165,7 +176,6 @@ def create_app(settings: Settings) -> Litestar:
             # outside authentication, so refused requests are measured too
             prometheus_config().middleware,
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
-            AuditMiddleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database, workers],  # exited in reverse: worker stops first

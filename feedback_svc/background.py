@@ -11,12 +11,14 @@ import asyncpg
 import httpx
 import structlog
 
+from feedback_svc.alerts.sender import AlertSender
 from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.scheduler import ScoringScheduler
 from feedback_svc.settings import Settings
+from feedback_svc.themes.service import ThemeScheduler
 from feedback_svc.webhooks.delivery import WebhookDeliverer
 
 log = structlog.get_logger(__name__)
@@ -31,8 +33,14 @@ def background_runners(
     loaded models, shared with its API when it serves one."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
-        "recovery-escalation": EscalationSweeper(pool, interval=settings.recovery_sweep_seconds).run,
+        "recovery-escalation": EscalationSweeper(
+            pool, interval=settings.recovery_sweep_seconds, settings=settings
+        ).run,
+        # its own HTTP client too: Slack-compatible URLs are guarded like webhook targets
+        "alert-sender": AlertSender(pool, settings).run,
         "console-session-sweeper": SessionSweeper(pool).run,
+        # asks for a theme run when one is due; the outbox worker (any process) does it
+        "theme-scheduler": ThemeScheduler(pool, settings).run,
         # scheduled scoring, and runs asked for over the API or the CLI (scoring/runs.py)
         "scoring-scheduler": ScoringScheduler(pool, settings, scorers=scorers).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies

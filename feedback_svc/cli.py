@@ -301,6 +301,17 @@ def cmd_score_all(args: argparse.Namespace) -> None:
     raise SystemExit(0 if run["status"] == "succeeded" else 1)
 
 
+def cmd_themes(_: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.themes.commands import run_themes
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        code = asyncio.run(run_themes(settings))
+    raise SystemExit(code)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.imports import commands
@@ -428,7 +439,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.set_defaults(run=cmd_train)
 
-    _add_score_all(commands)
+    _add_scheduled_work(commands)
 
     bulk = commands.add_parser(
         "import",
@@ -456,7 +467,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_score_all(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def _add_scheduled_work(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Commands that do now, in the foreground, what the background runners do on a schedule."""
+    commands.add_parser(
+        "themes", help="find the comment themes now (per language) and print them"
+    ).set_defaults(run=cmd_themes)
     scoring = commands.add_parser(
         "score-all",
         help="score every active customer now and open the day's proactive tasks (joins a run in progress)",

@@ -4,6 +4,8 @@ Tests build `Settings(...)` directly; only `Settings.from_env` reads variables.
 A missing or malformed value stops start-up with the variable's name in the message.
 """
 
+import base64
+import binascii
 import ipaddress
 import secrets
 import types
@@ -140,6 +142,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     recovery_lease_seconds: Annotated[int, Meta(ge=1, le=86400)] = 900
     recovery_sweep_seconds: Annotated[float, Meta(gt=0)] = 30.0
 
+    # Comment themes (docs/themes.md): a run is started when the last one is older than
+    # themes_refresh_hours and comments came in since (0 hours: only on demand); it learns from
+    # the comments of the last themes_window_days (at most themes_max_comments, newest first),
+    # per language with at least themes_min_comments, into at most themes_max_per_language themes.
+    # A topic at least themes_match_threshold alike (cosine of signatures) continues a theme.
+    themes_refresh_hours: Annotated[float, Meta(ge=0)] = 24.0
+    themes_check_seconds: Annotated[float, Meta(gt=0)] = 300.0
+    themes_window_days: Annotated[int, Meta(ge=7, le=3660)] = 365
+    themes_max_comments: Annotated[int, Meta(ge=100, le=1_000_000)] = 50_000
+    themes_min_comments: Annotated[int, Meta(ge=5)] = 30
+    themes_max_per_language: Annotated[int, Meta(ge=2, le=50)] = 12
+    themes_match_threshold: Annotated[float, Meta(gt=0, lt=1)] = 0.3
+    # Alerts to the team (docs/alerts.md): a task whose priority is at least urgent_priority is
+    # urgent (each rule names recipients per urgency); the sweep warns this many minutes before a
+    # deadline; one recipient gets at most this many messages an hour (more alerts wait, then go
+    # out together as one); with a signing secret (whsec_...) every Slack-compatible POST carries
+    # Standard Webhooks signature headers for receivers that check them.
+    alerts_urgent_priority: NonNegativeFloat = 100.0
+    alerts_deadline_near_minutes: Annotated[float, Meta(gt=0, le=7 * 24 * 60)] = 60.0
+    alerts_per_recipient_per_hour: PositiveInt = 12
+    alerts_signing_secret: str | None = None
+
     @property
     def base_url(self) -> str:
         """The URL customers and the CRM reach this service at."""
@@ -196,6 +220,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("FEEDBACK_DB_POOL_MIN must not exceed FEEDBACK_DB_POOL_MAX")
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise SettingsError("FEEDBACK_PUBLIC_BASE_URL must start with http:// or https://")
+        if self.alerts_signing_secret is not None and not _is_signing_secret(self.alerts_signing_secret):
+            raise SettingsError(
+                "FEEDBACK_ALERTS_SIGNING_SECRET must be whsec_ and 24 to 64 random bytes in base64 "
+                "(generate one with: python -c "
+                "'from feedback_svc.webhooks.signing import new_secret; print(new_secret())')"
+            )
         for entry in self.proxy_networks_text():
             try:
                 ipaddress.ip_network(entry, strict=False)
@@ -214,6 +244,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.secret_key:
             return self
         return msgspec.structs.replace(self, secret_key=_local_secret(self.data_dir))
+
+
+def _is_signing_secret(value: str) -> bool:
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        return False
+    return 24 <= len(key) <= 64
 
 
 def _local_secret(data_dir: Path) -> str:

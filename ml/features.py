@@ -133,6 +133,12 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
         for row in rows:
             touchpoints.update(touchpoint_counts(row.get("touchpoints_90d")).keys())
         self.touchpoints_ = sorted(key for key, seen in touchpoints.items() if seen >= self.min_frequency)
+        themes: Counter[str] = Counter()
+        for row in rows:
+            themes.update(touchpoint_counts(row.get("themes_90d")).keys())
+        # comment themes (feedback_svc/themes): columns at the end, so models fitted before
+        # themes existed (no `themes_`) keep every column where it was
+        self.themes_ = sorted(key for key, seen in themes.items() if seen >= self.min_frequency)
         self.segments_ = self._categories(row.get("segment") for row in rows)
         self.numeric_attributes_, self.categorical_attributes_ = self._attributes(rows)
         # plain tuples: they survive skops; `columns()` gives them names
@@ -170,6 +176,10 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
                     line[j] = _number(value)
                 elif isinstance(value, str) and (j := where.categories.get((key, value))) is not None:
                     line[j] = 1  # categories are strings; anything else matches none
+            if where.themes:
+                for key, count in touchpoint_counts(row.get("themes_90d")).items():
+                    if (j := where.themes.get(key)) is not None:
+                        line[j] = count
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -235,6 +245,10 @@ class RowVectorizer(TransformerMixin, BaseEstimator):
             for key, values in self.categorical_attributes_.items()
             for value in values
         ]
+        columns += [
+            Column(*(f"theme:{key}", f"Comments on theme {key} in the last 90 days", f"theme:{key}"))
+            for key in getattr(self, "themes_", ())
+        ]
         return columns
 
 
@@ -246,6 +260,7 @@ class _Columns(NamedTuple):
     numeric_attributes: dict[str, int]
     numeric_attribute_columns: list[int]
     categories: dict[tuple[str, object], int]
+    themes: dict[str, int]
 
 
 # Where each learned name lands in the matrix, per fitted vectorizer. Kept beside it, not
@@ -270,6 +285,7 @@ def _columns_of(vectorizer: RowVectorizer) -> _Columns:
             for value in values:
                 categories[key, value] = start
                 start += 1
+        themes = {key: start + k for k, key in enumerate(getattr(vectorizer, "themes_", ()))}
         found = _COLUMNS[vectorizer] = _Columns(
             itemgetter(*vectorizer.fixed_names()),
             rhythm,
@@ -278,6 +294,7 @@ def _columns_of(vectorizer: RowVectorizer) -> _Columns:
             numeric,
             list(numeric.values()),
             categories,
+            themes,
         )
     return found
 

@@ -47,6 +47,7 @@ SELECT c.id AS customer_id,
        coalesce(t.interactions_90d, 0) AS interactions_90d,
        coalesce(t.critical_interactions_90d, 0) AS critical_interactions_90d,
        coalesce(t.touchpoints_90d, '{}') AS touchpoints_90d,
+       coalesce(a.themes_90d, '{}') AS themes_90d,
        coalesce(p.purchases, 0)::int8 AS purchases_total,
        coalesce(p.purchase_value, 0)::float8 AS purchase_value_total,
        (p.purchase_value / nullif(p.purchases, 0))::float8 AS average_order_value,
@@ -97,12 +98,18 @@ SELECT c.id AS customer_id,
                -- interaction is looked up only for recent unhappy answers
                count(*) FILTER (WHERE r.recent AND r.unhappy AND (
                    SELECT i.critical FROM interactions i WHERE i.id = r.interaction_id)) AS unhappy_critical_answers_90d,
+               -- one comment theme key per recent themed comment (themes/; the transformer counts
+               -- them); the assignment is looked up only for recent answers with a comment
+               array_remove(array_agg((SELECT ta.theme_id::text FROM theme_assignments ta
+                                        WHERE ta.response_id = r.id))
+                            FILTER (WHERE r.recent AND r.commented), NULL) AS themes_90d,
                -- the invitations answered so far, for the non-response rate below
                array_agg(r.invitation_id) FILTER (WHERE r.recent) AS answered_invitations,
                min(CASE r.kind WHEN 'nps' THEN r.score / 10.0
                                WHEN 'csat' THEN (r.score - 1) / 4.0
                                ELSE (7 - r.score) / 6.0 END) FILTER (WHERE r.recent)::float8 AS lowest_score_90d
-          FROM (SELECT r.kind, r.score, r.answered_at, r.contact_requested, r.interaction_id, r.invitation_id,
+          FROM (SELECT r.id, r.kind, r.score, r.answered_at, r.contact_requested, r.interaction_id,
+                       r.invitation_id, r.comment IS NOT NULL AS commented,
                        r.answered_at > $1::timestamptz - interval '90 days' AS recent,
                        (r.kind = 'nps' AND r.score <= 6) OR (r.kind = 'csat' AND r.score <= 2)
                            OR (r.kind = 'ces' AND r.score >= 6) AS unhappy

@@ -330,6 +330,8 @@ def _group_value(row: Mapping[str, Any], group: str) -> float | str | bool | Non
         value = row.get(group)
     elif group.startswith("touchpoint:"):
         value = touchpoint_counts(row.get("touchpoints_90d")).get(group.removeprefix("touchpoint:"), 0)
+    elif group.startswith("theme:"):
+        value = touchpoint_counts(row.get("themes_90d")).get(group.removeprefix("theme:"), 0)
     elif group == "segment":
         value = row.get("segment")
     else:

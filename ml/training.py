@@ -582,6 +582,7 @@ def _card(
     vectorizer: RowVectorizer = features.named_steps["rows"]
     sources = {
         "touchpoint": "service: interactions",
+        "theme": "service: comment themes (answers' comments)",
         "segment": "CRM: segment (as of each cut-off)",
         "attr": "CRM: attributes (as of each cut-off)",
         "clv": "service: purchase history (BG/NBD)",

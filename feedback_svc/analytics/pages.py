@@ -21,7 +21,7 @@ SCALES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 LABELS = {"nps": "NPS", "csat": "CSAT (%)", "ces": "CES (mean effort, 1-7)"}
 
 
-def _parse_date(raw: str | None) -> date | None:
+def parse_date(raw: str | None) -> date | None:
     if not raw:
         return None
     try:
@@ -53,7 +53,7 @@ class AnalyticsPageController(Controller):
         errors: list[str] = []
         kind = kind if kind in SCALES else "nps"
         try:
-            first, last = _parse_date(date_from), _parse_date(date_to)
+            first, last = parse_date(date_from), parse_date(date_to)
             first, last, _, _ = service.window(first, last, today=today)
         except InvalidInput as error:
             errors.append(error.detail)

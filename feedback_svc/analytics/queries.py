@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -52,3 +53,34 @@ async def active_risk_bands(conn: Conn, *, kind: str) -> Row | None:
 
 async def first_contact_times(conn: Conn, *, start: datetime, end: datetime) -> Row:
     return dict(await conn.fetchrow(Q["first_contact_times"], start, end))
+
+
+# agent performance: both queries read the same per-task facts (see agent_task_facts)
+_FACTS = f"WITH facts AS (\n{Q['agent_task_facts']}\n)\n"
+_AGENT_SUMMARIES = _FACTS + Q["agent_summaries"]
+_AGENT_TASKS = _FACTS + Q["agent_tasks"]
+
+
+async def agent_summaries(conn: Conn, *, start: datetime, end: datetime, churn_labels: str) -> list[Row]:
+    """One row per agent with tasks resolved in [start, end), and the team's (agent None) first."""
+    return [dict(row) for row in await conn.fetch(_AGENT_SUMMARIES, start, end, churn_labels)]
+
+
+async def agent_tasks(
+    conn: Conn,
+    *,
+    start: datetime,
+    end: datetime,
+    churn_labels: str,
+    agent: str,
+    metric: str,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+) -> list[Row]:
+    after_at, after_id = after if after else (None, None)
+    rows = await conn.fetch(_AGENT_TASKS, start, end, churn_labels, agent, metric, limit, after_at, after_id)
+    return [dict(row) for row in rows]
+
+
+async def console_people(conn: Conn) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["console_people"])]

@@ -136,3 +136,120 @@ SELECT count(*) FILTER (WHERE first_contact_at IS NOT NULL) AS contacted,
            FILTER (WHERE first_contact_at IS NOT NULL) / 3600 AS p90_hours
   FROM recovery_tasks
  WHERE NOT control AND created_at >= $1 AND created_at < $2;
+
+-- name: agent_task_facts
+-- One row per task resolved in [$1, $2) with what each agent-performance number needs,
+-- so the table (agent_summaries) and its drill-down (agent_tasks) read the same facts.
+-- Not run alone: queries.py puts it in front of them as the CTE `facts`.
+-- The agent is whoever resolved the task last (a reopened task counts once, for its last
+-- round, measured from the reopening); control tasks are closed by the system and left out.
+-- $3 is the churn label policy (docs/churn-labels.md): 'contractual' counts a `churned` event
+-- within 90 days after resolution, 'non_contractual' no purchase within them among buyers.
+SELECT t.id AS task_id, t.customer_id, coalesce(h.agent, t.assignee, '(unrecorded)') AS agent,
+       t.trigger, t.touchpoint, t.critical, coalesce(h.reopened_at, t.created_at) AS opened_at,
+       t.deadline_at, t.first_contact_at, t.resolved_at, t.outcome,
+       (extract(epoch FROM t.first_contact_at - coalesce(h.reopened_at, t.created_at)) / 3600)::float8
+           AS contact_hours,
+       -- the promise fell due when someone called, or when the deadline passed with the task open
+       (t.first_contact_at IS NOT NULL OR t.deadline_at < t.resolved_at) AS promise_due,
+       coalesce(t.first_contact_at <= t.deadline_at, false) AS promise_kept,
+       t.outcome IN ('recovered', 'not_recovered', 'unreachable') AS worked,
+       ev.kind AS survey_kind, ev.score AS score_before, nx.score AS score_after, nx.answered_at AS answered_after_at,
+       -- after minus before in % of the scale's range, the sign turned for CES (1 = easiest)
+       (nx.score - ev.score) * CASE ev.kind WHEN 'nps' THEN 10.0 WHEN 'csat' THEN 25.0
+                                            ELSE -100.0 / 6 END AS score_change,
+       ob.observed AS churn_observed,
+       CASE WHEN NOT ob.observed THEN NULL
+            WHEN $3::text = 'contractual' THEN EXISTS (
+                 SELECT 1 FROM customer_events ce
+                  WHERE ce.customer_id = t.customer_id AND ce.kind = 'churned'
+                    AND ce.occurred_at > t.resolved_at AND ce.occurred_at <= t.resolved_at + interval '90 days')
+            ELSE NOT EXISTS (
+                 SELECT 1 FROM customer_events ce
+                  WHERE ce.customer_id = t.customer_id AND ce.kind = 'purchase'
+                    AND ce.occurred_at > t.resolved_at AND ce.occurred_at <= t.resolved_at + interval '90 days')
+       END AS churned_90d
+  FROM recovery_tasks t
+ -- who resolved it last, and when it was last reopened (recovery_task_history_task_idx)
+ CROSS JOIN LATERAL (
+       SELECT (array_agg(actor ORDER BY id DESC) FILTER (WHERE action = 'resolved'))[1] AS agent,
+              max(created_at) FILTER (WHERE action = 'reopened') AS reopened_at
+         FROM recovery_task_history
+        WHERE task_id = t.id AND action IN ('resolved', 'reopened')
+ ) h
+ -- the answer that opened the task: its first evidence with a response
+ LEFT JOIN LATERAL (
+       SELECT r.survey_id, r.kind, r.score
+         FROM recovery_evidence e
+         JOIN responses r ON r.id = e.response_id
+        WHERE e.task_id = t.id AND e.response_id IS NOT NULL
+        ORDER BY e.id
+        LIMIT 1
+ ) ev ON true
+ -- the customer's first answer to the same survey within 90 days after resolution
+ -- (a post-recovery pulse is such an answer); responses_customer_time_idx
+ LEFT JOIN LATERAL (
+       SELECT r.score, r.answered_at
+         FROM responses r
+        WHERE r.customer_id = t.customer_id AND r.survey_id = ev.survey_id
+          AND r.answered_at > t.resolved_at AND r.answered_at <= t.resolved_at + interval '90 days'
+        ORDER BY r.answered_at
+        LIMIT 1
+ ) nx ON true
+ -- 90 days after resolution have passed (and, without contracts, the customer had bought by then)
+ CROSS JOIN LATERAL (
+       SELECT t.resolved_at <= now() - interval '90 days'
+              AND ($3::text = 'contractual' OR EXISTS (
+                   SELECT 1 FROM customer_events ce
+                    WHERE ce.customer_id = t.customer_id AND ce.kind = 'purchase'
+                      AND ce.occurred_at <= t.resolved_at)) AS observed
+ ) ob
+ WHERE t.status = 'resolved' AND NOT t.control AND t.resolved_at >= $1 AND t.resolved_at < $2
+
+-- name: agent_summaries
+-- Per agent and for the whole team (agent NULL): counts, and the values medians and means need.
+SELECT CASE WHEN GROUPING(agent) = 0 THEN agent END AS agent,
+       count(*)::int AS tasks,
+       (count(*) FILTER (WHERE critical))::int AS critical,
+       array_agg(contact_hours ORDER BY contact_hours) FILTER (WHERE contact_hours IS NOT NULL) AS contact_hours,
+       (count(*) FILTER (WHERE promise_due))::int AS promises_due,
+       (count(*) FILTER (WHERE promise_kept))::int AS promises_kept,
+       (count(*) FILTER (WHERE worked))::int AS worked,
+       (count(*) FILTER (WHERE outcome = 'recovered'))::int AS recovered,
+       (count(*) FILTER (WHERE outcome = 'not_recovered'))::int AS not_recovered,
+       (count(*) FILTER (WHERE outcome = 'unreachable'))::int AS unreachable,
+       (count(*) FILTER (WHERE outcome = 'no_action_needed'))::int AS no_action_needed,
+       array_agg(score_change::float8) FILTER (WHERE score_change IS NOT NULL) AS score_changes,
+       (count(*) FILTER (WHERE score_before IS NOT NULL))::int AS with_survey,
+       (count(*) FILTER (WHERE churn_observed))::int AS churn_observed,
+       (count(*) FILTER (WHERE churned_90d))::int AS churned_90d
+  FROM facts
+ GROUP BY GROUPING SETS ((agent), ())
+ ORDER BY 1 NULLS FIRST;
+
+-- name: agent_tasks
+-- The tasks behind one number of agent $4 ($5: which number), newest resolution first, a page
+-- of $6 after the keyset ($7, $8).
+SELECT f.*, c.name AS customer_name, c.erased_at IS NOT NULL AS customer_erased
+  FROM facts f
+  JOIN customers c ON c.id = f.customer_id
+ WHERE f.agent = $4
+   AND CASE $5::text
+            WHEN 'tasks' THEN true
+            WHEN 'first_contact' THEN f.contact_hours IS NOT NULL
+            WHEN 'promises' THEN f.promise_due
+            WHEN 'promises_broken' THEN f.promise_due AND NOT f.promise_kept
+            WHEN 'worked' THEN f.worked
+            WHEN 'score_change' THEN f.score_change IS NOT NULL
+            WHEN 'churn_90d' THEN f.churn_observed
+            WHEN 'churned_90d' THEN coalesce(f.churned_90d, false)
+            ELSE f.outcome = $5::text
+       END
+   AND ($7::timestamptz IS NULL OR (f.resolved_at, f.task_id) < ($7, $8::uuid))
+ ORDER BY f.resolved_at DESC, f.task_id DESC
+ LIMIT $6;
+
+-- name: console_people
+-- Console users by email (names for the table) and who of them works the queue, so an
+-- agent with nothing resolved in the window still has a row.
+SELECT email, name, role, disabled_at IS NULL AS active FROM users ORDER BY lower(name), email;

@@ -1,18 +1,21 @@
-"""HTTP for analytics: JSON reports and the CSV export of answers (scope crm)."""
+"""HTTP for analytics: JSON reports, agent performance and the CSV exports (scope crm)."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from feedback_svc.analytics import queries, recovery, service
-from feedback_svc.analytics.export import csv_chunks
+from feedback_svc.analytics import agents, queries, recovery, service
+from feedback_svc.analytics.export import agents_csv, csv_chunks
 from feedback_svc.analytics.schemas import (
+    AgentMetric,
+    AgentsReport,
+    AgentTasksPage,
     By,
     DriversReport,
     Kind,
@@ -33,10 +36,26 @@ DateTo = Annotated[
     date | None, QueryParameter(name="to", description="Last day (UTC), inclusive; default today.")
 ]
 READ_ERRORS = problem_responses(401, 403, 422)
+AGENT_DESCRIPTION = (
+    "Per agent who resolved tasks in the window (and every active console agent, with zeros), listed by "
+    "name, and the team as a whole: tasks, median time to first contact, promises kept, outcomes, "
+    "recovered share, the customer's score change after recovery and 90-day churn after resolution. "
+    "Every estimate carries its 95% interval, n and `small_sample` (fewer than 10 cases); shares also "
+    "the difference from the rest of the team. `method` says how each number is made."
+)
 
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+async def _agents_report(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, *, date_from: date | None, date_to: date | None
+) -> AgentsReport:
+    settings = request.app.state.settings
+    return await agents.agents_report(
+        pool, date_from=date_from, date_to=date_to, today=_today(), churn_labels=settings.churn_labels
+    )
 
 
 class AnalyticsController(Controller):
@@ -143,4 +162,76 @@ class AnalyticsController(Controller):
             chunks(),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="responses-{first}-{last}.csv"'},
+        )
+
+    @get(
+        "/agents",
+        summary="Agent performance: each agent's recovery work beside the team's, with intervals",
+        description=AGENT_DESCRIPTION,
+        responses=READ_ERRORS,
+    )
+    async def agents(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> AgentsReport:
+        return await _agents_report(request, pool, date_from=date_from, date_to=date_to)
+
+    @get(
+        "/agents.csv",
+        summary="Agent performance as CSV: the team's row, then one per agent",
+        description="The numbers of `GET /v1/analytics/agents`, each estimate with `_low`, `_high`, `_n` and "
+        "`_small_sample` columns.",
+        media_type="text/csv",
+        responses=READ_ERRORS,
+    )
+    async def agents_csv(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> Response[bytes]:
+        report = await _agents_report(request, pool, date_from=date_from, date_to=date_to)
+        name = f"agents-{report.date_from}-{report.date_to}.csv"
+        return Response(
+            agents_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @get(
+        "/agents/{agent:str}/tasks",
+        summary="The tasks behind one of an agent's numbers",
+        description="`metric` picks the number: `tasks` (all), `first_contact` (contacted: the median), "
+        "`promises` (due: promises kept), `promises_broken`, `worked` (recovered share), an outcome "
+        "(`recovered`, `not_recovered`, `unreachable`, `no_action_needed`), `score_change` (customers who "
+        "answered again) or `churn_90d` (observed 90 days: churn) and `churned_90d`. Same window and "
+        "definitions as `GET /v1/analytics/agents`; newest resolution first.",
+        responses=READ_ERRORS,
+    )
+    async def agent_tasks(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        agent: Annotated[str, PathParameter(min_length=1, max_length=320)],
+        metric: FromQuery[AgentMetric] = "tasks",
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> AgentTasksPage:
+        return await agents.agent_tasks(
+            pool,
+            agent=agent,
+            metric=metric,
+            date_from=date_from,
+            date_to=date_to,
+            today=_today(),
+            churn_labels=request.app.state.settings.churn_labels,
+            limit=limit,
+            cursor=cursor,
         )

@@ -1,7 +1,8 @@
 """Analytics on the wire: estimates always travel with their interval, n and a small-sample flag."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
+from uuid import UUID
 
 import msgspec
 from msgspec import Meta
@@ -121,3 +122,104 @@ class RecoveryReport(Report):
     control_observed_90d: int
     treated_observed_90d: int
     root_causes: list[RootCause]
+
+
+AgentMetric = Literal[
+    "tasks",
+    "first_contact",
+    "promises",
+    "promises_broken",
+    "worked",
+    "recovered",
+    "not_recovered",
+    "unreachable",
+    "no_action_needed",
+    "score_change",
+    "churn_90d",
+    "churned_90d",
+]
+
+
+class Outcomes(Report):
+    recovered: int
+    not_recovered: int
+    unreachable: int
+    no_action_needed: int
+
+
+class AgentPerformance(Report):
+    """One agent's numbers (or the team's), each Estimate with its 95% interval, n and small-sample flag.
+
+    first_contact_hours: median hours from opening (or reopening) to the first contact attempt,
+    distribution-free interval, n = contacted tasks. promises_kept: % of due promises kept (first
+    contact by the deadline), Wilson. recovered_share: % recovered of worked tasks (recovered, not
+    recovered, unreachable), Wilson. score_change: mean change of the customer's score on the same
+    survey after resolution in % of the scale's range (positive: happier; CES turned so), t interval.
+    churn_90d: % who churned within 90 days after resolution among tasks resolved 90+ days ago (the
+    label policy's sense of churn), Wilson. *_vs_rest: this agent minus the rest of the team in
+    points, Newcombe; null for the team.
+    """
+
+    agent: Annotated[
+        str | None,
+        Meta(description="Who resolved the tasks (a console user's email or a key's agent); null: the team."),
+    ]
+    name: Annotated[str | None, Meta(description="The console user's name, when the agent is one.")]
+    tasks: Annotated[int, Meta(description="Tasks resolved in the window, control tasks left out.")]
+    critical: Annotated[int, Meta(description="Of them, tasks after a moment of truth (shorter deadlines).")]
+    first_contact_hours: Estimate
+    promises_kept: Estimate
+    promises_broken: Annotated[int, Meta(description="Due promises not kept.")]
+    outcomes: Outcomes
+    recovered_share: Estimate
+    score_change: Estimate
+    with_survey: Annotated[int, Meta(description="Tasks opened by a survey answer, who could answer again.")]
+    churn_90d: Estimate
+    churned_90d: Annotated[int, Meta(description="Customers behind `churn_90d` who churned.")]
+    promises_kept_vs_rest: Estimate | None
+    recovered_share_vs_rest: Estimate | None
+    churn_90d_vs_rest: Estimate | None
+
+
+class AgentsReport(Report):
+    date_from: date
+    date_to: date
+    method: str
+    churn_labels: Literal["contractual", "non_contractual"]
+    small_sample_below: Annotated[int, Meta(description="Estimates on fewer cases than this are flagged.")]
+    team: AgentPerformance
+    agents: Annotated[list[AgentPerformance], Meta(description="By name, not by any number.")]
+
+
+class AgentTask(Report):
+    task_id: UUID
+    customer_id: UUID
+    trigger: str
+    touchpoint: str | None
+    critical: bool
+    opened_at: Annotated[datetime, Meta(description="Created, or last reopened.")]
+    deadline_at: datetime
+    first_contact_at: datetime | None
+    hours_to_first_contact: float | None
+    promise_due: bool
+    promise_kept: bool
+    resolved_at: datetime
+    outcome: str
+    survey_kind: Kind | None
+    score_before: Annotated[int | None, Meta(description="The answer that opened the task.")]
+    score_after: Annotated[
+        int | None, Meta(description="The first answer to the same survey within 90 days after resolution.")
+    ]
+    answered_after_at: datetime | None
+    score_change: float | None
+    churn_observed: Annotated[bool, Meta(description="90 days since resolution have passed.")]
+    churned_90d: bool | None
+
+
+class AgentTasksPage(Report):
+    agent: str
+    metric: AgentMetric
+    date_from: date
+    date_to: date
+    tasks: list[AgentTask]
+    next_cursor: Annotated[str | None, Meta(description="Send as `cursor` for the next page; null: the end.")]

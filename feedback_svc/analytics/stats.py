@@ -5,7 +5,9 @@ Intervals and their approximations:
   multinomial proportions, whose variance is ((p + d) - (p - d)^2) / n; the interval is
   the normal approximation NPS +/- 1.96 * 100 * sqrt(var), clipped to [-100, 100].
 - CSAT (share of 4-5 answers): the Wilson score interval, sound near 0% and 100%.
-- CES (mean effort, 1-7): Student's t interval on the sample mean.
+- CES (mean effort, 1-7) and other means: Student's t interval on the sample mean.
+- Medians (hours to first contact): the distribution-free interval between two order
+  statistics, whose ranks come from Binomial(n, 1/2); none below six values.
 - Differences of two shares (drivers): Newcombe's hybrid score interval built from the
   two Wilson intervals (method 10 of Newcombe 1998), defined even with zero counts.
 - Risk ratios: the log (Katz) interval; none when a group has no events.
@@ -13,7 +15,8 @@ Below SMALL_SAMPLE answers the normal approximations are rough, so results say s
 """
 
 import math
-from collections.abc import Iterable, Mapping
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 from scipy import stats
@@ -98,10 +101,48 @@ def ces(counts: Mapping[int, int]) -> Estimate:
     if n == 1:
         return Estimate(value=mean, low=None, high=None, n=1, small_sample=True)
     variance = sum(count * (score - mean) ** 2 for score, count in counts.items()) / (n - 1)
-    half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
+    half = _t_half_width(variance, n)
     return Estimate(
         value=mean, low=max(1.0, mean - half), high=min(7.0, mean + half), n=n, small_sample=n < SMALL_SAMPLE
     )
+
+
+def _t_half_width(variance: float, n: int) -> float:
+    return float(stats.t.ppf(0.975, n - 1)) * math.sqrt(variance / n)
+
+
+def mean(
+    values: Sequence[float], *, low: float = -math.inf, high: float = math.inf, small: int = SMALL_SAMPLE
+) -> Estimate:
+    """The mean with a t interval clipped to [low, high]; no interval from a single value."""
+    n = len(values)
+    if n == 0:
+        return _empty()
+    centre = statistics.fmean(values)
+    if n == 1:
+        return Estimate(value=centre, low=None, high=None, n=1, small_sample=True)
+    half = _t_half_width(statistics.variance(values, centre), n)
+    return Estimate(
+        value=centre, low=max(low, centre - half), high=min(high, centre + half), n=n, small_sample=n < small
+    )
+
+
+def median(values: Sequence[float], *, small: int = SMALL_SAMPLE) -> Estimate:
+    """The median with its distribution-free 95% interval [x_(k), x_(n+1-k)].
+
+    k is the largest rank with P(Binomial(n, 1/2) < k) <= 2.5%, so the interval covers the
+    true median at least 95% of the time whatever the distribution (skewed waits included).
+    Below six values no such pair of order statistics exists: the interval is None.
+    """
+    n = len(values)
+    if n == 0:
+        return _empty()
+    ordered = sorted(values)
+    k = int(stats.binom.ppf(0.025, n, 0.5))  # smallest k with P(B <= k) >= 2.5%: P(B <= k - 1) < 2.5%
+    low = high = None
+    if k >= 1:
+        low, high = float(ordered[k - 1]), float(ordered[n - k])
+    return Estimate(value=float(statistics.median(ordered)), low=low, high=high, n=n, small_sample=n < small)
 
 
 KIND_ESTIMATORS = {"nps": nps, "csat": csat, "ces": ces}
@@ -111,18 +152,16 @@ def estimate(kind: str, counts: Mapping[int, int]) -> Estimate:
     return KIND_ESTIMATORS[kind](counts)
 
 
-def proportion(events: int, n: int) -> Estimate:
+def proportion(events: int, n: int, *, small: int = SMALL_SAMPLE) -> Estimate:
     """A share in percent with its Wilson interval (response rates)."""
     if n == 0:
         return _empty()
     low, high = wilson(events, n)
-    return Estimate(
-        value=100 * events / n, low=100 * low, high=100 * high, n=n, small_sample=n < SMALL_SAMPLE
-    )
+    return Estimate(value=100 * events / n, low=100 * low, high=100 * high, n=n, small_sample=n < small)
 
 
 def compare(
-    exposed_events: int, exposed_n: int, unexposed_events: int, unexposed_n: int
+    exposed_events: int, exposed_n: int, unexposed_events: int, unexposed_n: int, *, small: int = SMALL_SAMPLE
 ) -> Comparison | None:
     """Difference in outcome share (percentage points, Newcombe) and risk ratio (Katz), exposed vs not."""
     if exposed_n == 0 or unexposed_n == 0:
@@ -149,7 +188,7 @@ def compare(
             low=100 * low,
             high=100 * high,
             n=n,
-            small_sample=min(exposed_n, unexposed_n) < SMALL_SAMPLE,
+            small_sample=min(exposed_n, unexposed_n) < small,
         ),
         risk_ratio=ratio,
         risk_ratio_low=ratio_low,

@@ -25,10 +25,11 @@ async def queue_tasks(
     unowned: bool,
     after: tuple[float, UUID] | None,
     limit: int,
+    theme: int | None = None,
 ) -> list[Row]:
     priority, task_id = after if after else (None, None)
     rows = await conn.fetch(
-        Q["queue_tasks"], trigger, touchpoint, segment, owner, unowned, priority, task_id, limit
+        Q["queue_tasks"], trigger, touchpoint, segment, owner, unowned, priority, task_id, limit, theme
     )
     return [dict(row) for row in rows]
 
@@ -89,3 +90,11 @@ async def active_people(conn: Conn) -> list[Row]:
 
 async def known_root_causes(conn: Conn) -> list[str]:
     return [row["root_cause"] for row in await conn.fetch(Q["known_root_causes"])]
+
+
+async def escalated_tasks(conn: Conn, *, limit: int) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["escalated_tasks"], limit)]
+
+
+async def task_alerts(conn: Conn, task_id: UUID) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["task_alerts"], task_id)]

@@ -31,6 +31,11 @@ SELECT t.id, t.customer_id, t.trigger, t.touchpoint, t.critical, t.priority, t.p
    AND (NOT $5::boolean
         OR (t.assignee IS NULL AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())))
    AND ($6::float8 IS NULL OR (t.priority, t.id) < ($6, $7::uuid))
+   -- a comment theme ($9): tasks with an answer among their evidence whose comment is about it
+   AND ($9::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM recovery_evidence e
+              JOIN theme_assignments a ON a.response_id = e.response_id
+             WHERE e.task_id = t.id AND a.theme_id = $9))
  ORDER BY t.priority DESC, t.id DESC
  LIMIT $8;
 
@@ -145,3 +150,31 @@ SELECT root_cause
  GROUP BY root_cause
  ORDER BY count(*) DESC, root_cause
  LIMIT 40;
+
+-- name: escalated_tasks
+-- The managers' view: open tasks whose deadline passed without contact, longest overdue first,
+-- with what their escalation alerts did.
+SELECT t.id, t.trigger, t.touchpoint, t.critical, t.priority, t.priority_reasons, t.deadline_at,
+       t.escalated_at, t.assignee, t.first_contact_at,
+       CASE WHEN t.lease_expires_at > now() THEN t.lease_holder END AS lease_holder,
+       c.name AS customer_name, c.external_id AS customer_external_id, c.segment, c.value,
+       alerted.sent AS alerts_sent, alerted.waiting AS alerts_waiting, alerted.failed AS alerts_failed
+  FROM recovery_tasks t
+  JOIN customers c ON c.id = t.customer_id
+ CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status = 'sent') AS sent,
+               count(*) FILTER (WHERE status = 'pending') AS waiting,
+               count(*) FILTER (WHERE status = 'failed') AS failed
+          FROM alerts a
+         WHERE a.task_id = t.id AND a.trigger = 'escalated'
+  ) alerted
+ WHERE t.status = 'open' AND t.escalated_at IS NOT NULL AND NOT t.control
+ ORDER BY t.deadline_at, t.id
+ LIMIT $1;
+
+-- name: task_alerts
+-- Who was told about a task, for its page.
+SELECT id, trigger, urgency, channel, recipient, user_id, status, attempts, error, created_at, sent_at
+  FROM alerts
+ WHERE task_id = $1
+ ORDER BY id;

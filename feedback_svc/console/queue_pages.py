@@ -20,6 +20,7 @@ from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import intake
 from feedback_svc.recovery import service as recovery
 from feedback_svc.recovery.schemas import TRIGGERS
+from feedback_svc.themes import queries as theme_queries
 from feedback_svc.users.schemas import SessionUser
 
 PAGE_SIZE = 50
@@ -81,6 +82,14 @@ def left_out_text(left_out: int, *, limit: int) -> str:
     return f"{left_out:,} more {who} not queued today: daily limit {limit:,}."
 
 
+def _theme_id(raw: str | None) -> int | None:
+    """A theme id from the filter, or None (nothing chosen, or not a number a theme can have)."""
+    text = _clean(raw)
+    if text is None or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text) or None
+
+
 def cause_text(row: dict[str, Any]) -> str:
     """The answer (or score) that put the task in the queue, in one line."""
     if row["cause_kind"] is not None:
@@ -110,6 +119,7 @@ class QueuePagesController(Controller):
         touchpoint: FromQuery[str | None] = None,
         segment: FromQuery[str | None] = None,
         owner: FromQuery[str | None] = None,
+        theme: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         done: FromQuery[str | None] = None,
     ) -> Response[str]:
@@ -125,6 +135,9 @@ class QueuePagesController(Controller):
                 after = recovery.decode_cursor(cursor)
             except InvalidInput as error:
                 errors.append(error.detail)
+        theme_id = _theme_id(theme)
+        if theme_id is None and _clean(theme):
+            errors.append(f"{theme!r} is not a theme; showing every theme.")
         owner_email = user.email if owner == "me" else (None if owner in (None, "nobody") else owner)
         async with pool.acquire() as conn:
             rows = await queries.queue_tasks(
@@ -136,18 +149,26 @@ class QueuePagesController(Controller):
                 unowned=owner == "nobody",
                 after=after,
                 limit=PAGE_SIZE + 1,
+                theme=theme_id,
             )
             counts = await queries.queue_counts(conn)
             proactive = await intake.intake_on(conn, intake.day_of(now))
             touchpoints = await queries.queue_touchpoints(conn)
             segments = await queries.queue_segments(conn)
             people = await queries.active_people(conn)
+            themes = await theme_queries.theme_choices(conn)
         names = person_names(people)
         shown = rows[:PAGE_SIZE]
         next_cursor = (
             recovery.encode_cursor(shown[-1]["priority"], shown[-1]["id"]) if len(rows) > PAGE_SIZE else None
         )
-        filters = {"trigger": trigger, "touchpoint": touchpoint, "segment": segment, "owner": owner}
+        filters = {
+            "trigger": trigger,
+            "touchpoint": touchpoint,
+            "segment": segment,
+            "owner": owner,
+            "theme": str(theme_id) if theme_id is not None else None,
+        }
         chosen = {key: value for key, value in filters.items() if value}
         next_href = "/console/queue?" + urlencode({**chosen, "cursor": next_cursor}) if next_cursor else ""
         body = pages(request).render(
@@ -165,6 +186,7 @@ class QueuePagesController(Controller):
             touchpoints=touchpoints,
             segments=segments,
             people=people,
+            themes=themes,
             next_href=next_href,
             message=MESSAGES.get(done or "", ""),
             errors=errors,

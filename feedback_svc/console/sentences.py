@@ -147,7 +147,11 @@ def _reopened(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
 
 def _escalated(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
     when = _moment(d.get("deadline_at"), zone)
-    return f"The deadline {when} passed without contact." if when else "The deadline passed without contact."
+    points = d.get("priority_points")
+    return _sentence(
+        f"The deadline {when} passed without contact." if when else "The deadline passed without contact.",
+        f"Priority raised by {float(points):.0f} points." if points is not None else None,
+    )
 
 
 _HISTORY: dict[str, Callable[[dict[str, Any], dict[str, str], str], str]] = {

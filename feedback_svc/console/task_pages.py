@@ -18,6 +18,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
 from feedback_svc.console import queries
+from feedback_svc.console.alerts_pages import ESCALATED_PATH, alert_row
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, owner_text, person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
@@ -119,6 +120,7 @@ class TaskPagesController(Controller):
                 )
                 return html(body, status=404)
             root_causes = await queries.known_root_causes(conn)
+            task_alerts = await queries.task_alerts(conn, task_id)
         task = story["task"]
         mine = story["holder"] == user.email
         workable = task.status == "open" and not task.control
@@ -147,6 +149,7 @@ class TaskPagesController(Controller):
             outcomes=OUTCOME_LABELS,
             root_causes=root_causes,
             people=people,
+            task_alerts=[alert_row(row, names=names, zone=user.time_zone) for row in task_alerts],
             unsaved="\n\n".join(values[key] for key in UNSAVED_TEXT if values.get(key)),
             **story,
         )
@@ -353,6 +356,8 @@ class TaskPagesController(Controller):
     ) -> Response[Any]:
         form = await request.form()
         assignee = _text(form, "assignee")
+        # the escalated view reassigns from its list and comes back to it
+        back = ESCALATED_PATH if _text(form, "next") == "escalated" else f"/console/tasks/{task_id}"
         async with pool.acquire() as conn:
             emails = {person["email"] for person in await queries.active_people(conn)}
         if assignee and assignee not in emails:
@@ -378,4 +383,4 @@ class TaskPagesController(Controller):
             return await self._page(request, pool, user, task_id, refusal=conflict.detail, status=409)
         except NotFound:
             return await self._page(request, pool, user, task_id, status=404)
-        return redirect(f"/console/tasks/{task_id}?done=assigned")
+        return redirect(f"{back}?done=assigned")

@@ -27,6 +27,7 @@ from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import MAX_BATCH, ScoreItem
 from feedback_svc.scoring.trainer import Trained, describe, train_and_register
 from feedback_svc.settings import Settings
+from feedback_svc.themes import service as themes
 from feedback_svc.users import queries as user_queries
 from feedback_svc.users.service import create_user
 from ml.simulator import RecoveryPolicy, populate
@@ -64,6 +65,19 @@ def _progress(message: str, fraction: float) -> None:
     print(f"  {fraction:4.0%}  {message}", file=sys.stderr, flush=True)
 
 
+async def _find_themes(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The comment themes, so the console's Themes page and the queue's theme filter have some."""
+    print("finding comment themes ...", file=sys.stderr)
+    async with pool.acquire() as conn:
+        run, started = await themes.request_run(conn, actor="demo")
+    if not started:
+        print(f"a theme run is {run.status} already; it will finish on its own", file=sys.stderr)
+        return
+    done = await themes.execute_run(pool, run.id, settings=settings, now=datetime.now(UTC))
+    if done is not None:
+        print(f"themes: {done.message}", file=sys.stderr)
+
+
 async def run_demo(settings: Settings, *, customers: int, seed: int) -> Demo:
     assert settings.database_url is not None
     pool = await create_pool(settings, settings.database_url)
@@ -99,6 +113,7 @@ async def run_demo(settings: Settings, *, customers: int, seed: int) -> Demo:
             pool, now=datetime.now(UTC), activate=True, force=False, actor="demo", progress=_progress
         )
         print(describe(trained), file=sys.stderr)
+        await _find_themes(pool, settings)
         at_risk, riskiest = await _score_everyone(pool, settings)
         reprioritised = await _reprioritise(pool, settings, seed=seed)
         async with pool.acquire() as conn:

@@ -20,8 +20,10 @@ from typing import Annotated, Any
 import asyncpg
 from litestar import Request, Response
 from litestar.params import HeaderParameter
+from litestar.types import Scope
 
 from feedback_svc.apikeys.service import Principal
+from feedback_svc.audit.actions import is_audited, record_api_action
 from feedback_svc.db.sql import load_queries
 from feedback_svc.lib.bounds import ecma_regex
 from feedback_svc.lib.errors import Conflict, InvalidInput
@@ -75,12 +77,24 @@ async def run_idempotent(
     path: str,
     body: bytes,
     work: Work,
+    scope: Scope | None = None,
 ) -> tuple[int, bytes, bool]:
-    """Run `work` in a transaction once per key; returns (status, body, replayed)."""
+    """Run `work` in a transaction once per key; returns (status, body, replayed).
+
+    With the request's `scope`, an agent's or admin's action is audited in that transaction.
+    """
+    audited = scope is not None and is_audited(principal)
+
+    async def work_and_audit(conn: asyncpg.Connection) -> tuple[int, bytes]:
+        status, content = await work(conn)
+        if audited and 200 <= status < 300:
+            await record_api_action(conn, scope, principal, status)  # type: ignore[arg-type]
+        return status, content
+
     async with pool.acquire() as conn:
         if key is None:
             async with conn.transaction():
-                status, content = await work(conn)
+                status, content = await work_and_audit(conn)
             return status, content, False
         digest = request_hash(method, path, body)
         try:
@@ -96,7 +110,7 @@ async def run_idempotent(
                     IN_FLIGHT_WAIT,
                 )
                 if claimed:
-                    status, content = await work(conn)
+                    status, content = await work_and_audit(conn)
                     await conn.execute(Q["store_idempotent_response"], principal.key_id, key, status, content)
                     return status, content, False
         except asyncpg.LockNotAvailableError:
@@ -137,6 +151,7 @@ async def respond_idempotently(
         path=path,
         body=await request.body(),
         work=work,
+        scope=request.scope,
     )
     return reply(status, body, replayed=replayed)
 

@@ -67,7 +67,15 @@ class WorkGauges:
         )
         self.recovery_overdue = Gauge(
             f"{PREFIX}_recovery_overdue_tasks",
-            "Open recovery tasks past their deadline: promises being broken",
+            "Open recovery tasks past their deadline with no contact yet: promises being broken",
+            registry=self.registry,
+        )
+        self.alerts_due = Gauge(
+            f"{PREFIX}_alerts_due", "Alerts to the team due and not yet sent", registry=self.registry
+        )
+        self.alerts_failed = Gauge(
+            f"{PREFIX}_alerts_failed",
+            "Alerts to the team given up on (the record says why: GET /v1/alerts?status=failed)",
             registry=self.registry,
         )
         self.active_model = Gauge(
@@ -85,6 +93,8 @@ class WorkGauges:
         self.outbox_dead.set(row["outbox_dead"])
         self.recovery_open.set(row["recovery_open"])
         self.recovery_overdue.set(row["recovery_overdue"])
+        self.alerts_due.set(row["alerts_due"])
+        self.alerts_failed.set(row["alerts_failed"])
         self.active_model.clear()
         self.active_model.labels(version=row["active_model"] or "bootstrap").set(1)
 

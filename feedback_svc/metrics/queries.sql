@@ -6,5 +6,9 @@ SELECT (SELECT count(*) FROM outbox WHERE status = 'pending' AND run_after <= no
           FROM outbox WHERE status = 'pending' AND run_after <= now()) AS outbox_lag_seconds,
        (SELECT count(*) FROM outbox WHERE status = 'dead') AS outbox_dead,
        (SELECT count(*) FROM recovery_tasks WHERE status = 'open') AS recovery_open,
-       (SELECT count(*) FROM recovery_tasks WHERE status = 'open' AND deadline_at < now()) AS recovery_overdue,
+       -- overdue as the queue says it: a contact was promised by the deadline and has not happened
+       (SELECT count(*) FROM recovery_tasks
+         WHERE status = 'open' AND first_contact_at IS NULL AND deadline_at < now()) AS recovery_overdue,
+       (SELECT count(*) FROM alerts WHERE status = 'pending' AND next_attempt_at <= now()) AS alerts_due,
+       (SELECT count(*) FROM alerts WHERE status = 'failed') AS alerts_failed,
        (SELECT version FROM models WHERE active ORDER BY activated_at DESC NULLS LAST LIMIT 1) AS active_model;

@@ -19,6 +19,8 @@ from feedback_svc.settings import Settings
 from feedback_svc.surveys.sending import TOPIC as INVITATION_SEND
 from feedback_svc.surveys.sending import InvitationSender
 from feedback_svc.surveys.sms_inbound import INBOUND_TOPIC, SEND_TOPIC, process_inbound
+from feedback_svc.themes.service import TOPIC as THEMES_RUN
+from feedback_svc.themes.service import ThemeRunJob
 from feedback_svc.webhooks.service import fan_out_event as fan_out_webhooks
 
 
@@ -51,6 +53,7 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
         SEND_TOPIC: send_sms_reply,
         MODEL_TRAIN: TrainingJob(pool, settings=settings),
         IMPORT_RUN: ImportJob(pool, settings),
+        THEMES_RUN: ThemeRunJob(pool, settings),
     }
 
 

@@ -16,12 +16,13 @@ from uuid import UUID
 
 import asyncpg
 
-from feedback_svc.audit.service import record as record_audit
+from feedback_svc.audit.actions import record as record_audit
 from feedback_svc.customers.locks import erased
 from feedback_svc.db.sql import load_queries
 from feedback_svc.lib.errors import NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.privacy.schemas import CustomerExport, Erasure
+from feedback_svc.themes.queries import erase_assignments as erase_theme_assignments
 
 Q = load_queries(Path(__file__).with_name("queries.sql"))
 
@@ -56,6 +57,8 @@ async def erase_customer(
         await conn.execute(Q["erase_stored_replies"], str(customer_id), emails, still_theirs)
         await conn.execute(Q["erase_audit_details"], [*emails, *(n.lower() for n in names)], still_theirs)
         await conn.execute(Q["erase_recovery"], customer_id, now)
+        # what a theme run made of the comments goes with them (examples quote the blanked text)
+        await erase_theme_assignments(conn, customer_id)
         await conn.execute(Q["erase_answers"], customer_id, now)
         await conn.execute(Q["erase_invitations"], customer_id, now)
         await conn.execute(Q["erase_invitation_history"], customer_id)

@@ -7,19 +7,22 @@ Priority is a sum of points, each with a sentence saying where it came from:
 - value at risk = customer value x churn probability: 10 x log10(1 + value at risk), so each
   tenfold of money at stake adds 10 points (100 -> 20, 1,000 -> 30, 10,000 -> 40);
 - a critical touchpoint ("moment of truth"): 20 points;
-- repeated signals: 5 points for each piece of evidence past the first, at most 20.
+- repeated signals: 5 points for each piece of evidence past the first, at most 20;
+- escalated (its deadline passed without contact): 50 points, so a broken promise rises above
+  fresh work of the same kind.
 """
 
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 URGENCY_POINTS = 100.0
 VALUE_POINTS_PER_DECADE = 10.0
 CRITICAL_POINTS = 20.0
 REPEAT_POINTS = 5.0
 REPEAT_CAP = 20.0
+ESCALATION_POINTS = 50.0
 
 TRIGGER_WORDS = {
     "contact_requested": "the customer asked to be contacted",
@@ -90,7 +93,21 @@ def evidence_deadline(rule: Rule, *, at: datetime, critical: bool, high_value: b
     return at + window
 
 
-def compute_priority(signals: Iterable[Signal], *, value: float, churn: Churn) -> Priority:
+def escalation_reason(deadline_at: datetime) -> dict[str, object]:
+    """The points an escalated task carries, and why (the deadline in UTC: stored text has no reader)."""
+    when = deadline_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {
+        "factor": "escalated",
+        "points": ESCALATION_POINTS,
+        "text": f"escalated: nobody contacted the customer by the deadline, {when}: "
+        f"+{ESCALATION_POINTS:.0f} points",
+    }
+
+
+def compute_priority(
+    signals: Iterable[Signal], *, value: float, churn: Churn, escalated_deadline: datetime | None = None
+) -> Priority:
+    """The task's points and reasons; `escalated_deadline` is the deadline an escalated task missed."""
     signals = list(signals)
     if not signals:
         raise ValueError("a task has at least one signal")
@@ -139,6 +156,9 @@ def compute_priority(signals: Iterable[Signal], *, value: float, churn: Churn) -
             }
         )
         points += repeat
+    if escalated_deadline is not None:
+        reasons.append(escalation_reason(escalated_deadline))
+        points += ESCALATION_POINTS
     touchpoint = critical.touchpoint if critical else strongest.touchpoint
     if touchpoint is None:
         touchpoint = next((s.touchpoint for s in signals if s.touchpoint), None)

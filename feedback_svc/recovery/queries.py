@@ -145,12 +145,25 @@ async def list_tasks(
     assignee: str | None,
     overdue: bool | None,
     customer_id: UUID | None,
+    escalated: bool | None = None,
     after: tuple[float, UUID] | None,
     limit: int,
+    theme: int | None = None,
 ) -> list[Row]:
     priority, last_id = after if after else (None, None)
     rows = await conn.fetch(
-        Q["list_tasks"], status, trigger, touchpoint, assignee, overdue, customer_id, priority, last_id, limit
+        Q["list_tasks"],
+        status,
+        trigger,
+        touchpoint,
+        assignee,
+        overdue,
+        customer_id,
+        priority,
+        last_id,
+        limit,
+        theme,
+        escalated,
     )
     return [dict(row) for row in rows]
 
@@ -237,8 +250,18 @@ async def reopen_task(
     return _row(await conn.fetchrow(Q["reopen_task"], task_id, deadline, actor, details))
 
 
-async def escalate_overdue(conn: Conn, *, limit: int) -> list[Row]:
-    return [dict(row) for row in await conn.fetch(Q["escalate_overdue"], limit)]
+async def escalate_overdue(conn: Conn, *, limit: int, points: float) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["escalate_overdue"], limit, points)]
+
+
+async def raise_priority(conn: Conn, task_id: UUID, *, points: float, reason: dict[str, object]) -> Row:
+    row = await conn.fetchrow(Q["raise_priority"], task_id, points, reason)
+    assert row is not None
+    return dict(row)
+
+
+async def mark_deadline_near(conn: Conn, *, limit: int, within: timedelta) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["mark_deadline_near"], limit, within)]
 
 
 async def close_control_tasks(conn: Conn, *, limit: int) -> int:

@@ -44,7 +44,7 @@ SELECT EXISTS (
 INSERT INTO recovery_tasks AS t (customer_id, trigger, touchpoint, critical, priority, deadline_at, control)
 VALUES ($1, $2, $3, $4, 0, $5, $6)
 ON CONFLICT (customer_id) WHERE status = 'open' DO UPDATE SET updated_at = now()
-RETURNING t.id, t.control, (xmax = 0) AS created;
+RETURNING t.id, t.control, t.escalated_at, t.deadline_at, (xmax = 0) AS created;
 
 -- name: insert_evidence
 -- No row back: the same signal was recorded by a concurrent delivery.
@@ -84,6 +84,12 @@ SELECT t.*, (t.status = 'open' AND t.first_contact_at IS NULL AND t.deadline_at 
         OR (t.status = 'open' AND t.first_contact_at IS NULL AND t.deadline_at < now()) = $5)
    AND ($6::uuid IS NULL OR t.customer_id = $6)
    AND ($7::float8 IS NULL OR (t.priority, t.id) < ($7, $8::uuid))
+   -- a comment theme ($10): tasks with an answer among their evidence whose comment is about it
+   AND ($10::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM recovery_evidence e
+              JOIN theme_assignments a ON a.response_id = e.response_id
+             WHERE e.task_id = t.id AND a.theme_id = $10))
+   AND ($11::boolean IS NULL OR (t.escalated_at IS NOT NULL) = $11)
  ORDER BY t.priority DESC, t.id DESC
  LIMIT $9;
 
@@ -253,7 +259,8 @@ SELECT agent FROM api_keys
 LIMIT 1;
 
 -- name: reopen_task
--- A reopened task is a new promise: a fresh deadline and escalation, the old outcome kept in history.
+-- A reopened task is a new promise: a fresh deadline and escalation (the escalation's points
+-- leave its priority), the old outcome kept in history.
 WITH before AS (
     SELECT id, outcome, root_cause, first_contact_at
       FROM recovery_tasks
@@ -263,7 +270,14 @@ WITH before AS (
 changed AS (
     UPDATE recovery_tasks t
        SET status = 'open', outcome = NULL, root_cause = NULL, resolved_at = NULL, escalated_at = NULL,
-           first_contact_at = NULL, deadline_at = now() + $2::interval, updated_at = now()
+           deadline_alerted_at = NULL, first_contact_at = NULL, deadline_at = now() + $2::interval,
+           priority = t.priority - coalesce((SELECT sum((r->>'points')::float8)
+                                               FROM jsonb_array_elements(t.priority_reasons) r
+                                              WHERE r->>'factor' = 'escalated'), 0),
+           priority_reasons = coalesce((SELECT jsonb_agg(r)
+                                          FROM jsonb_array_elements(t.priority_reasons) r
+                                         WHERE r->>'factor' <> 'escalated'), '[]'::jsonb),
+           updated_at = now()
       FROM before
      WHERE t.id = before.id
     RETURNING t.*, before.outcome AS previous_outcome, before.root_cause AS previous_root_cause,
@@ -303,10 +317,36 @@ history AS (
     INSERT INTO recovery_task_history (task_id, actor, action, details)
     SELECT id, 'system', 'escalated',
            jsonb_build_object('deadline_at', deadline_at, 'overdue_seconds',
-                              round(extract(epoch FROM escalated_at - deadline_at)))
+                              round(extract(epoch FROM escalated_at - deadline_at)),
+                              'priority_points', $2::float8)
       FROM changed
 )
 SELECT c.*, true AS overdue FROM changed c;
+
+-- name: raise_priority
+-- An escalated task rises by $2 points, the reason $3 said beside the others.
+UPDATE recovery_tasks t
+   SET priority = t.priority + $2, priority_reasons = t.priority_reasons || jsonb_build_array($3::jsonb)
+ WHERE t.id = $1
+RETURNING t.*, (t.status = 'open' AND t.first_contact_at IS NULL AND t.deadline_at < now()) AS overdue;
+
+-- name: mark_deadline_near
+-- Open, never contacted, and due within $2: marked once, in the transaction that writes the
+-- alerts; SKIP LOCKED shares the work between sweepers as escalate_overdue does.
+WITH due AS (
+    SELECT id
+      FROM recovery_tasks
+     WHERE status = 'open' AND deadline_alerted_at IS NULL AND first_contact_at IS NULL AND NOT control
+       AND deadline_at > now() AND deadline_at <= now() + $2::interval
+     ORDER BY deadline_at
+     LIMIT $1
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE recovery_tasks t
+   SET deadline_alerted_at = now()
+  FROM due
+ WHERE t.id = due.id
+RETURNING t.*, false AS overdue;
 
 -- name: close_control_tasks
 -- A control task's window ends at its deadline: closed without contact, so the customer's

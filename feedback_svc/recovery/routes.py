@@ -82,6 +82,21 @@ class RecoveryController(Controller):
             bool | None, QueryParameter(description="Open, never contacted and past the deadline.")
         ] = None,
         customer_id: FromQuery[UUID | None] = None,
+        theme: Annotated[
+            int | None,
+            QueryParameter(
+                ge=1,
+                le=2**63 - 1,
+                description="Only tasks with an answer among their evidence whose comment is about this "
+                "comment theme (GET /v1/themes).",
+            ),
+        ] = None,
+        escalated: Annotated[
+            bool | None,
+            QueryParameter(
+                description="Escalated: its deadline passed without contact (the managers' view)."
+            ),
+        ] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200, description="From next_cursor.")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> TaskPage:
@@ -92,6 +107,8 @@ class RecoveryController(Controller):
             assignee=assignee,
             overdue=overdue,
             customer_id=customer_id,
+            theme=theme,
+            escalated=escalated,
         )
         return await service.list_tasks(pool, filters, cursor=cursor, limit=limit)
 

@@ -36,7 +36,7 @@ Text = Annotated[str, Meta(min_length=1, max_length=5000)]
 
 
 class PriorityReason(Wire):
-    factor: Literal["urgency", "value_at_risk", "critical_touchpoint", "repeated_signals"]
+    factor: Literal["urgency", "value_at_risk", "critical_touchpoint", "repeated_signals", "escalated"]
     points: float
     text: Annotated[str, Meta(description="Why, in words and numbers.")]
 

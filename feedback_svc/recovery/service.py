@@ -90,6 +90,8 @@ class TaskFilter:
     assignee: str | None = None
     overdue: bool | None = None
     customer_id: UUID | None = None
+    theme: int | None = None
+    escalated: bool | None = None
 
 
 def task_from_row(row: dict[str, Any]) -> Task:
@@ -164,8 +166,10 @@ async def list_tasks(
         assignee=filters.assignee,
         overdue=filters.overdue,
         customer_id=filters.customer_id,
+        escalated=filters.escalated,
         after=after,
         limit=limit + 1,
+        theme=filters.theme,
     )
     items = [task_from_row(row) for row in rows[:limit]]
     more = len(rows) > limit

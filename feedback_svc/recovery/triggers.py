@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from feedback_svc.alerts.service import alert_on_signal
 from feedback_svc.outbox.events import Event
 from feedback_svc.recovery import intake, queries
 from feedback_svc.recovery.priority import (
@@ -221,7 +222,7 @@ class RecoveryTriggers:
             if task["created"]:
                 await queries.delete_task(conn, task["id"])
             return None
-        return await self._reprioritise(
+        row = await self._reprioritise(
             conn,
             customer_id=customer_id,
             task=task,
@@ -232,6 +233,9 @@ class RecoveryTriggers:
             deadline=deadline,
             evidence_id=evidence_id,
         )
+        # in this transaction: the alert exists if and only if the signal does
+        await alert_on_signal(conn, row, trigger=trigger, high_value=high_value, settings=self.settings)
+        return row
 
     async def _reprioritise(
         self,
@@ -248,7 +252,9 @@ class RecoveryTriggers:
     ) -> dict[str, Any]:
         signals = await task_signals(conn, task["id"], rules)
         churn = await latest_churn(conn, customer_id, prior=self.settings.recovery_churn_prior)
-        priority = compute_priority(signals, value=value, churn=churn)
+        # an escalated task keeps its escalation points: new evidence does not undo a broken promise
+        escalated_deadline = task["deadline_at"] if task["escalated_at"] is not None else None
+        priority = compute_priority(signals, value=value, churn=churn, escalated_deadline=escalated_deadline)
         lift_control = trigger == CONTACT and task["control"]
         row = await queries.reprioritise_task(
             conn,

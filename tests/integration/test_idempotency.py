@@ -318,3 +318,33 @@ async def test_a_malformed_key_is_422_naming_the_header(
     assert response.headers["content-type"].startswith(PROBLEM)
     assert [e["field"] for e in response.json()["errors"]] == [HEADER]
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_a_retry_replays_for_24_hours_and_runs_anew_after(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    customer = await insert_customer(conn)
+    body = {"kind": "purchase", "occurred_at": datetime.now(UTC).isoformat(), "value": 20.0}
+    headers = {**crm, HEADER: "purchase-1"}
+    path = f"/v1/customers/{customer}/events"
+    first = await client.post(path, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+
+    async def age(by: str) -> None:
+        """As if the first request had been `by` ago."""
+        await conn.execute(
+            f"UPDATE idempotency_keys SET created_at = created_at - interval '{by}', "
+            f"expires_at = expires_at - interval '{by}'"
+        )
+
+    await age("23 hours 50 minutes")
+    late = await client.post(path, json=body, headers=headers)
+    assert late.headers.get("idempotent-replayed") == "true"
+    assert late.content == first.content
+    assert await conn.fetchval("SELECT count(*) FROM customer_events") == 1
+
+    await age("20 minutes")  # 24 h 10 min: the key is free again, and this is a new purchase
+    anew = await client.post(path, json=body, headers=headers)
+    assert anew.status_code == 201, anew.text
+    assert "idempotent-replayed" not in anew.headers
+    assert await conn.fetchval("SELECT count(*) FROM customer_events") == 2

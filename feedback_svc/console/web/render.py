@@ -22,7 +22,11 @@ class NavItem(msgspec.Struct, frozen=True):
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/console/queue", "agent"),
+    NavItem("Escalated", "/console/queue/escalated", "manager"),
+    NavItem("Alerts", "/console/alerts", "manager"),
     NavItem("Analytics", "/console/analytics", "manager"),
+    NavItem("Agents", "/console/agents", "manager"),
+    NavItem("Themes", "/console/themes", "manager"),
     NavItem("Users", "/console/users", "manager"),
 )
 

@@ -1,9 +1,12 @@
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import KeyFactory
+from tests.integration.recovery.conftest import insert_customer, insert_task
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -61,6 +64,37 @@ async def test_work_gauges_read_the_database(
     assert after[("feedback_outbox_due_jobs", frozenset())] == 2  # the future one is not due yet
     assert after[("feedback_outbox_lag_seconds", frozenset())] >= 90
     assert after[("feedback_outbox_dead_jobs", frozenset())] == 1
+
+
+async def test_queue_gauges_count_open_and_overdue_tasks_as_the_queue_does(
+    client: AsyncTestClient[Litestar], conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    key = await make_key("metrics")
+    hour = timedelta(hours=1)
+    now = datetime.now(UTC)
+    for status, deadline, contacted in (
+        ("open", now + hour, False),  # in time
+        ("open", now - hour, False),  # overdue: the promise is being broken
+        ("open", now - hour, True),  # late, but the customer was contacted: the promise is kept
+        ("open", now - hour, False),
+        ("resolved", now - hour, False),  # done: not in the queue
+    ):
+        task = await insert_task(conn, await insert_customer(conn), deadline_at=deadline)
+        await conn.execute(
+            "UPDATE recovery_tasks SET first_contact_at = CASE WHEN $2 THEN now() - interval '2 hours' END "
+            "WHERE id = $1",
+            task,
+            contacted,
+        )
+        if status == "resolved":
+            await conn.execute(
+                "UPDATE recovery_tasks SET status = 'resolved', resolved_at = now(), outcome = 'recovered', "
+                "root_cause = 'late_delivery' WHERE id = $1",
+                task,
+            )
+    gauges = samples((await client.get("/metrics", headers=key)).text)
+    assert gauges[("feedback_recovery_open_tasks", frozenset())] == 4
+    assert gauges[("feedback_recovery_overdue_tasks", frozenset())] == 2
 
 
 async def test_answers_are_counted_once_each(

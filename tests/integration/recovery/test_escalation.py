@@ -17,7 +17,7 @@ def hours_ago(hours: float) -> datetime:
 
 
 async def test_many_sweepers_escalate_each_overdue_task_exactly_once(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
 ) -> None:
     overdue = {
         await insert_task(conn, await insert_customer(conn), deadline_at=hours_ago(1)) for _ in range(25)
@@ -29,10 +29,10 @@ async def test_many_sweepers_escalate_each_overdue_task_exactly_once(
     )
     await insert_task(conn, await insert_customer(conn), deadline_at=hours_ago(-1))  # not due yet
 
-    sweepers = [EscalationSweeper(pool, interval=1, batch=4) for _ in range(4)]
+    sweepers = [EscalationSweeper(pool, interval=1, settings=settings, batch=4) for _ in range(4)]
     results = await asyncio.gather(*(s.sweep_once() for s in sweepers))
-    assert sum(escalated for escalated, _ in results) == 25
-    assert sum([(await s.sweep_once())[0] for s in sweepers]) == 0
+    assert sum(sweep.escalated for sweep in results) == 25
+    assert sum([(await s.sweep_once()).escalated for s in sweepers]) == 0
 
     escalated = await conn.fetch("SELECT id FROM recovery_tasks WHERE escalated_at IS NOT NULL")
     assert {row["id"] for row in escalated} == overdue
@@ -48,10 +48,10 @@ async def test_many_sweepers_escalate_each_overdue_task_exactly_once(
 
 
 async def test_control_tasks_close_at_their_deadline_without_contact_or_events(
-    conn: asyncpg.Connection, pool: asyncpg.Pool
+    conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
 ) -> None:
     task = await insert_task(conn, await insert_customer(conn), deadline_at=hours_ago(1), control=True)
-    escalated, closed = await EscalationSweeper(pool, interval=1).sweep_once()
+    escalated, closed, _ = await EscalationSweeper(pool, interval=1, settings=settings).sweep_once()
     assert (escalated, closed) == (0, 1)
     row = await conn.fetchrow("SELECT * FROM recovery_tasks WHERE id = $1", task)
     assert (row["status"], row["outcome"], row["root_cause"]) == (

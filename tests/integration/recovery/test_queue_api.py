@@ -1,10 +1,10 @@
 """Working the queue over HTTP: claim, lease, note, contact, resolve, reopen, and the history of it all."""
 
-import asyncio
 from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -101,7 +101,7 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
     ana = await make_key("agent", name="ana-key", agent="ana")
     bob = await make_key("agent", name="bob-key", agent="bob")
     task_id = await insert_task(conn, await insert_customer(conn))
-    first = await claim(client, ana, lease_seconds=1)
+    first = await claim(client, ana)
     assert first is not None
     base = f"/v1/recovery/tasks/{task_id}"
     wrong = await client.post(
@@ -113,7 +113,7 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
     assert "held by ana" in wrong.json()["detail"]
     assert await claim(client, agent) is None, "a live lease keeps others out"
 
-    await asyncio.sleep(1.2)
+    await conn.execute("UPDATE recovery_tasks SET lease_expires_at = now() WHERE id = $1", task_id)
     expired = await client.post(
         f"{base}/notes", json={"lease_token": first["lease_token"], "text": "x"}, headers=agent
     )
@@ -275,3 +275,34 @@ async def test_the_claim_uses_the_claim_index(conn: asyncpg.Connection) -> None:
         "EXPLAIN (FORMAT JSON) " + Q["claim_task"], "ana", timedelta(minutes=15), None, "ana"
     )
     assert "recovery_tasks_claim_idx" in str(plan), plan
+
+
+LEASED_ACTIONS = {
+    "notes": {"text": "called"},
+    "contact-attempts": {"channel": "phone", "reached": True},
+    "resolve": {"outcome": "recovered", "root_cause": "late_delivery"},
+    "lease": {"lease_seconds": 600},
+    "release": {},
+    "assign": {"assignee": None},
+}
+
+
+@pytest.mark.parametrize("action", LEASED_ACTIONS)
+async def test_an_expired_lease_allows_no_action_even_to_its_holder(
+    action: str, client: Client, agent: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    task_id = await insert_task(conn, await insert_customer(conn))
+    claimed = await claim(client, agent)
+    assert claimed is not None
+    await conn.execute("UPDATE recovery_tasks SET lease_expires_at = now() WHERE id = $1", task_id)
+    before = await conn.fetchrow("SELECT * FROM recovery_tasks WHERE id = $1", task_id)
+    steps = await conn.fetchval("SELECT count(*) FROM recovery_task_history WHERE task_id = $1", task_id)
+
+    body = {"lease_token": claimed["lease_token"], **LEASED_ACTIONS[action]}
+    late = await client.post(f"/v1/recovery/tasks/{task_id}/{action}", json=body, headers=agent)
+    assert late.status_code == 409, late.text
+    assert "expired" in late.json()["detail"]
+    assert await conn.fetchrow("SELECT * FROM recovery_tasks WHERE id = $1", task_id) == before
+    assert (
+        await conn.fetchval("SELECT count(*) FROM recovery_task_history WHERE task_id = $1", task_id) == steps
+    )

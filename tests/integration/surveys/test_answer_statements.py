@@ -157,3 +157,32 @@ async def test_the_work_after_a_claim_runs_with_the_usual_lock_timeout(
             work=work,
         )
     assert (status, content.decode(), replayed) == (200, usual, False)
+
+
+async def test_an_answer_and_its_event_commit_together_or_neither_does(
+    client: Client, crm: dict[str, str], settings: Settings, conn: asyncpg.Connection
+) -> None:
+    """The event's insert fails (a trigger refuses it): the answer is not kept either."""
+    invitation_id, customer = await invited(client, crm)
+    await conn.execute(
+        "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$; "
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON outbox FOR EACH ROW "
+        f"WHEN (NEW.topic = '{EVENT_TOPIC}') EXECUTE FUNCTION refuse_events()"
+    )
+    url = f"/s/{token(settings, invitation_id)}"
+    form = await client.post(url, data={"score": "2", "comment": "late"})
+    api = await client.post(
+        "/v1/responses", json={"customer_id": customer["id"], "survey": "csat", "score": 1}, headers=crm
+    )
+    assert (form.status_code, api.status_code) == (500, 500), (form.text, api.text)
+    assert "outbox refused" not in form.text + api.text  # no internals on the wire
+    assert await conn.fetchval("SELECT count(*) FROM responses") == 0
+    assert await conn.fetchval("SELECT status FROM invitations WHERE id = $1", uuid.UUID(invitation_id)) != (
+        "answered"
+    )
+
+    await conn.execute("DROP TRIGGER refuse_events ON outbox")  # the fault passes; the retry is whole
+    assert (await client.post(url, data={"score": "2", "comment": "late"})).status_code == 200
+    assert await conn.fetchval("SELECT count(*) FROM responses") == 1
+    assert len(await events(conn)) == 1

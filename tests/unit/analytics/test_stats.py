@@ -86,3 +86,37 @@ def test_response_rate_is_a_wilson_share() -> None:
     rate = stats.proportion(8, 10)
     assert rate.value == pytest.approx(80.0)
     assert rate.low == pytest.approx(49.02, abs=0.01)
+
+
+def test_median_interval_between_order_statistics_from_the_binomial() -> None:
+    # n = 10: P(B(10, 1/2) <= 1) = 11/1024 < 2.5% <= P(B <= 2), so the 2nd and 9th values (97.9%)
+    ten = stats.median([9.0, 1.0, 8.0, 2.0, 7.0, 3.0, 6.0, 4.0, 5.0, 10.0])
+    assert (ten.value, ten.low, ten.high, ten.n) == (5.5, 2.0, 9.0, 10)
+    # n = 6: P(B <= 0) = 1/64, so the smallest and largest (96.9%); a skewed wait stays the median's
+    six = stats.median([1, 2, 3, 4, 5, 100], small=10)
+    assert (six.value, six.low, six.high, six.small_sample) == (3.5, 1.0, 100.0, True)
+    # n = 5: even the extremes cover only 1 - 2/32 = 93.75%, so no interval
+    five = stats.median([1, 2, 3, 4, 5])
+    assert (five.value, five.low, five.high) == (3.0, None, None)
+    assert stats.median([]).value is None
+
+
+def test_mean_with_a_t_interval_clipped_to_its_scale() -> None:
+    # 60, 25, 50: mean 45, sd sqrt(325), t(0.975, 2) = 4.302653, half = 4.302653 * sqrt(325 / 3) = 44.7834
+    result = stats.mean([60.0, 25.0, 50.0], low=-100, high=100, small=10)
+    assert result.value == pytest.approx(45.0)
+    assert result.low == pytest.approx(0.2166, abs=1e-4)
+    assert result.high == pytest.approx(89.7834, abs=1e-4)
+    assert result.small_sample
+    clipped = stats.mean([90.0, 100.0], low=-100, high=100)
+    assert clipped.high == 100.0
+    single = stats.mean([7.0])
+    assert (single.value, single.low, single.high) == (7.0, None, None)
+
+
+def test_a_smaller_small_sample_threshold_where_a_report_asks_for_one() -> None:
+    assert stats.proportion(5, 9, small=10).small_sample
+    assert not stats.proportion(5, 10, small=10).small_sample
+    compared = stats.compare(5, 10, 5, 12, small=10)
+    assert compared is not None
+    assert not compared.difference.small_sample
