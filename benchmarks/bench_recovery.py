@@ -43,6 +43,8 @@ from feedback_svc.settings import Settings
 
 ENTRYPOINT = QueueEntrypoint("bench")
 LEASE = timedelta(minutes=5)
+# the service's defaults: tasks without an answer among their evidence get no pulse survey
+RESOLVE_SETTINGS = Settings()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -97,6 +99,7 @@ async def recovery_round(pool: asyncpg.Pool, *, jobs: int, workers: int) -> tupl
                 root_cause="bench",
                 note=None,
                 actor=actor,
+                settings=RESOLVE_SETTINGS,
             )
             done += 1
         return done

@@ -22,6 +22,7 @@ from feedback_svc.apikeys.service import ApiKeyVerifier
 from feedback_svc.audit.routes import AuditController
 from feedback_svc.background import background_runners, run_all
 from feedback_svc.console.alerts_pages import AlertPagesController
+from feedback_svc.console.message_pages import MessagePagesController
 from feedback_svc.console.pages import ConsoleAuthController, ConsoleHomeController
 from feedback_svc.console.queue_pages import QueuePagesController
 from feedback_svc.console.task_pages import TaskPagesController
@@ -36,13 +37,14 @@ from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
 from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
 from feedback_svc.lib.heap import freeze_long_lived
-from feedback_svc.lib.openapi import openapi_config
+from feedback_svc.lib.openapi import api_docs_assets, openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges, prometheus_config
 from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.privacy.routes import PrivacyController
+from feedback_svc.recovery.message_routes import MessageTemplatesController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.batcher import ScoreBatcher
@@ -147,6 +149,7 @@ def create_app(settings: Settings) -> Litestar:
             ScoringRunsController,
             RecoveryController,
             AlertsController,
+            MessageTemplatesController,
             create_static_files_router(
                 "/static", [STATIC_DIR], opt={PUBLIC: True}, include_in_schema=False, send_as_attachment=False
             ),
@@ -163,6 +166,8 @@ def create_app(settings: Settings) -> Litestar:
             QueuePagesController,
             TaskPagesController,
             AlertPagesController,
+            MessagePagesController,
+            api_docs_assets({PUBLIC: True}),
             create_static_files_router(
                 CONSOLE_STATIC_PATH,
                 [CONSOLE_STATIC_DIR],

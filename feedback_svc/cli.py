@@ -5,10 +5,12 @@ import asyncio
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import TypeAlias
 from uuid import UUID
 
 import msgspec
@@ -27,15 +29,39 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Settings with a database URL: the configured one, or the embedded server's."""
+def database(settings: Settings, *, schema: bool = True) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or the embedded server's.
+
+    With `schema`, the database is at this version's schema when the block starts: migrated
+    here (FEEDBACK_MIGRATE_ON_START, the default), or refused in one line saying what to run.
+    """
     if settings.database_url is not None:
+        if schema:
+            _ensure_schema(settings, settings.database_url)
         yield settings
         return
     from feedback_svc.db.embedded import embedded_database
 
     with embedded_database(settings.data_dir) as url:
+        if schema:
+            _ensure_schema(settings, url)
         yield msgspec.structs.replace(settings, database_url=url).with_secret()
+
+
+def _ensure_schema(settings: Settings, url: str) -> None:
+    from feedback_svc.db import migrate
+
+    current, head = migrate.current_revision(url), migrate.head_revision()
+    if current == head:
+        return
+    if settings.migrate_on_start:
+        print(f"feedback-svc: migrating the database to {head}", file=sys.stderr, flush=True)
+        migrate.upgrade(url)
+        return
+    raise SystemExit(
+        f"feedback-svc: the database is at revision {current or '(none)'}, this version needs {head}: "
+        "run `feedback-svc migrate` first (FEEDBACK_MIGRATE_ON_START=false)"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -49,16 +75,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = msgspec.structs.replace(settings, host=args.host)
     if args.port:
         settings = msgspec.structs.replace(settings, port=args.port)
-    with database(settings) as settings, _stop_signals_end_serving():
+    settings = _with_mailbox(settings, args)
+    with database(settings, schema=False) as settings, _stop_signals_end_serving():
         assert settings.database_url is not None
         if settings.migrate_on_start:
             migrate.upgrade(settings.database_url)
             log.info("migrated", revision=migrate.head_revision())
-        _banner(settings)
+        _banner(settings, mailbox=args.mailbox)
         common = uvicorn_options(settings)
         if settings.workers > 1:
             os.environ["DATABASE_URL"] = settings.database_url
             os.environ["FEEDBACK_SECRET_KEY"] = settings.secret_key or ""
+            if args.mailbox:
+                os.environ.update(_mailbox_environment(settings))
             uvicorn.run("feedback_svc.asgi:app_from_env", factory=True, workers=settings.workers, **common)
         else:
             uvicorn.run(create_app(settings), **common)
@@ -95,29 +124,59 @@ def _stop_signals_end_serving() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _banner(settings: Settings) -> None:
+def _with_mailbox(settings: Settings, args: argparse.Namespace) -> Settings:
+    """With --mailbox, email and SMS go to `feedback-svc mailbox` on this machine."""
+    if not args.mailbox:
+        return settings
+    from feedback_svc.delivery.mailbox import mailbox_settings
+
+    smtp_port, sms_port = args.mailbox_ports
+    return msgspec.structs.replace(settings, **mailbox_settings(smtp_port=smtp_port, sms_port=sms_port))
+
+
+def _mailbox_environment(settings: Settings) -> dict[str, str]:
+    """--mailbox's settings as variables, for the worker processes `serve` starts."""
+    from feedback_svc.delivery.mailbox import mailbox_settings
+    from feedback_svc.settings import ENV_NAMES
+
+    return {
+        ENV_NAMES[field]: str(getattr(settings, field))
+        for field, value in mailbox_settings().items()
+        if value
+    }
+
+
+def _banner(settings: Settings, *, mailbox: bool = False) -> None:
     where = (
         f"embedded PostgreSQL, data in {settings.data_dir / 'pgdata'}"
         if os.environ.get("DATABASE_URL") is None
         else "DATABASE_URL"
     )
+    if mailbox:
+        sending = (
+            f"to `feedback-svc mailbox` (SMTP {settings.smtp_host}:{settings.smtp_port}, "
+            f"SMS {settings.sms_base_url})"
+        )
+    elif settings.smtp_host:
+        sending = f"email through {settings.smtp_host}:{settings.smtp_port}"
+    else:
+        sending = (
+            "no SMTP set: invitations wait (to see them, run `feedback-svc mailbox` and `serve --mailbox`)"
+        )
     print(
         f"\nfeedback-svc is starting at {settings.base_url}\n"
         f"  database:  {where}\n"
+        f"  console:   {settings.base_url}/console/login   (feedback-svc create-user, or feedback-svc demo)\n"
         f"  API docs:  {settings.base_url}/schema\n"
         f"  ready:     {settings.base_url}/health/ready\n"
+        f"  sending:   {sending}\n"
         "  API key:   feedback-svc create-key --name my-crm --scope crm   (in another terminal)\n",
         flush=True,
     )
 
 
-def cmd_worker(_: argparse.Namespace) -> None:
-    from feedback_svc.db import migrate
-
-    with database(_settings()) as settings:
-        assert settings.database_url is not None
-        if settings.migrate_on_start:
-            migrate.upgrade(settings.database_url)
+def cmd_worker(args: argparse.Namespace) -> None:
+    with database(_with_mailbox(_settings(), args)) as settings:
         asyncio.run(_run_worker(settings))
     log.info("stopped")
 
@@ -144,7 +203,7 @@ async def _run_worker(settings: Settings) -> None:
 def cmd_migrate(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
 
-    with database(_settings()) as settings:
+    with database(_settings(), schema=False) as settings:
         assert settings.database_url is not None
         migrate.upgrade(settings.database_url, args.revision)
         print(f"migrated to {args.revision}")
@@ -153,7 +212,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_downgrade(args: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
 
-    with database(_settings()) as settings:
+    with database(_settings(), schema=False) as settings:
         assert settings.database_url is not None
         migrate.downgrade(settings.database_url, args.revision)
         print(f"downgraded to {args.revision}")
@@ -273,12 +332,9 @@ def _horizon_days(text: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from feedback_svc.db import migrate
     from feedback_svc.scoring import commands
 
     with database(_settings()) as settings:
-        assert settings.database_url is not None
-        migrate.upgrade(settings.database_url)
         asyncio.run(
             commands.train(
                 settings,
@@ -313,15 +369,12 @@ def cmd_themes(_: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from feedback_svc.db import migrate
     from feedback_svc.imports import commands
 
     if not args.file.is_file():
         raise SystemExit(f"feedback-svc import: no file {args.file}")
     fmt = commands.format_of(args.file, args.format)
     with database(_settings()) as settings:
-        assert settings.database_url is not None
-        migrate.upgrade(settings.database_url)
         code = asyncio.run(
             commands.run_import(settings, args.file, kind=args.kind, fmt=fmt, time_zone=args.time_zone)
         )
@@ -329,12 +382,9 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from feedback_svc.db import migrate
     from feedback_svc.demo.service import run_demo, summary
 
     with database(_settings()) as settings:
-        assert settings.database_url is not None
-        migrate.upgrade(settings.database_url)
         demo = asyncio.run(run_demo(settings, customers=args.customers, seed=args.seed))
         print(summary(demo, settings, customers=args.customers))
 
@@ -354,39 +404,177 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
+def cmd_mailbox(args: argparse.Namespace) -> None:
+    from feedback_svc.delivery.mailbox import Mailbox, run_mailbox
+
+    def started() -> None:
+        print(
+            f"feedback-svc mailbox: SMTP on {args.host}:{args.smtp_port}, SMS API on "
+            f"http://{args.host}:{args.sms_port}; each email and SMS is shown here"
+            + (f" and saved in {args.save}" if args.save else "")
+            + ".\nStart the service with `feedback-svc serve --mailbox` to send to it. Ctrl-C stops.\n",
+            flush=True,
+        )
+
+    with suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_mailbox(
+                Mailbox(save_dir=args.save),
+                host=args.host,
+                smtp_port=args.smtp_port,
+                sms_port=args.sms_port,
+                started=started,
+            )
+        )
+
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _command(
+    commands: Commands,
+    name: str,
+    *,
+    help: str,
+    examples: tuple[str, ...],
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(description or help[0].upper() + help[1:] + ".", 88),
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     settings_help = "\n".join(
         f"  {name:32} {kind:28} {default}" for name, kind, default in describe_settings()
     )
     parser = argparse.ArgumentParser(
         prog="feedback-svc",
-        description="Customer-feedback surveys, churn scoring and a recovery queue.",
-        epilog="Settings (environment variables, type, default):\n" + settings_help,
+        description="Customer-feedback surveys, churn scoring and a recovery queue.\n"
+        "`feedback-svc COMMAND --help` shows a command's options and examples.",
+        epilog=_examples(
+            "feedback-svc serve                      # the service, on an embedded PostgreSQL",
+            "feedback-svc create-key --name my-crm --scope crm",
+            "feedback-svc demo                       # simulated customers, console accounts, a model",
+        )
+        + "\n\nSettings (environment variables, type, default):\n"
+        + settings_help,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_service_commands(commands)
+    _add_access_commands(commands)
+    _add_data_commands(commands)
+    return parser
 
-    serve = commands.add_parser(
-        "serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)"
+
+def _add_service_commands(commands: Commands) -> None:
+    serve = _command(
+        commands,
+        "serve",
+        help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)",
+        description="Run the HTTP service and its background work. Without DATABASE_URL it starts an "
+        "embedded PostgreSQL in FEEDBACK_DATA_DIR; migrations run first (FEEDBACK_MIGRATE_ON_START).",
+        examples=(
+            "feedback-svc serve",
+            "feedback-svc serve --mailbox          # email and SMS go to `feedback-svc mailbox`",
+            "FEEDBACK_WORKERS=4 DATABASE_URL=postgresql://... FEEDBACK_SECRET_KEY=... feedback-svc serve",
+        ),
     )
-    serve.add_argument("--host", help="listen address (FEEDBACK_HOST)")
-    serve.add_argument("--port", type=int, help="listen port (FEEDBACK_PORT)")
+    serve.add_argument("--host", help="listen address (FEEDBACK_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (FEEDBACK_PORT, default 8000)")
+    _mailbox_option(serve)
     serve.set_defaults(run=cmd_serve)
 
-    commands.add_parser(
-        "worker", help="run the background work (the outbox, webhooks, scheduled scoring) until SIGTERM"
-    ).set_defaults(run=cmd_worker)
+    worker = _command(
+        commands,
+        "worker",
+        help="run the background work (the outbox, webhooks, scheduled scoring) until SIGTERM",
+        examples=(
+            "FEEDBACK_RUN_WORKERS=false feedback-svc serve   # and, beside it:",
+            "feedback-svc worker",
+        ),
+    )
+    _mailbox_option(worker)
+    worker.set_defaults(run=cmd_worker)
 
-    up = commands.add_parser("migrate", help="apply database migrations")
-    up.add_argument("--revision", default="head")
+    up = _command(
+        commands,
+        "migrate",
+        help="apply database migrations",
+        examples=(
+            "feedback-svc migrate",
+            "DATABASE_URL=postgresql://user:pass@db/feedback feedback-svc migrate",
+        ),
+    )
+    up.add_argument("--revision", default="head", help="the revision to reach (default: head, the latest)")
     up.set_defaults(run=cmd_migrate)
 
-    down = commands.add_parser("downgrade", help="revert database migrations (e.g. to 'base')")
-    down.add_argument("revision")
+    down = _command(
+        commands,
+        "downgrade",
+        help="revert database migrations (e.g. to 'base')",
+        examples=("feedback-svc downgrade base      # remove every table",),
+    )
+    down.add_argument("revision", help="the revision to go back to, or 'base' for none")
     down.set_defaults(run=cmd_downgrade)
 
-    key = commands.add_parser("create-key", help="create an API key and print it once")
-    key.add_argument("--name", required=True)
+    mailbox = _command(
+        commands,
+        "mailbox",
+        help="a development mail catcher: show every email and SMS that `serve --mailbox` sends",
+        description="A development mail catcher: listens for SMTP and for the SMS provider's API on this "
+        "machine and shows every email and SMS as it arrives; nothing is sent on. Start the service "
+        "with `feedback-svc serve --mailbox` (or set FEEDBACK_SMTP_HOST/_PORT/_SECURITY=none and "
+        "FEEDBACK_SMS_BASE_URL to these addresses yourself).",
+        examples=(
+            "feedback-svc mailbox                 # in one terminal",
+            "feedback-svc serve --mailbox         # in another",
+            "feedback-svc mailbox --save mail/    # also keep each email as .eml and .html",
+        ),
+    )
+    mailbox.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    mailbox.add_argument("--smtp-port", type=int, default=1025, help="SMTP port (default 1025)")
+    mailbox.add_argument("--sms-port", type=int, default=1026, help="SMS API port (default 1026)")
+    mailbox.add_argument(
+        "--save", type=Path, metavar="DIR", help="also save each email there (.eml and .html)"
+    )
+    mailbox.set_defaults(run=cmd_mailbox)
+
+    spec = _command(
+        commands,
+        "openapi",
+        help="write openapi/openapi.json from the app",
+        examples=("feedback-svc openapi", "feedback-svc openapi --check   # in CI: fail when it drifts"),
+    )
+    spec.add_argument(
+        "--output", type=Path, default=Path("openapi/openapi.json"), help="default openapi/openapi.json"
+    )
+    spec.add_argument("--check", action="store_true", help="fail if the file differs from the app")
+    spec.set_defaults(run=cmd_openapi)
+
+
+def _add_access_commands(commands: Commands) -> None:
+    key = _command(
+        commands,
+        "create-key",
+        help="create an API key and print it once",
+        description="Create an API key and print it once on stdout (only its hash is stored).",
+        examples=(
+            "KEY=$(feedback-svc create-key --name my-crm --scope crm)",
+            "feedback-svc create-key --name ana-laptop --scope agent --agent ana",
+            "feedback-svc create-key --name ops --scope admin",
+        ),
+    )
+    key.add_argument("--name", required=True, help="what the key is for, shown by list-keys")
     key.add_argument(
         "--scope",
         action="append",
@@ -401,27 +589,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     key.set_defaults(run=cmd_create_key)
 
-    commands.add_parser("list-keys", help="list API keys (never their secrets)").set_defaults(
-        run=cmd_list_keys
-    )
+    _command(
+        commands,
+        "list-keys",
+        help="list API keys (never their secrets)",
+        examples=("feedback-svc list-keys",),
+    ).set_defaults(run=cmd_list_keys)
 
-    revoke = commands.add_parser("revoke-key", help="revoke an API key by id")
-    revoke.add_argument("key_id", type=UUID)
+    revoke = _command(
+        commands,
+        "revoke-key",
+        help="revoke an API key by id",
+        examples=("feedback-svc revoke-key 3f0c6f7e-5d7b-4a43-9d59-1c1c1d4f2a10   # an id from list-keys",),
+    )
+    revoke.add_argument("key_id", type=UUID, help="the key's id, from list-keys")
     revoke.set_defaults(run=cmd_revoke_key)
 
-    person = commands.add_parser(
-        "create-user", help="create a console account; the password is prompted for or read from stdin"
+    person = _command(
+        commands,
+        "create-user",
+        help="create a console account; the password is prompted for or read from stdin",
+        examples=(
+            'feedback-svc create-user --email ana@example.com --name "Ana" --role manager',
+            "pass show ana | feedback-svc create-user --email ana@example.com --name Ana --role agent",
+        ),
     )
-    person.add_argument("--email", required=True)
-    person.add_argument("--name", required=True)
-    person.add_argument("--role", required=True, choices=["agent", "manager"])
+    person.add_argument("--email", required=True, help="the login, and the name tasks are assigned to")
+    person.add_argument("--name", required=True, help="shown in the console")
+    person.add_argument(
+        "--role", required=True, choices=["agent", "manager"], help="managers also see analytics and users"
+    )
     person.add_argument(
         "--time-zone", default="UTC", help="the zone console times are shown in, e.g. Europe/Berlin"
     )
     person.set_defaults(run=cmd_create_user)
 
-    training = commands.add_parser(
-        "train", help="train a churn/loyalty model on this database, print its card, register it"
+
+def _add_data_commands(commands: Commands) -> None:
+    training = _command(
+        commands,
+        "train",
+        help="train a churn/loyalty model on this database, print its card, register it",
+        examples=(
+            "feedback-svc train --activate",
+            "feedback-svc train --horizon-days 180 --as-of 2026-06-30T00:00:00+00:00",
+        ),
     )
     training.add_argument("--activate", action="store_true", help="activate it if it beats the active model")
     training.add_argument("--force", action="store_true", help="with --activate: activate it in any case")
@@ -439,42 +651,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     training.set_defaults(run=cmd_train)
 
-    _add_scheduled_work(commands)
-
-    bulk = commands.add_parser(
-        "import",
-        help="import customers, events or interactions from a CSV or NDJSON file (exit 3: some rows refused)",
-    )
-    bulk.add_argument("file", type=Path)
-    bulk.add_argument("--kind", choices=["customers", "events", "interactions"], required=True)
-    bulk.add_argument("--format", choices=["csv", "ndjson"], help="default: from the file's extension")
-    bulk.add_argument("--time-zone", default="UTC", help="for dates without a UTC offset (default UTC)")
-    bulk.set_defaults(run=cmd_import)
-
-    demo = commands.add_parser(
-        "demo",
-        help="fill the database with simulated customers, console accounts and recovery work, train a "
-        "model, print API keys",
-    )
-    demo.add_argument("--customers", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.set_defaults(run=cmd_demo)
-
-    spec = commands.add_parser("openapi", help="write openapi/openapi.json from the app")
-    spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
-    spec.add_argument("--check", action="store_true", help="fail if the file differs from the app")
-    spec.set_defaults(run=cmd_openapi)
-    return parser
-
-
-def _add_scheduled_work(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Commands that do now, in the foreground, what the background runners do on a schedule."""
-    commands.add_parser(
-        "themes", help="find the comment themes now (per language) and print them"
+    _command(
+        commands,
+        "themes",
+        help="find the comment themes now (per language) and print them",
+        examples=("feedback-svc themes",),
     ).set_defaults(run=cmd_themes)
-    scoring = commands.add_parser(
+
+    scoring = _command(
+        commands,
         "score-all",
         help="score every active customer now and open the day's proactive tasks (joins a run in progress)",
+        description="Start a scoring run (or join the one running) and work on it here until it ends: every "
+        "active customer scored with the active model, the day's proactive tasks opened for the highest "
+        "value at risk (docs/scheduled-scoring.md). Other processes share the work. Exit 1: it ended failed.",
+        examples=("feedback-svc score-all", "feedback-svc score-all --lanes 4"),
     )
     scoring.add_argument(
         "--lanes",
@@ -486,13 +677,97 @@ def _add_scheduled_work(commands: "argparse._SubParsersAction[argparse.ArgumentP
     )
     scoring.set_defaults(run=cmd_score_all)
 
+    bulk = _command(
+        commands,
+        "import",
+        help="import customers, events or interactions from a CSV or NDJSON file (exit 3: some rows refused)",
+        examples=(
+            "feedback-svc import customers.csv --kind customers",
+            "feedback-svc import orders.ndjson --kind events --time-zone Europe/Berlin",
+        ),
+    )
+    bulk.add_argument("file", type=Path, help="a .csv or .ndjson file (columns: docs/imports.md)")
+    bulk.add_argument(
+        "--kind", choices=["customers", "events", "interactions"], required=True, help="what each row is"
+    )
+    bulk.add_argument("--format", choices=["csv", "ndjson"], help="default: from the file's extension")
+    bulk.add_argument("--time-zone", default="UTC", help="for dates without a UTC offset (default UTC)")
+    bulk.set_defaults(run=cmd_import)
+
+    demo = _command(
+        commands,
+        "demo",
+        help="fill the database with simulated customers, console accounts and recovery work, train a "
+        "model, print API keys",
+        examples=("feedback-svc demo", "feedback-svc demo --customers 500 --seed 7"),
+    )
+    demo.add_argument(
+        "--customers", type=int, default=2000, help="how many customers to simulate (default 2000)"
+    )
+    demo.add_argument("--seed", type=int, default=1, help="the simulation's random seed (default 1)")
+    demo.set_defaults(run=cmd_demo)
+
+
+def _mailbox_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--mailbox",
+        action="store_true",
+        help="send email and SMS to `feedback-svc mailbox` on this machine (SMTP 127.0.0.1:1025, "
+        "SMS http://127.0.0.1:1026) instead of FEEDBACK_SMTP_*/FEEDBACK_SMS_*",
+    )
+    command.add_argument(
+        "--mailbox-ports",
+        type=_port_pair,
+        default=(1025, 1026),
+        metavar="SMTP,SMS",
+        help="with --mailbox: the mailbox's ports, when it was started with others (default 1025,1026)",
+    )
+
+
+def _port_pair(text: str) -> tuple[int, int]:
+    try:
+        smtp, sms = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not two ports, e.g. 1025,1026") from None
+    return smtp, sms
+
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     from feedback_svc.lib.logging import configure_logging
 
-    configure_logging(_settings() if args.command in ("serve", "worker") else Settings(log_format="console"))
-    args.run(args)
+    if args.command in ("serve", "worker"):
+        configure_logging(_settings())
+    else:
+        # a command's own output, not the embedded server's and alembic's log lines, unless asked for
+        asked = os.environ.get("FEEDBACK_LOG_LEVEL")
+        configure_logging(
+            Settings(log_format="console", log_level=_settings().log_level if asked else "WARNING")
+        )
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as error:
+        # one line a person can act on; the traceback only when asked for
+        if os.environ.get("FEEDBACK_LOG_LEVEL", "").upper() == "DEBUG":
+            raise
+        raise SystemExit(f"feedback-svc {args.command}: {describe_error(error)}") from None
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an unexpected failure: what happened, and how to see more."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    if isinstance(error, OSError | ConnectionError) or type(error).__module__.startswith(
+        ("asyncpg", "psycopg")
+    ):
+        return (
+            f"{text} (is the database reachable? check DATABASE_URL)"
+            if "DATABASE_URL" in os.environ
+            else text
+        )
+    return f"{text} ({type(error).__name__}; FEEDBACK_LOG_LEVEL=DEBUG shows the traceback)"
 
 
 if __name__ == "__main__":

@@ -141,6 +141,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     recovery_control_share: Annotated[float, Meta(ge=0, le=1)] = 0.0
     recovery_lease_seconds: Annotated[int, Meta(ge=1, le=86400)] = 900
     recovery_sweep_seconds: Annotated[float, Meta(gt=0)] = 30.0
+    # Closing the loop (docs/closing-the-loop.md): this many days after a task is resolved
+    # recovered or not_recovered (or a control task closes), a one-question pulse survey goes
+    # out; 0 turns pulses off.
+    recovery_pulse_days: Annotated[int, Meta(ge=0, le=365)] = 14
 
     # Comment themes (docs/themes.md): a run is started when the last one is older than
     # themes_refresh_hours and comments came in since (0 hours: only on demand); it learns from

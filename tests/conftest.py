@@ -1,8 +1,14 @@
 """Shared fixtures: a real PostgreSQL, a fresh migrated database per test, the app."""
 
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import asyncpg
+import hypothesis
+import hypothesis.configuration
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -11,18 +17,95 @@ from feedback_svc.apikeys.service import create_api_key
 from feedback_svc.app import create_app
 from feedback_svc.db.pool import connect
 from feedback_svc.settings import Settings
-from tests.db import TemplateDatabase, database_server, with_database
+from tests.browser.chromium import MISSING, find_chromium
+from tests.db import ServerFolders, TemplateDatabase, database_server, with_database
+
+# hypothesis would keep its example database in the checkout (.hypothesis/); a failing example is
+# printed with the failure instead, and the tests never write into the checkout
+hypothesis.settings.register_profile("feedback-svc", database=None)
+hypothesis.settings.load_profile("feedback-svc")
+
+_HYPOTHESIS_HOME = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # hypothesis also caches what it learns of the code (constants, Unicode tables) under
+    # .hypothesis/, already while tests are collected: a temporary folder of the run instead
+    home = Path(tempfile.mkdtemp(prefix="feedback-svc-hypothesis-"))
+    config.stash[_HYPOTHESIS_HOME] = home
+    hypothesis.configuration.set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshot-dir",
+        default=None,
+        help="save the browser tests' screenshots here (default: each test's temporary folder)",
+    )
+
+
+def pytest_report_header() -> str | None:
+    chromium = find_chromium()
+    return f"chromium: {chromium}" if chromium else None
+
+
+_BROWSER_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium the browser tests are left out and said so in one line at the end (a skip
+    per test would print a line each). Under CI they stay, and fail: CI installs Chromium."""
+    if find_chromium() is not None or os.environ.get("CI"):
+        return
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+        config.hook.pytest_deselected(items=browser)
+        config.stash[_BROWSER_LEFT_OUT] = len(browser)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    left_out = config.stash.get(_BROWSER_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{left_out} {MISSING}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")
-def template_database() -> Iterator[TemplateDatabase]:
-    with database_server() as admin_url:
-        template = TemplateDatabase(admin_url)
-        template.create()
-        try:
-            yield template
-        finally:
-            template.drop()
+def server_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFolders]:
+    folders = ServerFolders(tmp_path_factory)
+    try:
+        yield folders
+    finally:
+        folders.remove()
+
+
+@pytest.fixture
+def server_folder(server_folders: ServerFolders) -> Path:
+    """An empty temporary folder a PostgreSQL server started by this test may live in."""
+    return server_folders.new("server")
+
+
+@pytest.fixture(scope="session")
+def database_admin_url(server_folders: ServerFolders) -> Iterator[str]:
+    """The test PostgreSQL server (TEST_DATABASE_URL, or an embedded one in a temporary folder)."""
+    with database_server(server_folders.new("embedded-postgres")) as admin_url:
+        yield admin_url
+
+
+@pytest.fixture(scope="session")
+def template_database(database_admin_url: str) -> Iterator[TemplateDatabase]:
+    template = TemplateDatabase(database_admin_url)
+    template.create()
+    try:
+        yield template
+    finally:
+        template.drop()
 
 
 @pytest.fixture

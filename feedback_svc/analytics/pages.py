@@ -11,10 +11,14 @@ from litestar.params import FromQuery
 from feedback_svc.analytics import charts, recovery, service
 from feedback_svc.analytics.schemas import Driver
 from feedback_svc.analytics.stats import Estimate
+from feedback_svc.console import queries as console_queries
 from feedback_svc.console.guard import console_user, requires_role
+from feedback_svc.console.queue_pages import person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages
+from feedback_svc.console.sentences import OUTCOME_LABELS, TRIGGER_LABELS
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.recovery.schemas import ScoreChange
 from feedback_svc.users.schemas import SessionUser
 
 SCALES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
@@ -94,6 +98,7 @@ class AnalyticsPageController(Controller):
         drivers = await service.drivers(pool, date_from=first, date_to=last, today=today)
         matrix = await recovery.value_vulnerability(pool)
         recovered = await recovery.recovery_report(pool, date_from=first, date_to=last, today=today)
+        names = person_names(await console_queries.active_people(pool))
         low, high = SCALES[kind]
         causes = recovered.root_causes[:12]
         trend_points = [(g.period.strftime("%b %Y") if g.period else "", g.estimate) for g in trend.groups]
@@ -163,9 +168,54 @@ class AnalyticsPageController(Controller):
                 values=[f"{c.share.value or 0:.0f}% · {c.tasks} of {c.share.n}" for c in causes],
             ),
             method=trend.method,
+            score_groups=_score_groups(recovered.score_change, kind=kind, names=names),
+            score_method=recovered.score_change.method,
             fmt=_fmt,
+            signed=_signed,
         )
         return html(body, status=422 if errors else 200)
+
+
+SCORE_DIMENSIONS = {
+    "all": "All worked tasks",
+    "control": "Control group (left alone)",
+    "trigger": "By trigger",
+    "agent": "By agent",
+    "root_cause": "By root cause",
+    "outcome": "By outcome",
+}
+
+
+def _score_groups(change: ScoreChange, *, kind: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The score-change rows of one kind, grouped by dimension in reading order."""
+    groups = []
+    for dimension, heading in SCORE_DIMENSIONS.items():
+        rows = [row for row in change.rows if row.kind == kind and row.dimension == dimension]
+        if not rows:
+            continue
+        labels = {
+            "trigger": lambda key: TRIGGER_LABELS.get(key, key),
+            "outcome": lambda key: OUTCOME_LABELS.get(key, key),
+            "agent": lambda key: names.get(key, key),
+        }
+        label = labels.get(dimension, lambda key: key)
+        groups.append(
+            {
+                "heading": heading,
+                "rows": [{"label": label(row.key) if row.key else heading, "row": row} for row in rows],
+            }
+        )
+    return groups
+
+
+def _signed(estimate: Estimate | None, digits: int = 2) -> str:
+    """A change with its sign and interval: '+1.50 (95% interval +0.20 to +2.80)'."""
+    if estimate is None or estimate.value is None:
+        return "–"
+    text = f"{estimate.value:+.{digits}f}"
+    if estimate.low is not None and estimate.high is not None:
+        text += f" ({estimate.low:+.{digits}f} to {estimate.high:+.{digits}f})"
+    return text
 
 
 def _driver_text(driver: Driver) -> str:

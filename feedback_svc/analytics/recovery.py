@@ -149,6 +149,7 @@ async def recovery_report(
         control_observed_90d=control.observed_90d if control else 0,
         treated_observed_90d=treated.observed_90d if treated else 0,
         root_causes=root_causes,
+        score_change=result.score_change,
     )
 
 

@@ -74,9 +74,9 @@ class AnalyticsController(Controller):
         self,
         *,
         pool: NamedDependency[asyncpg.Pool],
-        kind: Kind = "nps",
-        by: By = "none",
-        period: Period = "none",
+        kind: FromQuery[Kind] = "nps",
+        by: FromQuery[By] = "none",
+        period: FromQuery[Period] = "none",
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> ScoresReport:
@@ -92,8 +92,8 @@ class AnalyticsController(Controller):
     async def response_rates(
         self,
         pool: NamedDependency[asyncpg.Pool],
-        by: By = "none",
-        period: Period = "none",
+        by: FromQuery[By] = "none",
+        period: FromQuery[Period] = "none",
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> ResponseRatesReport:
@@ -145,7 +145,7 @@ class AnalyticsController(Controller):
     async def export_responses(
         self,
         pool: NamedDependency[asyncpg.Pool],
-        kind: Kind | None = None,
+        kind: FromQuery[Kind | None] = None,
         date_from: DateFrom = None,
         date_to: DateTo = None,
     ) -> Stream:

@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from feedback_svc.analytics.stats import Estimate
+from feedback_svc.recovery.schemas import ScoreChange
 
 Kind = Literal["nps", "csat", "ces"]
 By = Literal["none", "touchpoint", "channel", "segment", "agent"]
@@ -122,6 +123,12 @@ class RecoveryReport(Report):
     control_observed_90d: int
     treated_observed_90d: int
     root_causes: list[RootCause]
+    score_change: Annotated[
+        ScoreChange,
+        Meta(
+            description="Scores before and after recovery per trigger, agent and root cause, against control."
+        ),
+    ]
 
 
 AgentMetric = Literal[

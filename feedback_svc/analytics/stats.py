@@ -6,6 +6,8 @@ Intervals and their approximations:
   the normal approximation NPS +/- 1.96 * 100 * sqrt(var), clipped to [-100, 100].
 - CSAT (share of 4-5 answers): the Wilson score interval, sound near 0% and 100%.
 - CES (mean effort, 1-7) and other means: Student's t interval on the sample mean.
+- Means of score changes (before and after recovery): Student's t interval; the difference of two
+  such means (treated vs control) a Welch interval.
 - Medians (hours to first contact): the distribution-free interval between two order
   statistics, whose ranks come from Binomial(n, 1/2); none below six values.
 - Differences of two shares (drivers): Newcombe's hybrid score interval built from the
@@ -98,12 +100,46 @@ def ces(counts: Mapping[int, int]) -> Estimate:
     if n == 0:
         return _empty()
     mean = sum(score * count for score, count in counts.items()) / n
-    if n == 1:
-        return Estimate(value=mean, low=None, high=None, n=1, small_sample=True)
-    variance = sum(count * (score - mean) ** 2 for score, count in counts.items()) / (n - 1)
-    half = _t_half_width(variance, n)
+    variance = (
+        sum(count * (score - mean) ** 2 for score, count in counts.items()) / (n - 1) if n > 1 else None
+    )
+    estimate = mean_interval(mean, variance, n)
+    if estimate.low is None or estimate.high is None:
+        return estimate
+    return msgspec.structs.replace(estimate, low=max(1.0, estimate.low), high=min(7.0, estimate.high))
+
+
+def mean_interval(mean: float | None, variance: float | None, n: int) -> Estimate:
+    """A mean with its Student t interval, from summary statistics; none from a single value."""
+    if n == 0 or mean is None:
+        return _empty()
+    if n == 1 or variance is None:
+        return Estimate(value=mean, low=None, high=None, n=n, small_sample=True)
+    half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(max(variance, 0.0) / n)
+    return Estimate(value=mean, low=mean - half, high=mean + half, n=n, small_sample=n < SMALL_SAMPLE)
+
+
+def difference_of_means(first: tuple[float, float, int], second: tuple[float, float, int]) -> Estimate | None:
+    """Mean of `first` minus mean of `second`, each (mean, sample variance, n), with a Welch t interval.
+
+    None unless both have at least two values (no variance otherwise). `n` is both counts together;
+    the sample is small when either has fewer than SMALL_SAMPLE.
+    """
+    (mean_a, var_a, n_a), (mean_b, var_b, n_b) = first, second
+    if n_a < 2 or n_b < 2:
+        return None
+    share_a, share_b = max(var_a, 0.0) / n_a, max(var_b, 0.0) / n_b
+    difference = mean_a - mean_b
+    se = math.sqrt(share_a + share_b)
+    if se == 0:
+        low = high = difference
+    else:
+        # Welch-Satterthwaite degrees of freedom
+        df = se**4 / (share_a**2 / (n_a - 1) + share_b**2 / (n_b - 1))
+        half = float(stats.t.ppf(0.975, df)) * se
+        low, high = difference - half, difference + half
     return Estimate(
-        value=mean, low=max(1.0, mean - half), high=min(7.0, mean + half), n=n, small_sample=n < SMALL_SAMPLE
+        value=difference, low=low, high=high, n=n_a + n_b, small_sample=min(n_a, n_b) < SMALL_SAMPLE
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 import asyncpg
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from feedback_svc.audit import service
 from feedback_svc.audit.schemas import ActorType, AuditPage
@@ -31,14 +31,14 @@ class AuditController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         *,
-        before: Annotated[int | None, Parameter(query="before", ge=1, le=BIGINT_MAX)] = None,
-        actor_type: Annotated[ActorType | None, Parameter(query="actor_type")] = None,
-        actor_id: Annotated[str | None, Parameter(query="actor_id", max_length=200)] = None,
-        action: Annotated[str | None, Parameter(query="action", max_length=200)] = None,
-        target_id: Annotated[str | None, Parameter(query="target_id", max_length=200)] = None,
-        since: Annotated[datetime | None, Parameter(query="since")] = None,
-        until: Annotated[datetime | None, Parameter(query="until")] = None,
-        limit: Annotated[int, Parameter(query="limit", ge=1, le=500)] = 100,
+        before: Annotated[int | None, QueryParameter(ge=1, le=BIGINT_MAX)] = None,
+        actor_type: Annotated[ActorType | None, QueryParameter()] = None,
+        actor_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        action: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        target_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        since: Annotated[datetime | None, QueryParameter()] = None,
+        until: Annotated[datetime | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         return await service.list_entries(
             pool,

@@ -111,7 +111,52 @@ def _contact(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
 
 def _resolved(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
     outcome = OUTCOME_LABELS.get(str(d.get("outcome")), str(d.get("outcome")))
-    return _sentence(f"{outcome}, root cause {d.get('root_cause')}.", d.get("note"))
+    pulse = _moment(d.get("pulse_due_at"), zone)
+    return _sentence(
+        f"{outcome}, root cause {d.get('root_cause')}.",
+        d.get("note"),
+        f"Pulse survey due {pulse}." if pulse else None,
+    )
+
+
+_MESSAGE_CHANNELS = {"email": "by email", "sms": "by SMS"}
+
+
+def _follow_up(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
+    """A closing message asked for at resolution, and where it stood then."""
+    words = "in the agent's own words" if d.get("source") == "agent" else "from the template"
+    channel = _MESSAGE_CHANNELS.get(str(d.get("channel")), "")
+    if d.get("status") == "queued":
+        return _sentence(f"A closing message {channel}, {words}, is on its way.", _reason(d, "queued"))
+    return _sentence(f"A closing message {words} was not sent:", _reason(d, "not sent") or "no channel.")
+
+
+def _reason(d: dict[str, Any], prefix: str) -> str | None:
+    """A stored reason without the status it starts with ("not sent: opted out of sms")."""
+    reason = str(d.get("reason") or "")
+    text = reason.removeprefix(prefix).removeprefix(":").strip()
+    return f"{text[:1].upper()}{text[1:]}." if text and text != prefix else None
+
+
+def _follow_up_settled(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
+    reason = str(d.get("reason") or "")
+    return reason[:1].upper() + reason[1:] + "." if reason else ""
+
+
+def _control_closed(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
+    pulse = _moment(d.get("pulse_due_at"), zone)
+    return _sentence(
+        "Closed without contact when its control window ended.",
+        f"Pulse survey due {pulse}." if pulse else None,
+    )
+
+
+def _pulse(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
+    survey = str(d.get("survey") or "the survey").upper()
+    reason = str(d.get("reason") or "")
+    if d.get("status") == "suppressed":
+        return f"The {survey} pulse survey was not sent: {reason.removeprefix('suppressed: ')}."
+    return f"The {survey} pulse survey asks whether recovery worked ({reason})."
 
 
 def _assigned(d: dict[str, Any], names: dict[str, str], zone: str) -> str:
@@ -163,5 +208,11 @@ _HISTORY: dict[str, Callable[[dict[str, Any], dict[str, str], str], str]] = {
     "evidence_added": lambda d, names, zone: _signal(d, names, zone, created=False),
     "reopened": _reopened,
     "escalated": _escalated,
-    "control_closed": lambda d, names, zone: "Closed without contact when its control window ended.",
+    "control_closed": _control_closed,
+    "follow_up": _follow_up,
+    "follow_up_sent": _follow_up_settled,
+    "follow_up_failed": _follow_up_settled,
+    "follow_up_not_sent": _follow_up_settled,
+    "pulse": _pulse,
+    "pulse_skipped": lambda d, names, zone: _sentence(f"{str(d.get('reason') or '').capitalize()}."),
 }

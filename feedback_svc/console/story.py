@@ -36,6 +36,12 @@ ACTION_LABELS = {
     "escalated": "Escalated: deadline passed without contact",
     "control_closed": "Closed as control-group task",
     "evidence_added": "New evidence",
+    "follow_up": "Closing message",
+    "follow_up_sent": "Closing message sent",
+    "follow_up_failed": "Closing message failed",
+    "follow_up_not_sent": "Closing message not sent",
+    "pulse": "Pulse survey",
+    "pulse_skipped": "No pulse survey",
 }
 
 
@@ -115,6 +121,8 @@ async def load_story(
         "score": _score(score, now=now),
         "others": others,
         "evidence": evidence,
+        "evidence_items": detail.evidence,
+        "pulse": detail.pulse,
         "history": history,
         "due_text": deadline_text(task.deadline_at, now=now, contacted=task.first_contact_at is not None),
         "deadline_local": local_text(task.deadline_at, zone),

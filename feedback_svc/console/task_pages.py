@@ -19,6 +19,7 @@ from litestar.params import FromPath, FromQuery
 
 from feedback_svc.console import queries
 from feedback_svc.console.alerts_pages import ESCALATED_PATH, alert_row
+from feedback_svc.console.closing import follow_up_view, message_form, pulse_view
 from feedback_svc.console.guard import console_user, requires_role
 from feedback_svc.console.queue_pages import TRIGGER_LABELS, lease_for, owner_text, person_names
 from feedback_svc.console.respond import CONSOLE_EXCEPTION_HANDLERS, html, pages, redirect
@@ -27,6 +28,7 @@ from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.lib.localtime import local_text
 from feedback_svc.recovery import service as recovery
+from feedback_svc.recovery.schemas import FollowUpRequest
 from feedback_svc.users.schemas import SessionUser
 
 ROOT_CAUSE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -39,7 +41,8 @@ MESSAGES = {
     "assigned": "The task was reassigned.",
 }
 # free text an agent may have typed: shown back when the action was refused, so no work is lost
-UNSAVED_TEXT = ("note_text", "contact_note", "resolve_note")
+UNSAVED_TEXT = ("note_text", "contact_note", "resolve_note", "follow_up_text")
+FOLLOW_UP_CHANNELS = ("", "email", "sms")  # "": the customer's usable channel
 Action = Callable[[asyncpg.Connection, UUID], Awaitable[Any]]
 
 
@@ -121,14 +124,23 @@ class TaskPagesController(Controller):
                 return html(body, status=404)
             root_causes = await queries.known_root_causes(conn)
             task_alerts = await queries.task_alerts(conn, task_id)
-        task = story["task"]
-        mine = story["holder"] == user.email
-        workable = task.status == "open" and not task.control
-        can_act = workable and (
-            mine
-            or (story["holder"] is None and (task.assignee in (None, user.email) or user.role == "manager"))
-        )
-        customer = story["customer"]
+            task = story["task"]
+            mine = story["holder"] == user.email
+            workable = task.status == "open" and not task.control
+            can_act = workable and (
+                mine
+                or (
+                    story["holder"] is None
+                    and (task.assignee in (None, user.email) or user.role == "manager")
+                )
+            )
+            customer = story["customer"]
+            settings = request.app.state.settings
+            closing_form = (
+                await message_form(conn, customer, agent=user.email, brand=settings.brand_name)
+                if can_act
+                else None
+            )
         body = pages(request).render(
             "task.html",
             user=user,
@@ -151,6 +163,15 @@ class TaskPagesController(Controller):
             people=people,
             task_alerts=[alert_row(row, names=names, zone=user.time_zone) for row in task_alerts],
             unsaved="\n\n".join(values[key] for key in UNSAVED_TEXT if values.get(key)),
+            message_form=closing_form,
+            follow_up=follow_up_view(task.follow_up, zone=user.time_zone),
+            pulse_state=pulse_view(
+                task,
+                story["pulse"],
+                story["evidence_items"],
+                pulse_days=settings.recovery_pulse_days,
+                zone=user.time_zone,
+            ),
             **story,
         )
         return html(body, status=status)
@@ -186,6 +207,10 @@ class TaskPagesController(Controller):
             )
         except NotFound as missing:
             return await self._page(request, pool, user, task_id, refusal=missing.detail, status=404)
+        except InvalidInput as invalid:
+            # what only the resolution itself can tell: the agent's words too long for the SMS it chose
+            errors = {"resolve": [invalid.detail]}
+            return await self._page(request, pool, user, task_id, errors=errors, values=values, status=422)
         if done in ("resolved", "released"):
             return redirect(f"/console/queue?done={done}")
         return redirect(f"/console/tasks/{task_id}?done={done}")
@@ -294,7 +319,19 @@ class TaskPagesController(Controller):
             _root_cause(_text(form, "root_cause")),
             _text(form, "note"),
         )
-        values = {"resolve_outcome": outcome, "resolve_root_cause": cause, "resolve_note": note}
+        send, channel, words = (
+            _text(form, "follow_up") == "yes",
+            _text(form, "follow_up_channel"),
+            _text(form, "follow_up_text"),
+        )
+        values = {
+            "resolve_outcome": outcome,
+            "resolve_root_cause": cause,
+            "resolve_note": note,
+            "follow_up": "yes" if send else "",
+            "follow_up_channel": channel,
+            "follow_up_text": words,
+        }
         problems = []
         if outcome not in OUTCOME_LABELS:
             problems.append("Choose the outcome.")
@@ -305,10 +342,21 @@ class TaskPagesController(Controller):
             )
         if len(note) > TEXT_LIMIT:
             problems.append(f"Keep the note under {TEXT_LIMIT} characters.")
+        if channel not in FOLLOW_UP_CHANNELS:
+            problems.append(
+                "Choose how the closing message goes: email, SMS, or the customer's usual channel."
+            )
+        if len(words) > TEXT_LIMIT:
+            problems.append(f"Keep the closing message under {TEXT_LIMIT} characters.")
+        if words and not send:
+            problems.append(
+                "You wrote a closing message: tick “Send the customer a closing message” to send it."
+            )
         if problems:
             return await self._page(
                 request, pool, user, task_id, errors={"resolve": problems}, values=values, status=422
             )
+        follow_up = FollowUpRequest(channel=channel or None, text=words or None) if send else None  # type: ignore[arg-type]
 
         async def settle(conn: asyncpg.Connection, token: UUID) -> None:
             await recovery.resolve(
@@ -319,6 +367,8 @@ class TaskPagesController(Controller):
                 root_cause=cause,
                 note=note or None,
                 actor=self._actor(user),
+                settings=request.app.state.settings,
+                follow_up=follow_up,
             )
 
         return await self._act(request, pool, user, task_id, settle, values=values, done="resolved")

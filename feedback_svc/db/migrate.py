@@ -33,6 +33,18 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+def current_revision(database_url: str) -> str | None:
+    """The revision the database is at; None before the first migration."""
+    import psycopg
+
+    with psycopg.connect(database_url, connect_timeout=10) as conn:
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return row[0] if row else None
+
+
 def head_revision() -> str:
     script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
     head = script.get_current_head()

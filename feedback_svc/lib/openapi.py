@@ -1,12 +1,19 @@
-"""OpenAPI pieces shared by controllers: the bearer scheme, problem responses, and the 429."""
+"""OpenAPI pieces shared by controllers: the bearer scheme, problem responses, the 429, and the
+API reference at /schema, rendered by Swagger UI from files this service serves itself."""
 
+import importlib.util
 from copy import deepcopy
 from dataclasses import fields
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from feedback_svc.lib.structs import Problem
 
@@ -67,6 +74,42 @@ class _Config(OpenAPIConfig):
         return _Document(**{field.name: getattr(document, field.name) for field in fields(document)})
 
 
+# Swagger UI's own files, from the swagger-ui-py wheel: /schema works without internet access
+API_DOCS_ASSETS = "/schema-assets"
+
+
+def swagger_ui_dir() -> Path:
+    # found without importing the package, whose __init__ wires up web frameworks we do not use
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed: pip install swagger-ui-py")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def api_docs_assets(public_opt: dict[str, Any]) -> Router:
+    """Swagger UI's script, stylesheet and icon under /schema-assets/, cached by browsers for a day."""
+    return create_static_files_router(
+        API_DOCS_ASSETS,
+        [swagger_ui_dir()],
+        opt=public_opt,
+        include_in_schema=False,
+        send_as_attachment=False,
+        cache_control=CacheControlHeader(max_age=86400, public=True),
+        name="api-docs-assets",
+    )
+
+
+def _render_plugins() -> list[Any]:
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{API_DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{API_DOCS_ASSETS}/favicon-32x32.png'>",
+        path=["/", "/swagger"],
+    )
+    return [swagger, JsonRenderPlugin()]
+
+
 def openapi_config(version: str) -> OpenAPIConfig:
     return _Config(
         title="feedback-svc",
@@ -87,4 +130,5 @@ def openapi_config(version: str) -> OpenAPIConfig:
         ),
         use_handler_docstrings=False,
         create_examples=False,
+        render_plugins=_render_plugins(),
     )

@@ -12,6 +12,10 @@ from feedback_svc.imports.service import ImportJob
 from feedback_svc.outbox.events import EVENT_TOPIC, EventConsumer, event_handler
 from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import Handler, OutboxWorker
+from feedback_svc.recovery.follow_up import TOPIC as FOLLOW_UP_SEND
+from feedback_svc.recovery.follow_up import FollowUpSender
+from feedback_svc.recovery.pulse import TOPIC as PULSE
+from feedback_svc.recovery.pulse import PulseJob
 from feedback_svc.recovery.triggers import RecoveryTriggers
 from feedback_svc.scoring.trainer import TOPIC as MODEL_TRAIN
 from feedback_svc.scoring.trainer import TrainingJob
@@ -44,11 +48,14 @@ def outbox_handlers(pool: asyncpg.Pool, settings: Settings, *, http: httpx.Async
     # Each domain that reacts to events adds its consumer here (recovery triggers, webhook fan-out).
     event_consumers: list[EventConsumer] = [fan_out_webhooks, RecoveryTriggers(settings)]
 
+    smtp = SmtpSender(settings)
     return {
         EVENT_TOPIC: event_handler(pool, event_consumers),
         INVITATION_SEND: InvitationSender(
-            pool, settings=settings, email=SmtpSender(settings), sms=sms, brand_name=settings.brand_name
+            pool, settings=settings, email=smtp, sms=sms, brand_name=settings.brand_name
         ),
+        FOLLOW_UP_SEND: FollowUpSender(pool, settings=settings, email=smtp, sms=sms),
+        PULSE: PulseJob(pool, settings=settings),
         INBOUND_TOPIC: handle_inbound_sms,
         SEND_TOPIC: send_sms_reply,
         MODEL_TRAIN: TrainingJob(pool, settings=settings),

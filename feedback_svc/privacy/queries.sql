@@ -155,6 +155,21 @@ INSERT INTO recovery_task_history (task_id, actor, action, details)
 SELECT id, 'system', 'resolved', '{"outcome": "no_action_needed", "root_cause": "customer_erased"}'::jsonb
   FROM closed;
 
+-- name: erase_follow_ups
+-- The closing messages' words quote and name the customer: they go, and one still waiting
+-- will not be sent (its outbox job went with the rest of the customer's background work). Why
+-- one was not sent may quote the provider's reply, address included: only that it was not stays.
+UPDATE recovery_tasks
+   SET follow_up_subject = NULL, follow_up_text = NULL,
+       follow_up_status = CASE WHEN follow_up_status = 'queued' THEN 'not_sent' ELSE follow_up_status END,
+       follow_up_reason = CASE WHEN follow_up_status = 'queued' THEN 'customer erased'
+                               WHEN follow_up_reason IS NOT NULL THEN 'details removed with the customer'
+                          END,
+       pulse_due_at = NULL, updated_at = $2
+ WHERE customer_id = $1
+   AND (follow_up_text IS NOT NULL OR follow_up_subject IS NOT NULL OR follow_up_status = 'queued'
+        OR follow_up_reason IS NOT NULL OR pulse_due_at IS NOT NULL);
+
 -- name: erase_background_work
 -- Queued work and sent webhooks carry answers and addresses: drop every copy. $2 emails (lower
 -- case), $3 phones (only those still the customer's: a number someone else has now keys

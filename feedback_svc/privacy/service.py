@@ -3,7 +3,7 @@
 Erasure keeps what anonymous statistics need (scores, times, touchpoints, outcomes) and
 removes everything that identifies or quotes the person: contact details (the earlier ones
 too, which the contact history keeps for this purpose), the CRM's id,
-attributes, free-text comments, notes, SMS conversations, survey tokens, queued messages
+attributes, free-text comments, notes, closing messages, SMS conversations, survey tokens, queued messages
 and webhook payloads, and stored idempotent replies. Opt-outs stay, as hashes, so the
 address is never contacted again. It all happens in one transaction, which also writes
 the `customer.erased` event for the CRM and an audit entry. Afterwards the customer accepts
@@ -59,6 +59,7 @@ async def erase_customer(
         await conn.execute(Q["erase_recovery"], customer_id, now)
         # what a theme run made of the comments goes with them (examples quote the blanked text)
         await erase_theme_assignments(conn, customer_id)
+        await conn.execute(Q["erase_follow_ups"], customer_id, now)
         await conn.execute(Q["erase_answers"], customer_id, now)
         await conn.execute(Q["erase_invitations"], customer_id, now)
         await conn.execute(Q["erase_invitation_history"], customer_id)

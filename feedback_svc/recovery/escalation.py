@@ -1,4 +1,5 @@
-"""Deadlines kept visible: warn before a deadline, escalate an overdue task, close control tasks.
+"""Deadlines kept visible: warn before a deadline, escalate an overdue task, close control tasks
+(and schedule their pulse survey, like a worked task's).
 
 Escalation means something: an open task nobody contacted by its deadline rises in priority
 (ESCALATION_POINTS, the reason stored beside the others), its owner and the managers are alerted
@@ -22,6 +23,7 @@ import structlog
 from feedback_svc.alerts.service import raise_alerts
 from feedback_svc.recovery import queries
 from feedback_svc.recovery.priority import ESCALATION_POINTS, escalation_reason
+from feedback_svc.recovery.pulse import pulse_after, schedule_pulse
 from feedback_svc.recovery.service import emit_task_event
 from feedback_svc.settings import Settings
 
@@ -45,6 +47,8 @@ class EscalationSweeper:
         self.settings = settings
         self.batch = batch
         self.near = timedelta(minutes=settings.alerts_deadline_near_minutes)
+        # a closed control task's pulse, in the same transaction (recovery/pulse.py says why)
+        self.pulse_after = pulse_after("no_action_needed", days=settings.recovery_pulse_days, control=True)
 
     async def sweep_once(self) -> Sweep:
         """What this sweep did, batch after batch until nothing is due."""
@@ -60,11 +64,13 @@ class EscalationSweeper:
                     await raise_alerts(
                         conn, row, trigger="deadline_near", occasion=occasion, settings=self.settings
                     )
-                done = await queries.close_control_tasks(conn, limit=self.batch)
+                done = await queries.close_control_tasks(conn, limit=self.batch, pulse_after=self.pulse_after)
+                for task in done:
+                    await schedule_pulse(conn, task)
             escalated += len(rows)
             near += len(warned)
-            closed += done
-            if len(rows) < self.batch and len(warned) < self.batch and done < self.batch:
+            closed += len(done)
+            if len(rows) < self.batch and len(warned) < self.batch and len(done) < self.batch:
                 return Sweep(escalated, closed, near)
 
     async def _escalate(self, conn: asyncpg.Connection, row: dict[str, Any]) -> None:

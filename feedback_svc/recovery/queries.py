@@ -223,8 +223,13 @@ async def resolve_task(
     root_cause: str,
     actor: str,
     details: dict[str, Any],
+    pulse_after: timedelta | None,
 ) -> Row | None:
-    return _row(await conn.fetchrow(Q["resolve_task"], task_id, token, outcome, root_cause, actor, details))
+    return _row(
+        await conn.fetchrow(
+            Q["resolve_task"], task_id, token, outcome, root_cause, actor, details, pulse_after
+        )
+    )
 
 
 async def assign_task(
@@ -264,8 +269,8 @@ async def mark_deadline_near(conn: Conn, *, limit: int, within: timedelta) -> li
     return [dict(row) for row in await conn.fetch(Q["mark_deadline_near"], limit, within)]
 
 
-async def close_control_tasks(conn: Conn, *, limit: int) -> int:
-    return len(await conn.fetch(Q["close_control_tasks"], limit))
+async def close_control_tasks(conn: Conn, *, limit: int, pulse_after: timedelta | None) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["close_control_tasks"], limit, pulse_after)]
 
 
 async def effectiveness(conn: Conn, *, since: datetime | None, until: datetime | None) -> list[Row]:
@@ -276,3 +281,9 @@ async def promise_kept(conn: Conn, *, since: datetime | None, until: datetime | 
     row = await conn.fetchrow(Q["promise_kept"], since, until)
     assert row is not None
     return dict(row)
+
+
+async def score_change(
+    conn: Conn, *, since: datetime | None, until: datetime | None, after: timedelta
+) -> list[Row]:
+    return [dict(row) for row in await conn.fetch(Q["score_change"], since, until, after)]

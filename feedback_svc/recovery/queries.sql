@@ -206,16 +206,23 @@ history AS (
 SELECT c.*, (c.first_contact_at IS NULL AND c.deadline_at < now()) AS overdue FROM changed c;
 
 -- name: resolve_task
+-- $7: how long until the pulse survey for this outcome (NULL: none); only a task with an answer
+-- among its evidence has a survey to ask again.
 WITH changed AS (
-    UPDATE recovery_tasks
+    UPDATE recovery_tasks t
        SET status = 'resolved', outcome = $3, root_cause = $4, resolved_at = now(),
-           lease_token = NULL, lease_expires_at = NULL, lease_holder = NULL, updated_at = now()
+           lease_token = NULL, lease_expires_at = NULL, lease_holder = NULL, updated_at = now(),
+           pulse_due_at = CASE WHEN $7::interval IS NOT NULL
+                                AND EXISTS (SELECT 1 FROM recovery_evidence e
+                                             WHERE e.task_id = t.id AND e.response_id IS NOT NULL)
+                               THEN now() + $7::interval END
      WHERE id = $1 AND status = 'open' AND lease_token = $2 AND lease_expires_at > now()
     RETURNING *
 ),
 history AS (
     INSERT INTO recovery_task_history (task_id, actor, action, details)
-    SELECT id, $5, 'resolved', $6::jsonb || jsonb_build_object('outcome', $3::text, 'root_cause', $4::text)
+    SELECT id, $5, 'resolved', $6::jsonb || jsonb_build_object('outcome', $3::text, 'root_cause', $4::text,
+                                                               'pulse_due_at', pulse_due_at)
       FROM changed
 )
 SELECT c.*, false AS overdue FROM changed c;
@@ -277,7 +284,7 @@ changed AS (
            priority_reasons = coalesce((SELECT jsonb_agg(r)
                                           FROM jsonb_array_elements(t.priority_reasons) r
                                          WHERE r->>'factor' <> 'escalated'), '[]'::jsonb),
-           updated_at = now()
+           pulse_due_at = NULL, updated_at = now()
       FROM before
      WHERE t.id = before.id
     RETURNING t.*, before.outcome AS previous_outcome, before.root_cause AS previous_root_cause,
@@ -350,7 +357,8 @@ RETURNING t.*, false AS overdue;
 
 -- name: close_control_tasks
 -- A control task's window ends at its deadline: closed without contact, so the customer's
--- next bad answer opens a task that may be worked.
+-- next bad answer opens a task that may be worked. Its pulse ($2, NULL: none) is due like a
+-- worked task's, so both groups' later scores are asked for the same way.
 WITH due AS (
     SELECT id
       FROM recovery_tasks
@@ -362,15 +370,23 @@ WITH due AS (
 changed AS (
     UPDATE recovery_tasks t
        SET status = 'resolved', outcome = 'no_action_needed', root_cause = 'control_group',
-           resolved_at = now(), updated_at = now()
+           resolved_at = now(), updated_at = now(),
+           pulse_due_at = CASE WHEN $2::interval IS NOT NULL
+                                AND EXISTS (SELECT 1 FROM recovery_evidence e
+                                             WHERE e.task_id = t.id AND e.response_id IS NOT NULL)
+                               THEN now() + $2::interval END
       FROM due
      WHERE t.id = due.id
-    RETURNING t.id
+    RETURNING t.id, t.customer_id, t.resolved_at, t.pulse_due_at
+),
+history AS (
+    INSERT INTO recovery_task_history (task_id, actor, action, details)
+    SELECT id, 'system', 'control_closed',
+           jsonb_build_object('outcome', 'no_action_needed', 'root_cause', 'control_group',
+                              'pulse_due_at', pulse_due_at)
+      FROM changed
 )
-INSERT INTO recovery_task_history (task_id, actor, action, details)
-SELECT id, 'system', 'control_closed', '{"outcome": "no_action_needed", "root_cause": "control_group"}'::jsonb
-  FROM changed
-RETURNING task_id;
+SELECT * FROM changed;
 
 -- name: effectiveness
 -- Each resolved task next to what the customer did afterwards; the 30/90-day rates count only
@@ -433,3 +449,60 @@ SELECT count(*) FILTER (WHERE first_contact_at IS NOT NULL OR deadline_at < now(
  WHERE NOT control
    AND ($1::timestamptz IS NULL OR created_at >= $1)
    AND ($2::timestamptz IS NULL OR created_at < $2);
+
+-- name: score_change
+-- Each resolved task's triggering answer (the first answer among its evidence) next to the same
+-- customer's first answer of the same survey after the resolution and within $3 (a pulse or any
+-- other), summed per kind of score, worked or control, and dimension. Tasks opened by a churn
+-- score alone have no answer to compare and are left out.
+WITH tasks AS (
+    SELECT t.id, t.customer_id, t.trigger, t.root_cause, t.outcome, t.control, t.resolved_at,
+           coalesce(t.assignee, h.actor) AS agent
+      FROM recovery_tasks t
+      LEFT JOIN LATERAL (
+            SELECT actor FROM recovery_task_history
+             WHERE task_id = t.id AND action = 'resolved'
+             ORDER BY id DESC LIMIT 1
+      ) h ON true
+     WHERE t.status = 'resolved'
+       AND ($1::timestamptz IS NULL OR t.resolved_at >= $1)
+       AND ($2::timestamptz IS NULL OR t.resolved_at < $2)
+),
+pairs AS (
+    SELECT k.trigger, k.root_cause, k.outcome, k.control, k.agent, b.kind, b.score AS before, a.score AS after
+      FROM tasks k
+      JOIN LATERAL (
+            SELECT r.survey_id, r.kind, r.score
+              FROM recovery_evidence e
+              JOIN responses r ON r.id = e.response_id
+             WHERE e.task_id = k.id
+             ORDER BY e.id
+             LIMIT 1
+      ) b ON true
+      -- responses_customer_time_idx: this customer's answers after the resolution, oldest first
+      LEFT JOIN LATERAL (
+            SELECT r.score
+              FROM responses r
+             WHERE r.customer_id = k.customer_id AND r.survey_id = b.survey_id
+               AND r.answered_at > k.resolved_at AND r.answered_at <= k.resolved_at + $3::interval
+             ORDER BY r.answered_at
+             LIMIT 1
+      ) a ON true
+)
+SELECT kind, control,
+       CASE WHEN GROUPING(trigger) = 0 THEN 'trigger'
+            WHEN GROUPING(agent) = 0 THEN 'agent'
+            WHEN GROUPING(root_cause) = 0 THEN 'root_cause'
+            WHEN GROUPING(outcome) = 0 THEN 'outcome'
+            ELSE 'all' END AS dimension,
+       coalesce(trigger, agent, root_cause, outcome) AS key,
+       count(*) AS tasks,
+       count(after) AS paired,
+       (avg(before) FILTER (WHERE after IS NOT NULL))::float8 AS before,
+       avg(after)::float8 AS after,
+       avg(after - before)::float8 AS mean_change,
+       var_samp(after - before)::float8 AS var_change
+  FROM pairs
+ GROUP BY GROUPING SETS ((kind, control), (kind, control, trigger), (kind, control, agent),
+                         (kind, control, root_cause), (kind, control, outcome))
+ ORDER BY kind, control, 3, 4;

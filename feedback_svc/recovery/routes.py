@@ -37,6 +37,7 @@ from feedback_svc.recovery.schemas import (
     TaskPage,
     Trigger,
 )
+from feedback_svc.recovery.score_change import DEFAULT_AFTER_DAYS
 from feedback_svc.recovery.service import Actor, TaskFilter
 
 AGENT_NOTE = (
@@ -299,6 +300,10 @@ class RecoveryController(Controller):
     @post(
         "/tasks/{task_id:uuid}/resolve",
         summary="Resolve a task you hold with an outcome and a root cause",
+        description="With `follow_up`, the customer gets a closing message by email or SMS (the outcome's "
+        "template in their locale, or your own words), stored on the task and sent by the background "
+        "worker once; opt-outs and erasure are respected. After `recovered` and `not_recovered` a pulse "
+        "survey is scheduled FEEDBACK_RECOVERY_PULSE_DAYS later (`pulse_due_at`).",
         dto=StrictBody[Resolve],
         return_dto=None,
         status_code=200,
@@ -323,6 +328,8 @@ class RecoveryController(Controller):
                 root_cause=data.root_cause,
                 note=data.note,
                 actor=actor,
+                settings=request.app.state.settings,
+                follow_up=data.follow_up,
             )
             return 200, _encoder.encode(changed)
 
@@ -380,9 +387,12 @@ class RecoveryController(Controller):
 
     @get(
         "/effectiveness",
-        summary="Outcomes and later churn/renewal per trigger, agent, root cause and control group",
+        summary="Outcomes, later churn/renewal, score change per trigger, agent, root cause, control group",
         description="Rates at 30 and 90 days count only tasks resolved at least that long ago "
-        "(control tasks from when they opened). `since`/`until` bound the resolution time.",
+        "(control tasks from when they opened). `since`/`until` bound the resolution time. "
+        "`score_change` compares the triggering answer with the customer's next answer of the same "
+        "survey within `after_days` of the resolution (the pulse survey, or an earlier answer), with 95% "
+        "intervals, against the control group.",
         responses=READ_ERRORS,
     )
     async def effectiveness(
@@ -390,5 +400,8 @@ class RecoveryController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
+        after_days: Annotated[
+            int, QueryParameter(ge=1, le=365, description="How long after resolution a later answer counts.")
+        ] = DEFAULT_AFTER_DAYS,
     ) -> Effectiveness:
-        return await service.effectiveness(pool, since=since, until=until)
+        return await service.effectiveness(pool, since=since, until=until, after_days=after_days)

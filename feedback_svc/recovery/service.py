@@ -22,22 +22,31 @@ import msgspec
 from feedback_svc.customers.locks import lock_for_write
 from feedback_svc.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feedback_svc.outbox.events import emit_event
-from feedback_svc.recovery import queries
+from feedback_svc.recovery import closing_queries, queries
+from feedback_svc.recovery.follow_up import customer_for_message, plan_follow_up, signature
+from feedback_svc.recovery.pulse import pulse_after, schedule_pulse
 from feedback_svc.recovery.schemas import (
     ClaimedTask,
     Effectiveness,
     EffectivenessRow,
     Evidence,
+    FollowUp,
+    FollowUpRequest,
     HistoryEntry,
     PromiseKept,
+    Pulse,
     Rule,
     RuleUpdate,
     Task,
     TaskDetail,
     TaskPage,
 )
+from feedback_svc.recovery.score_change import DEFAULT_AFTER_DAYS, score_change
+from feedback_svc.settings import Settings
 
-_TASK_FIELDS = Task.__struct_fields__
+# every Task field is a column of the row but the closing message, gathered from its follow_up_* columns
+_TASK_FIELDS = tuple(field for field in Task.__struct_fields__ if field != "follow_up")
+_FOLLOW_UP_FIELDS = FollowUp.__struct_fields__
 _cursor_encoder = msgspec.json.Encoder()
 _cursor_decoder = msgspec.json.Decoder(tuple[float, UUID])
 
@@ -94,14 +103,19 @@ class TaskFilter:
     escalated: bool | None = None
 
 
+def _task_fields(row: dict[str, Any]) -> dict[str, Any]:
+    follow_up = None
+    if row["follow_up_status"] is not None:
+        follow_up = {field: row[f"follow_up_{field}"] for field in _FOLLOW_UP_FIELDS}
+    return {**{k: row[k] for k in _TASK_FIELDS}, "follow_up": follow_up}
+
+
 def task_from_row(row: dict[str, Any]) -> Task:
-    return msgspec.convert({k: row[k] for k in _TASK_FIELDS}, Task)
+    return msgspec.convert(_task_fields(row), Task)
 
 
 def claimed_from_row(row: dict[str, Any]) -> ClaimedTask:
-    return msgspec.convert(
-        {**{k: row[k] for k in _TASK_FIELDS}, "lease_token": row["lease_token"]}, ClaimedTask
-    )
+    return msgspec.convert({**_task_fields(row), "lease_token": row["lease_token"]}, ClaimedTask)
 
 
 def task_event_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +198,13 @@ async def get_task_detail(conn: asyncpg.Connection | asyncpg.Pool, task_id: UUID
         raise NotFound(f"No recovery task with id {task_id}.")
     evidence = [msgspec.convert(r, Evidence) for r in await queries.task_evidence(conn, task_id)]
     history = [msgspec.convert(r, HistoryEntry) for r in await queries.task_history(conn, task_id)]
-    return TaskDetail(task=task_from_row(row), evidence=evidence, history=history)
+    pulse = await closing_queries.task_pulse(conn, task_id)
+    return TaskDetail(
+        task=task_from_row(row),
+        evidence=evidence,
+        history=history,
+        pulse=msgspec.convert(pulse, Pulse) if pulse else None,
+    )
 
 
 # -- the queue --------------------------------------------------------------------------
@@ -245,8 +265,13 @@ async def resolve(
     root_cause: str,
     note: str | None,
     actor: Actor,
+    settings: Settings,
+    follow_up: FollowUpRequest | None = None,
 ) -> Task:
+    """Resolve a task held with `token`; with `follow_up`, the customer's closing message is queued with
+    it, and the pulse survey, when this outcome gets one, is scheduled (docs/closing-the-loop.md)."""
     async with conn.transaction():
+        customer = await customer_for_message(conn, task_id) if follow_up is not None else None
         row = await queries.resolve_task(
             conn,
             task_id=task_id,
@@ -255,9 +280,23 @@ async def resolve(
             root_cause=root_cause,
             actor=actor.name,
             details=actor.details(note=note),
+            pulse_after=pulse_after(outcome, days=settings.recovery_pulse_days),
         )
         if row is None:
             return await _refuse(conn, task_id, token)
+        if follow_up is not None:
+            row = await plan_follow_up(
+                conn,
+                row,
+                follow_up,
+                customer=customer,
+                agent=await signature(conn, actor.agent, brand=settings.brand_name),
+                actor=actor.name,
+                details=actor.details(),
+                brand=settings.brand_name,
+                now=row["resolved_at"],
+            )
+        await schedule_pulse(conn, row)
         await emit_task_event(conn, "task.resolved", row, dedupe=row["resolved_at"].isoformat())
     return task_from_row(row)
 
@@ -408,7 +447,11 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 async def effectiveness(
-    conn: asyncpg.Connection | asyncpg.Pool, *, since: datetime | None, until: datetime | None
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    after_days: int = DEFAULT_AFTER_DAYS,
 ) -> Effectiveness:
     rows = []
     for row in await queries.effectiveness(conn, since=since, until=until):
@@ -436,4 +479,5 @@ async def effectiveness(
             escalated=promise["escalated"],
         ),
         uplift_90d=uplift,
+        score_change=await score_change(conn, since=since, until=until, after_days=after_days),
     )

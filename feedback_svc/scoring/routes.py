@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
@@ -36,15 +36,12 @@ from feedback_svc.scoring.schemas import (
 )
 
 _encoder = msgspec.json.Encoder()
-Force = Annotated[
-    bool, Parameter(query="force", description="Activate even if it does not beat the active model.")
-]
+Force = Annotated[bool, QueryParameter(description="Activate even if it does not beat the active model.")]
 # a training run asked for without a body: the deployment's horizon, as of now
 NO_TRAINING_OPTIONS = TrainingRequest()
 AsOfQuery = Annotated[
     datetime | None,
-    Parameter(
-        query="as_of",
+    QueryParameter(
         description="Score as of this past moment (ISO 8601 with a UTC offset): every input as it was then.",
     ),
 ]
@@ -177,9 +174,7 @@ class ModelsController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         *,
         data: JSONBody[TrainingRequest] = NO_TRAINING_OPTIONS,
-        activate: Annotated[
-            bool, Parameter(query="activate", description="Activate the new version if it wins.")
-        ] = False,
+        activate: Annotated[bool, QueryParameter(description="Activate the new version if it wins.")] = False,
         force: Force = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[TrainingRun]:

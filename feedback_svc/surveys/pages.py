@@ -139,6 +139,7 @@ class SurveyPagesController(Controller):
             editable_until=_when(editable_until, invitation["time_zone"]) if editable_until else None,
             errors=errors or [],
             unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
+            score_only=invitation["purpose"] == "pulse",
         )
 
     def _thanks(

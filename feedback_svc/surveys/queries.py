@@ -86,6 +86,8 @@ async def insert_invitation(
     send_at: datetime | None,
     sent_at: datetime | None,
     expires_at: datetime,
+    purpose: str = "survey",
+    recovery_task_id: UUID | None = None,
 ) -> Row:
     row = await conn.fetchrow(
         Q["insert_invitation"],
@@ -101,6 +103,8 @@ async def insert_invitation(
         send_at,
         sent_at,
         expires_at,
+        purpose,
+        recovery_task_id,
     )
     assert row is not None
     return dict(row)

@@ -57,8 +57,8 @@ SELECT i.id, i.customer_id, s.key AS survey, s.kind, i.channel, i.status, i.reas
 
 -- name: insert_invitation
 INSERT INTO invitations (id, survey_id, customer_id, interaction_id, channel, token_hash, status, reason,
-                         locale, send_at, sent_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         locale, send_at, sent_at, expires_at, purpose, recovery_task_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id, customer_id, channel, status, reason, send_at, sent_at, expires_at, created_at;
 
 -- name: get_interaction
@@ -67,6 +67,7 @@ SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 -- name: invitation_by_token
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.opened_at,
+       i.purpose,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
        it.touchpoint
@@ -77,7 +78,7 @@ SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.e
  WHERE i.token_hash = $1;
 
 -- name: invitation_by_id
-SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at,
+SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.purpose,
        s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at,
        it.touchpoint

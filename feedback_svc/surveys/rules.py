@@ -15,6 +15,12 @@ Status = Literal["queued", "scheduled", "sent", "suppressed"]
 QUIET_START = time(21, 0)
 QUIET_END = time(9, 0)
 
+Purpose = Literal["survey", "pulse"]
+# The documented exception to the cooldown: a pulse asks, a set number of days after a recovery,
+# whether it worked. The answer that opened the task came shortly before, so the cooldown would
+# hold nearly every pulse back. Opt-outs, quiet hours and erasure still apply to it.
+COOLDOWN_EXEMPT: frozenset[str] = frozenset({"pulse"})
+
 
 class Contact(msgspec.Struct, frozen=True, kw_only=True):
     email: str | None
@@ -69,11 +75,13 @@ def decide(
     cooldown: timedelta,
     earliest: datetime,
     now: datetime,
+    purpose: Purpose = "survey",
 ) -> Decision:
     """Whether and when to invite; the reason is stored with the invitation."""
     if contact.erased:
         return Decision(status="suppressed", reason="suppressed: customer erased", channel=None, send_at=None)
-    if last_invited_at is not None and now - last_invited_at < cooldown:
+    cooling = purpose not in COOLDOWN_EXEMPT
+    if cooling and last_invited_at is not None and now - last_invited_at < cooldown:
         return Decision(
             status="suppressed",
             reason=f"suppressed: cooldown, last invited {last_invited_at:%Y-%m-%d %H:%M} UTC "

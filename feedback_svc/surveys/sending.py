@@ -220,7 +220,11 @@ class InvitationSender:
                 message_id=make_message_id(invitation["id"], mail_from=self._mail_from),
                 locale=invitation["locale"],
                 texts=email_texts(
-                    survey=survey, locale=invitation["locale"], brand=self._brand, name=invitation["name"]
+                    survey=survey,
+                    locale=invitation["locale"],
+                    brand=self._brand,
+                    name=invitation["name"],
+                    purpose=invitation["purpose"],
                 ),
                 kind=invitation["kind"],
                 survey_url=f"{self._base_url}/s/{token}",

@@ -10,7 +10,7 @@ SELECT c.id, c.erased_at
 -- name: lock_invitation_for_send
 -- Held while the send is decided, so an answer, erasure or second sender waits for us.
 -- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey.
-SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at,
+SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at, i.purpose,
        c.email, c.phone, c.name, c.erased_at IS NOT NULL AS erased,
        s.key AS survey, s.kind, s.texts,
        coalesce(it.touchpoint, 'experience') AS touchpoint

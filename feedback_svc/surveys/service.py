@@ -13,7 +13,7 @@ from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.surveys import queries
-from feedback_svc.surveys.rules import Contact, decide
+from feedback_svc.surveys.rules import Contact, Purpose, decide
 from feedback_svc.surveys.schemas import (
     Interaction,
     InteractionCreate,
@@ -92,9 +92,11 @@ async def invite(
     base_url: str,
     secret_key: str,
     now: datetime,
+    purpose: Purpose = "survey",
+    recovery_task_id: UUID | None = None,
 ) -> Invitation:
     """Decide and record one invitation (call inside a transaction that locked the customer
-    exclusively first: `customer` is that row)."""
+    exclusively first: `customer` is that row). A pulse (`purpose`) names its recovery task."""
     survey = await queries.get_survey(conn, survey_key)
     if survey is None or not survey["active"]:
         raise InvalidInput(
@@ -110,6 +112,7 @@ async def invite(
         cooldown=survey["cooldown"],
         earliest=earliest,
         now=now,
+        purpose=purpose,
     )
     # the token is derived from the id (see tokens.py); only its hash is stored
     invitation_id = uuid4()
@@ -128,6 +131,8 @@ async def invite(
         send_at=decision.send_at,
         sent_at=now if decision.status == "sent" else None,
         expires_at=(decision.send_at or now) + survey["token_ttl"],
+        purpose=purpose,
+        recovery_task_id=recovery_task_id,
     )
     if decision.status in ("queued", "scheduled"):
         await enqueue(

@@ -247,9 +247,12 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
         return _Outcome("score:answer_closed")
     if inserted:  # counted inside the transaction: a rollback here would overcount by one, rarely
         count_answer(channel="sms", kind=answer.kind)
-    if reply.comment is None:
+    if reply.comment is None and invitation["purpose"] != "pulse":
         await _set_state(conn, context, "awaiting_reason")
         return _Outcome("score", texts.ask_reason(locale=context.locale))
+    if reply.comment is None:  # a pulse asks the score alone
+        await _set_state(conn, context, "closed")
+        return _Outcome("score", texts.thanks(locale=context.locale))
     await _set_state(conn, context, "closed")
     return _Outcome("score_with_comment", texts.thanks(locale=context.locale))
 

@@ -180,7 +180,7 @@ class ThemesController(Controller):
         return await service.list_runs(pool)
 
     @get("/runs/{run_id:uuid}", summary="One theme run", responses=problem_responses(401, 403, 404))
-    async def get_run(self, pool: NamedDependency[asyncpg.Pool], run_id: UUID) -> ThemeRun:
+    async def get_run(self, pool: NamedDependency[asyncpg.Pool], run_id: FromPath[UUID]) -> ThemeRun:
         return await service.get_run(pool, run_id)
 
 

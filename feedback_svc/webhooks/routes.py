@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter
 
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
@@ -78,7 +78,9 @@ class WebhookEndpointsController(Controller):
         return await service.list_endpoints(pool)
 
     @get("/{endpoint_id:uuid}", summary="Get a webhook endpoint", responses=READ_ERRORS)
-    async def get_endpoint(self, pool: NamedDependency[asyncpg.Pool], endpoint_id: UUID) -> WebhookEndpoint:
+    async def get_endpoint(
+        self, pool: NamedDependency[asyncpg.Pool], endpoint_id: FromPath[UUID]
+    ) -> WebhookEndpoint:
         return await service.get_endpoint(pool, endpoint_id)
 
     @patch(
@@ -93,7 +95,7 @@ class WebhookEndpointsController(Controller):
         self,
         request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
-        endpoint_id: UUID,
+        endpoint_id: FromPath[UUID],
         data: JSONBody[WebhookEndpointUpdate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[WebhookEndpoint]:
@@ -112,7 +114,7 @@ class WebhookEndpointsController(Controller):
         self,
         request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
-        endpoint_id: UUID,
+        endpoint_id: FromPath[UUID],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[None]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
@@ -134,7 +136,7 @@ class WebhookEndpointsController(Controller):
         self,
         request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
-        endpoint_id: UUID,
+        endpoint_id: FromPath[UUID],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SecretRotated]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
@@ -151,12 +153,12 @@ class WebhookEndpointsController(Controller):
     async def list_deliveries(
         self,
         pool: NamedDependency[asyncpg.Pool],
-        endpoint_id: UUID,
-        status: DeliveryStatus | None = None,
+        endpoint_id: FromPath[UUID],
+        status: FromQuery[DeliveryStatus | None] = None,
         before: Annotated[
-            int | None, Parameter(ge=1, le=BIGINT_MAX, description="Only deliveries older than this id.")
+            int | None, QueryParameter(ge=1, le=BIGINT_MAX, description="Only deliveries older than this id.")
         ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> WebhookDeliveryPage:
         return await service.list_deliveries(pool, endpoint_id, status=status, before=before, limit=limit)
 
@@ -172,8 +174,8 @@ class WebhookEndpointsController(Controller):
         self,
         request: AdminRequest,
         pool: NamedDependency[asyncpg.Pool],
-        endpoint_id: UUID,
-        delivery_id: Annotated[int, Parameter(ge=1, le=BIGINT_MAX)],
+        endpoint_id: FromPath[UUID],
+        delivery_id: Annotated[int, PathParameter(ge=1, le=BIGINT_MAX)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[WebhookDelivery]:
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:

@@ -1,7 +1,7 @@
 """Scheduled scoring runs, their id ranges, and the proactive intake with its daily limit.
 
 Revision ID: 20261206_0013
-Revises: 20261206_0012
+Revises: 20261206_0011
 Create Date: 2026-12-06
 
 - `scoring_runs`: one row per scoring of every active customer (on the schedule, or asked for),
@@ -21,7 +21,7 @@ Create Date: 2026-12-06
 from alembic import op
 
 revision = "20261206_0013"
-down_revision = "20261206_0012"
+down_revision = "20261206_0011"
 branch_labels = None
 depends_on = None
 

@@ -1,18 +1,22 @@
 """Real-browser tests: Debian's Chromium driven by Playwright, pages served by uvicorn on loopback.
 
 Playwright's own browser download never runs here (no network but package registries),
-so the tests drive the system Chromium: `apt-get install -y chromium`.
+so the tests drive the system Chromium (`apt-get install -y chromium`, or FEEDBACK_CHROMIUM=path).
+Without one they are skipped with one line saying so; under CI (CI=true) they fail instead,
+so a missing browser never passes CI silently.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.browser.chromium import MISSING, find_chromium
 from tests.browser.harness import PHONE, BrowserProblems
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = find_chromium()
 LAUNCH_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,18 +33,24 @@ LAUNCH_ARGS = [
 # which would break every asyncio.run() in the tests collected after the browser tests
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        # fail, never skip: a missing browser must not pass CI silently
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}. Install Debian's package: "
-            "`apt-get update && apt-get install -y chromium` (not `playwright install`)."
-        )
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail(MISSING.replace("not run", "cannot run under CI (CI=true)"))
+        pytest.skip(MISSING)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
         try:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def screenshot_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: a temporary folder, or `--screenshot-dir` (the docs' images,
+    made by `python -m tests.browser.screenshots`)."""
+    chosen = request.config.getoption("screenshot_dir", None)
+    return Path(chosen) if chosen else tmp_path
 
 
 PageFactory = Callable[..., Page]

@@ -1,19 +1,21 @@
 """Helpers for browser tests: viewports, a loopback server for an ASGI app, a page's problems."""
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
 from playwright.sync_api import ConsoleMessage, Page
 
+T = TypeVar("T")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 class BrowserProblems:
@@ -64,3 +66,10 @@ def serve(app: object, *, listener: socket.socket | None = None) -> Iterator[str
         server.should_exit = True
         thread.join(timeout=10)
         listener.close()
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run async work (the database) from a browser test: the sync Playwright API owns this
+    thread's event loop, so it runs in a fresh loop on a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

@@ -5,17 +5,15 @@ The sync Playwright API owns this thread's event loop while the browser is up, s
 here (database set-up and checks) runs in a thread of its own.
 """
 
-import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -27,22 +25,16 @@ from playwright.sync_api import Page, expect
 from feedback_svc.apikeys.service import create_api_key
 from feedback_svc.app import create_app
 from feedback_svc.settings import Settings
-from tests.browser.harness import BrowserProblems, base_url_of, loopback_listener, serve
+from tests.browser.harness import BrowserProblems, base_url_of, loopback_listener, run, serve
 from tests.db import TemplateDatabase, with_database
 from tests.integration.delivery.email.conftest import Inbox, Received, free_port
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 MAIL_WAIT_SECONDS = 20
 # generous: the machine running the suite may be busy with other work
 PAGE_WAIT_MS = 20_000
 COMMENT = "Two delays & no <apology>"
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
 
 
 async def fetch(url: str, query: str, *args: object) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The survey pages as a customer meets them: a phone, a link from an email, a keyboard."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar, Request, get, post
@@ -14,7 +15,7 @@ from feedback_svc.surveys.web.render import STATIC_DIR, SurveyPages
 from feedback_svc.surveys.web.schemas import FieldError
 from feedback_svc.surveys.web.security import CONTENT_SECURITY_POLICY, security_headers
 from tests.browser.conftest import PageFactory
-from tests.browser.harness import DESKTOP, PHONE, SCREENSHOTS, BrowserProblems, serve
+from tests.browser.harness import DESKTOP, PHONE, BrowserProblems, serve
 from tests.unit.surveys.web.views import survey_view, thanks_view, unavailable_view, unsubscribed_view
 
 pytestmark = pytest.mark.browser
@@ -206,9 +207,8 @@ def test_the_policy_blocks_nothing_the_pages_need(
 
 @pytest.mark.parametrize(("width", "viewport"), [(390, PHONE), (1280, DESKTOP)])
 def test_screenshots_at_phone_and_laptop_width(
-    new_page: PageFactory, base_url: str, width: int, viewport: dict[str, int]
+    new_page: PageFactory, base_url: str, width: int, viewport: dict[str, int], tmp_path: Path
 ) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
     shots = {
         "survey-confirm": "/s/tok?score=9",
         "survey-errors": "/s/tok?errors=true",
@@ -221,7 +221,7 @@ def test_screenshots_at_phone_and_laptop_width(
         for name, path in shots.items():
             page.goto(base_url + path)
             assert horizontal_overflow(page) == 0, (name, width)
-            target = SCREENSHOTS / f"{name}-{width}-{scheme}.png"
+            target = tmp_path / f"{name}-{width}-{scheme}.png"
             page.screenshot(path=target, full_page=True)
             assert target.stat().st_size > 0
         # 0-10 in one row when there is room for it

@@ -2,7 +2,8 @@
 
 Runs the real command in a subprocess with no DATABASE_URL, so the embedded
 server is started, migrated, used, stopped on SIGTERM and found again, with its
-data, on the next start. Also as an ordinary (non-root) user when we are root.
+data, on the next start. Also as an ordinary (non-root) account when we are root and one is
+named in FEEDBACK_TEST_ORDINARY_USER (the tests create no accounts).
 """
 
 import json
@@ -18,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +72,14 @@ def cli(*args: str, env: dict[str, str], user: str | None = None) -> subprocess.
     )
 
 
+@dataclass
+class Service:
+    process: subprocess.Popen[str]
+    output: str = ""  # everything it printed, once it has stopped
+
+
 @contextmanager
-def running_service(
-    env: dict[str, str], port: int, user: str | None = None
-) -> Iterator[subprocess.Popen[str]]:
+def running_service(env: dict[str, str], port: int, user: str | None = None) -> Iterator[Service]:
     process = subprocess.Popen(
         [sys.executable, "-m", "feedback_svc.cli", "serve"],
         env=env,
@@ -83,13 +89,12 @@ def running_service(
         user=user,
         cwd=env.get("HOME"),
     )
+    service = Service(process)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
-                raise AssertionError(
-                    f"serve exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
+                raise AssertionError(f"serve exited early:\n{process.communicate()[0]}")
             try:
                 status, _ = request("GET", f"http://127.0.0.1:{port}/health/ready")
                 if status == 200:
@@ -99,15 +104,15 @@ def running_service(
             if time.monotonic() > deadline:
                 raise AssertionError("serve did not become ready in time")
             time.sleep(0.25)
-        yield process
+        yield service
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        try:
+            service.output = process.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            service.output = process.communicate()[0]
 
 
 def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str | None = None) -> None:
@@ -119,8 +124,8 @@ def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str |
         assert key.startswith("fsk_")
         status, customer = request("POST", f"{base}/v1/customers", {"external_id": "e2e-1", "value": 10}, key)
         assert status == 201, customer
-    assert first.returncode == 0, "serve should exit cleanly on SIGTERM"
-    output = first.stdout.read() if first.stdout else ""
+    assert first.process.returncode == 0, "serve should exit cleanly on SIGTERM"
+    output = first.output
     assert "embedded_postgres_ready" in output
     assert str(data_dir / "pgdata") in output
     # the embedded server was shut down with the service
@@ -132,31 +137,27 @@ def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str |
         assert again["external_id"] == "e2e-1"
 
 
-def test_serve_on_embedded_postgres_survives_a_restart(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_serve_on_embedded_postgres_survives_a_restart(server_folder: Path) -> None:
+    data_dir = server_folder / "data"
     port = free_port()
     exercise_restart(data_dir, service_env(data_dir, port), port)
 
 
-ORDINARY_USER = "feedback-svc-test"
+# opt-in: the name of an existing ordinary (non-root) account to run `serve` as, when the
+# suite runs as root; the suite never creates accounts itself
+ORDINARY_USER_ENV = "FEEDBACK_TEST_ORDINARY_USER"
 
 
-def _ordinary_user() -> str:
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    try:
-        pwd.getpwnam(ORDINARY_USER)
-    except KeyError:
-        if shutil.which("useradd") is None:
-            pytest.skip("running as root without useradd: cannot create an ordinary user")
-        subprocess.run(["useradd", "--no-create-home", ORDINARY_USER], check=True, capture_output=True)
-    return ORDINARY_USER
-
-
-def test_serve_as_an_ordinary_user(tmp_path_factory: pytest.TempPathFactory) -> None:
-    user = _ordinary_user()
+def test_serve_as_an_ordinary_user(server_folder: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("already running as an ordinary user: the test above covers it")
+    user = os.environ.get(ORDINARY_USER_ENV)
+    if not user:
+        pytest.skip(f"as root: set {ORDINARY_USER_ENV}=<an existing non-root account> to run serve as it")
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        pytest.fail(f"{ORDINARY_USER_ENV}={user!r}: no such account")
     try:
         probe = subprocess.run(
             [sys.executable, "-c", "import feedback_svc"],
@@ -170,12 +171,8 @@ def test_serve_as_an_ordinary_user(tmp_path_factory: pytest.TempPathFactory) -> 
         usable = False
     if not usable:
         pytest.skip(f"{sys.executable} is not usable by {user} (an interpreter under /root?)")
-    home = Path(tempfile_dir := str(tmp_path_factory.mktemp("home")))
-    os.chmod(tempfile_dir, 0o755)
-    for parent in home.parents:
-        if parent == Path("/"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o011)  # traversable, not listable
+    home = server_folder / "home"
+    home.mkdir()
     shutil.chown(home, user)
     data_dir = home / "data"
     port = free_port()

@@ -1,19 +1,20 @@
 """Real processes for fault tests: API servers, workers and a private PostgreSQL.
 
-    with Children() as children:
+    with Children(tmp_path / "logs") as children:
         api = children.server(database_url)              # waits for /health/ready
         children.worker(database_url, env={"FEEDBACK_SMTP_HOST": "127.0.0.1"})
         ...
         api.kill()                                       # SIGKILL, like a crash
     # leaving the block stops every child (SIGTERM, then SIGKILL) and never waits unbounded
 
-    with private_postgres() as pg:                       # our own server: safe to restart
+    with private_postgres(server_folder / "pg") as pg:   # our own server: safe to restart
         url = pg.create_database("feedback")             # created and migrated
         pg.restart(mode="immediate")                     # crash-like restart
 
 Children's output goes to files (a pipe nobody reads blocks a chatty child);
-`children.logs()` returns their tails for assertion messages. The files are
-deleted when the block ends normally and kept (path printed) when it fails.
+`children.logs()` returns their tails for assertion messages. The files (in the
+test's temporary folder) are deleted when the block ends normally and kept (path
+printed) when it fails.
 """
 
 import os
@@ -21,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -153,10 +153,11 @@ class Server(Child):
 class Children:
     """Starts servers and workers; stops every one of them when the `with` block ends."""
 
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="feedback-faults-")))
+    log_dir: Path
     started: list[Child] = field(default_factory=list)
 
     def __enter__(self) -> "Children":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
@@ -224,9 +225,11 @@ class Children:
 
 
 @contextmanager
-def servers(database_url: str, count: int, *, env: Mapping[str, str] | None = None) -> Iterator[list[str]]:
+def servers(
+    database_url: str, count: int, *, log_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[list[str]]:
     """`count` uvicorn processes over the app factory, started side by side; their base URLs."""
-    with Children() as children:
+    with Children(log_dir) as children:
         yield [server.base_url for server in children.servers(database_url, count, env=env)]
 
 
@@ -242,7 +245,7 @@ def _pg_bin() -> Path:
 
 
 def _system_user() -> str | None:
-    """PostgreSQL refuses to run as root; run it as the user the embedded package uses."""
+    """PostgreSQL refuses to run as root; run it as the account the embedded package runs it as."""
     if os.geteuid() != 0:
         return None
     with warnings.catch_warnings():
@@ -327,11 +330,12 @@ class PrivatePostgres:
 
 
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """initdb into a fresh temporary folder, start on a free loopback port; stop and delete after."""
-    user = _system_user()
-    root = Path(tempfile.mkdtemp(prefix="feedback-pg-"))
+def private_postgres(root: Path) -> Iterator[PrivatePostgres]:
+    """initdb into `root` (a new folder in the `server_folder` fixture's), start on a free loopback
+    port; stop and delete after."""
+    root.mkdir(parents=True)
     root.chmod(0o755)
+    user = _system_user()
     if user is not None:
         shutil.chown(root, user)
     pg = PrivatePostgres(root=root, port=free_port(), user=user)

@@ -8,6 +8,7 @@ seconds and started again, while clients keep answering surveys.
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -72,11 +73,13 @@ async def _outage(pg: PrivatePostgres, http: httpx.AsyncClient, server: Server) 
     return while_down
 
 
-async def test_a_database_restart_under_load_loses_no_acknowledged_answer_and_heals_by_itself() -> None:
-    with private_postgres() as pg:
+async def test_a_database_restart_under_load_loses_no_acknowledged_answer_and_heals_by_itself(
+    tmp_path: Path, server_folder: Path
+) -> None:
+    with private_postgres(server_folder / "pg") as pg:
         database_url = pg.create_database("feedback")
         crm = await api_headers(database_url, "crm")
-        with Children() as children:
+        with Children(tmp_path / "logs") as children:
             server = children.server(database_url, env=_server_env(), wait=False)
             worker = children.worker(database_url, env=_server_env())
             server.wait_ready()

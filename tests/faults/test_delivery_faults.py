@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -370,7 +371,12 @@ def survey_tokens(message: EmailMessage) -> set[str]:
 
 
 async def test_a_worker_killed_after_the_relay_took_the_email_resends_the_same_message(
-    client: Client, crm: dict[str, str], conn: asyncpg.Connection, settings: Settings, database_url: str
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     smtp_port = free_port()
     send = delivery_settings(settings, smtp_port=smtp_port, sms_port=free_port())
@@ -378,7 +384,7 @@ async def test_a_worker_killed_after_the_relay_took_the_email_resends_the_same_m
     tripwire = Tripwire()
     relay = Relay(tripwire=tripwire)
 
-    with smtp_relay(relay, smtp_port), Children() as children:
+    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(send))
         tripwire.arm(first.process.pid)
         # the relay has the message, and kills the worker before it answers 250
@@ -408,7 +414,12 @@ async def test_a_worker_killed_after_the_relay_took_the_email_resends_the_same_m
 
 
 async def test_a_worker_killed_after_the_provider_took_the_sms_sends_it_once(
-    client: Client, crm: dict[str, str], conn: asyncpg.Connection, settings: Settings, database_url: str
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     sms_port = free_port()
     send = delivery_settings(settings, smtp_port=free_port(), sms_port=sms_port)
@@ -417,7 +428,7 @@ async def test_a_worker_killed_after_the_provider_took_the_sms_sends_it_once(
     tripwire = Tripwire()
     provider = SmsProvider(tripwire=tripwire)
 
-    with sms_api(provider, sms_port), Children() as children:
+    with sms_api(provider, sms_port), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(send))
         tripwire.arm(first.process.pid)
         # the provider took the message, and kills the worker before it answers 201

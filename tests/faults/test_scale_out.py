@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from aiosmtpd.controller import Controller
@@ -69,12 +70,14 @@ async def _wait(what: str, condition: object, timeout: float = DRAIN_TIMEOUT) ->
         await asyncio.sleep(0.3)
 
 
-async def test_two_servers_and_two_workers_lose_nothing_and_do_nothing_twice(database_url: str) -> None:
+async def test_two_servers_and_two_workers_lose_nothing_and_do_nothing_twice(
+    database_url: str, tmp_path: Path
+) -> None:
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        with running_receiver() as receiver, Children() as children:
+        with running_receiver() as receiver, Children(tmp_path / "logs") as children:
             env = {
                 "FEEDBACK_SMTP_HOST": "127.0.0.1",
                 "FEEDBACK_SMTP_PORT": str(smtp.port),

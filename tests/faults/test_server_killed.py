@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -39,9 +40,9 @@ class Invited:
 
 
 async def test_a_server_killed_mid_load_loses_no_acknowledged_answer_and_retries_are_safe(
-    database_url: str,
+    database_url: str, tmp_path: Path
 ) -> None:
-    with Children() as children:
+    with Children(tmp_path / "logs") as children:
         first, second = [children.server(database_url, wait=False) for _ in range(2)]
         crm = await api_headers(database_url, "crm")
         first.wait_ready()

@@ -11,6 +11,7 @@ import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,8 +29,8 @@ SERVER_ENV = {"FEEDBACK_DB_POOL_MIN": str(CLIENTS), "FEEDBACK_DB_POOL_MAX": str(
 
 
 @pytest.fixture
-async def client(database_url: str) -> Any:
-    with servers(database_url, 1, env=SERVER_ENV) as [base]:
+async def client(database_url: str, tmp_path: Path) -> Any:
+    with servers(database_url, 1, log_dir=tmp_path, env=SERVER_ENV) as [base]:
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             yield http
 

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 from litestar import Litestar
@@ -57,3 +58,15 @@ def test_request_bodies_are_closed_like_the_decoder_that_reads_them() -> None:
         assert components[name]["additionalProperties"] is False, name
     # answers stay open: a field added later must not break a strict client's validation
     assert "additionalProperties" not in components["Customer"]
+
+
+async def test_the_api_reference_is_served_from_our_own_files(client: AsyncTestClient[Litestar]) -> None:
+    """/schema must work without internet access: nothing it loads comes from elsewhere."""
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    assert re.findall(r"""(?:src|href)=["']?https?:""", page.text) == [], "the page loads from another host"
+    for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        assert f"/schema-assets/{asset}" in page.text
+        served = await client.get(f"/schema-assets/{asset}")
+        assert served.status_code == 200, asset
+        assert len(served.content) > 10_000, asset

@@ -269,6 +269,28 @@ async def _theme_run(client: Client, conn: asyncpg.Connection, key: dict[str, st
     return Request("/v1/themes/runs")
 
 
+TEMPLATE = {
+    "subject": "Thank you",
+    "greeting": "Hello {name},",
+    "body": "We sorted out your delivery. {agent}",
+    "sms": "{brand}: we sorted out your delivery.",
+}
+TEMPLATES = (
+    "SELECT string_agg(locale || outcome || updated_at::text, ',' ORDER BY locale) "
+    "FROM recovery_message_templates"
+)
+
+
+async def _put_template(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    return Request("/v1/recovery/message-templates/recovered/fr", json=TEMPLATE)
+
+
+async def _delete_template(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    put = await client.put("/v1/recovery/message-templates/recovered/fr", json=TEMPLATE, headers=key)
+    assert put.status_code in (200, 201), put.text
+    return Request("/v1/recovery/message-templates/recovered/fr")
+
+
 THEMES = "SELECT string_agg(label || status || updated_at::text, ',' ORDER BY id) FROM themes"
 
 
@@ -354,6 +376,12 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/release"): Replay("agent", _release, history("released")),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/resolve"): Replay("agent", _resolve, history("resolved")),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/reopen"): Replay("agent", _reopen, history("reopened")),
+    ("PUT", "/v1/recovery/message-templates/{outcome:str}/{locale:str}"): Replay(
+        "admin", _put_template, TEMPLATES
+    ),
+    ("DELETE", "/v1/recovery/message-templates/{outcome:str}/{locale:str}"): Replay(
+        "admin", _delete_template, TEMPLATES
+    ),
     ("PATCH", "/v1/themes/{theme_id:int}"): Replay("admin", _rename_theme, THEMES),
     ("POST", "/v1/themes/{theme_id:int}/merge"): Replay("admin", _merge_theme, THEMES),
     ("POST", "/v1/themes/runs"): Replay("admin", _theme_run, "SELECT count(*) FROM theme_runs"),

@@ -27,6 +27,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Analytics", "/console/analytics", "manager"),
     NavItem("Agents", "/console/agents", "manager"),
     NavItem("Themes", "/console/themes", "manager"),
+    NavItem("Messages", "/console/messages", "manager"),
     NavItem("Users", "/console/users", "manager"),
 )
 

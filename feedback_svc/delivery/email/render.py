@@ -27,10 +27,37 @@ class ScoreLink(msgspec.Struct, frozen=True, kw_only=True):
     label: str  # what a screen reader says, e.g. "0 out of 10 (Not at all likely)"
 
 
-def make_message_id(invitation_id: UUID, *, mail_from: str) -> str:
-    """A Message-ID derived from the invitation, so a retried send carries the same one."""
+def make_message_id(invitation_id: UUID, *, mail_from: str, kind: str = "survey") -> str:
+    """A Message-ID derived from what is sent, so a retried send carries the same one."""
     domain = mail_from.rpartition("@")[2].strip(" >") or "localhost"
-    return f"<survey-{invitation_id}@{domain}>"
+    return f"<{kind}-{invitation_id}@{domain}>"
+
+
+def render_text_email(
+    *,
+    to: str,
+    from_address: str,
+    brand_name: str,
+    subject: str,
+    text: str,
+    message_id: str,
+    locale: str,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """A plain-text email in a person's words (a closing message): no links, no HTML, no tracking.
+
+    Raises ValueError for an address or id that cannot be sent, like render_survey_email.
+    """
+    message = EmailMessage(policy=POLICY)
+    message["From"] = Address(display_name=one_line(brand_name), addr_spec=from_address)
+    message["To"] = Address(addr_spec=to)
+    message["Subject"] = one_line(subject)
+    message["Date"] = date or datetime.now(UTC)
+    message["Message-ID"] = check_message_id(message_id)
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
+    # after set_content, which clears every Content-* header
+    message["Content-Language"] = check_locale(locale)
+    return message
 
 
 def render_survey_email(

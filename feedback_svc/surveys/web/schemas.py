@@ -119,6 +119,7 @@ class SurveyPageView(View):
     errors: list[FieldError] = msgspec.field(default_factory=list)
     max_comment_length: int = MAX_COMMENT_LENGTH
     unsubscribe_action: str | None = None  # POST target of the page's one-click unsubscribe form
+    score_only: bool = False  # a pulse after a recovery asks the score question alone
 
     @property
     def confirming(self) -> bool:

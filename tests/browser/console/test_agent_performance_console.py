@@ -1,11 +1,12 @@
 """A manager reads each agent's numbers in Debian's Chromium and follows one to the tasks behind it.
 
 Agents do not see the page, it fits 1280 and 390 px without sideways scrolling (the table
-scrolls in its own box), and axe-core finds nothing serious. The screenshot lands in
-docs/screenshots/ for docs/agent-performance.md.
+scrolls in its own box), and axe-core finds nothing serious. The screenshot goes to the test's
+temporary folder (`python -m tests.browser.screenshots` puts it in docs/screenshots/).
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -14,7 +15,6 @@ from feedback_svc.app import create_app
 from feedback_svc.db.pool import connect
 from feedback_svc.settings import Settings
 from tests.browser.console.test_recovery_console import (
-    SCREENSHOTS,
     Console,
     check_page,
     log_in,
@@ -62,7 +62,7 @@ def agents_console(template_database: TemplateDatabase) -> Iterator[tuple[Consol
 
 
 def test_a_manager_follows_a_number_to_the_tasks_behind_it(
-    browser: Browser, agents_console: tuple[Console, Fixture]
+    browser: Browser, agents_console: tuple[Console, Fixture], screenshot_dir: Path
 ) -> None:
     console, fixture = agents_console
     manager = open_page(browser, DESKTOP)
@@ -86,7 +86,7 @@ def test_a_manager_follows_a_number_to_the_tasks_behind_it(
         "Cy Idle",
     ]
     check_page(manager, "agents at 1280 px")
-    manager.screenshot(path=str(SCREENSHOTS / "agents.png"), full_page=True)
+    manager.screenshot(path=str(screenshot_dir / "agents.png"), full_page=True)
 
     ann.get_by_role("link", name="2", exact=True).first.click()  # 2 broken promises
     expect(manager.get_by_role("heading", name="Ann Agent: promises broken")).to_be_visible()

@@ -1,7 +1,8 @@
 """A manager's escalation day in Debian's Chromium: the sweep escalates a task nobody called, the
 alert email's link opens the task, the escalated view says why it rose, the manager reassigns it,
 and the alerts page shows what was sent. Both pages fit 1280 and 390 px and pass axe-core; the
-screenshots land in docs/screenshots/.
+screenshots go to the test's temporary folder (`python -m tests.browser.screenshots` puts
+them in docs/screenshots/).
 """
 
 import re
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -21,7 +23,7 @@ from feedback_svc.db.pool import connect, create_pool
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
-from tests.browser.console.test_recovery_console import SCREENSHOTS, check_page, log_in, open_page, run
+from tests.browser.console.test_recovery_console import check_page, log_in, open_page, run
 from tests.browser.harness import DESKTOP, PHONE, base_url_of, loopback_listener, serve
 from tests.db import TemplateDatabase, with_database
 from tests.integration.console.seed import insert_customer, insert_task
@@ -113,7 +115,7 @@ def escalation(template_database: TemplateDatabase) -> Iterator[Escalation]:
 
 
 def test_a_manager_follows_the_alert_sees_why_the_task_rose_and_reassigns_it(
-    browser: Browser, escalation: Escalation
+    browser: Browser, escalation: Escalation, screenshot_dir: Path
 ) -> None:
     # the owner and the manager were each sent one email, linking to the task page
     assert sorted(str(m["To"]) for m in escalation.emails) == [AGENT, MANAGER]
@@ -139,7 +141,7 @@ def test_a_manager_follows_the_alert_sees_why_the_task_rose_and_reassigns_it(
     expect(card).to_contain_text("2 sent")
     expect(manager.get_by_text("Sofia Brandt")).to_have_count(0)
     check_page(manager, "escalated view at 1280 px")
-    manager.screenshot(path=str(SCREENSHOTS / "escalated.png"), full_page=True)
+    manager.screenshot(path=str(screenshot_dir / "escalated.png"), full_page=True)
 
     card.get_by_label("Reassign Erik Lund to").select_option(OTHER)
     card.get_by_role("button", name="Reassign").click()
@@ -158,7 +160,7 @@ def test_a_manager_follows_the_alert_sees_why_the_task_rose_and_reassigns_it(
     expect(manager.locator("tbody")).to_contain_text("Alex Agent (email)")
     expect(manager.locator("tbody")).to_contain_text("Sent")
     check_page(manager, "alerts at 1280 px")
-    manager.screenshot(path=str(SCREENSHOTS / "alerts.png"), full_page=True)
+    manager.screenshot(path=str(screenshot_dir / "alerts.png"), full_page=True)
 
     phone = open_page(browser, PHONE)
     log_in(phone, escalation, MANAGER)  # type: ignore[arg-type]

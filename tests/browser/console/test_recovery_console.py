@@ -2,15 +2,13 @@
 
 Also: a forged form is refused, agents stay out of manager pages, no page scrolls sideways at
 1280 or 390 px, and axe-core finds no serious or critical accessibility problem. The screenshots
-land in docs/screenshots/ for the README.
+go to the test's temporary folder; `python -m tests.browser.screenshots` makes docs/screenshots/ with them.
 """
 
-import asyncio
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import axe_playwright_python
 import pytest
@@ -19,24 +17,16 @@ from playwright.sync_api import Browser, Page, expect
 from feedback_svc.app import create_app
 from feedback_svc.db.pool import connect
 from feedback_svc.settings import Settings
-from tests.browser.harness import DESKTOP, PHONE, serve
+from tests.browser.harness import DESKTOP, PHONE, run, serve
 from tests.db import TemplateDatabase, with_database
 from tests.integration.console.seed import Story, insert_customer, insert_score, insert_task, seed_story
 from tests.integration.users.console_helpers import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 AGENT, MANAGER = "alex@example.com", "morgan@example.com"
 WAIT_MS = 20_000
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    # the sync Playwright API owns this thread's event loop
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
 
 
 async def _seed(url: str) -> Story:
@@ -127,7 +117,7 @@ def recovery_tile(page: Page) -> str:
 
 
 def test_an_agent_works_a_task_and_the_manager_sees_the_numbers_change(
-    browser: Browser, console: Console
+    browser: Browser, console: Console, screenshot_dir: Path
 ) -> None:
     manager = open_page(browser, DESKTOP)
     log_in(manager, console, MANAGER)
@@ -143,7 +133,7 @@ def test_an_agent_works_a_task_and_the_manager_sees_the_numbers_change(
     expect(agent.get_by_role("heading", name="Recovery queue")).to_be_visible()
     expect(agent.get_by_text("overdue by 2 h", exact=False)).to_be_visible()
     check_page(agent, "queue at 1280 px")
-    agent.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    agent.screenshot(path=str(screenshot_dir / "queue.png"), full_page=True)
 
     agent.get_by_role("button", name="Claim next task").click()
     expect(agent.get_by_role("heading", name="Dana Example", level=1)).to_be_visible()
@@ -153,7 +143,7 @@ def test_an_agent_works_a_task_and_the_manager_sees_the_numbers_change(
     expect(agent.get_by_text("70% churn risk")).to_be_visible()
     expect(agent.get_by_text("Recovered (damaged_parcel)")).to_be_visible()
     check_page(agent, "task at 1280 px")
-    agent.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
+    agent.screenshot(path=str(screenshot_dir / "task.png"), full_page=True)
 
     agent.get_by_label("Channel").select_option("phone")
     agent.get_by_role("radio", name="Yes").check()
@@ -181,7 +171,7 @@ def test_an_agent_works_a_task_and_the_manager_sees_the_numbers_change(
     expect(manager.locator("#root-causes-d")).to_contain_text("late_delivery")
     expect(manager.locator("#first-contact")).to_contain_text("1 of 5 tasks contacted")
     check_page(manager, "analytics at 1280 px")
-    manager.screenshot(path=str(SCREENSHOTS / "analytics.png"), full_page=True)
+    manager.screenshot(path=str(screenshot_dir / "analytics.png"), full_page=True)
 
 
 def test_a_forged_form_is_refused_and_agents_stay_out_of_manager_pages(
@@ -210,7 +200,7 @@ def test_a_forged_form_is_refused_and_agents_stay_out_of_manager_pages(
         expect(agent.get_by_text("This page is for managers")).to_be_visible()
 
 
-def test_pages_fit_a_phone_and_pass_axe(browser: Browser, console: Console) -> None:
+def test_pages_fit_a_phone_and_pass_axe(browser: Browser, console: Console, screenshot_dir: Path) -> None:
     login = open_page(browser, PHONE)
     login.goto(f"{console.url}/console/login")
     check_page(login, "login at 390 px")
@@ -218,7 +208,7 @@ def test_pages_fit_a_phone_and_pass_axe(browser: Browser, console: Console) -> N
     log_in(manager, console, MANAGER)
     manager.goto(f"{console.url}/console/queue")
     check_page(manager, "queue at 390 px")
-    manager.screenshot(path=str(SCREENSHOTS / "queue-phone.png"), full_page=True)
+    manager.screenshot(path=str(screenshot_dir / "queue-phone.png"), full_page=True)
     manager.goto(f"{console.url}/console/tasks/{console.story.task_id}")
     expect(manager.get_by_role("heading", name="Reassign")).to_be_visible()
     check_page(manager, "task at 390 px")

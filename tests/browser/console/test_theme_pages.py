@@ -5,6 +5,7 @@ Also: the pages fit a phone and pass axe-core, and agents stay out of them.
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import msgspec
@@ -84,7 +85,7 @@ def themes_console(template_database: TemplateDatabase) -> Iterator[tuple[Consol
 
 
 def test_a_manager_reads_renames_and_merges_themes(
-    browser: Browser, themes_console: tuple[Console, dict[str, int]]
+    browser: Browser, themes_console: tuple[Console, dict[str, int]], screenshot_dir: Path
 ) -> None:
     console, themes = themes_console
     delivery, billing = themes["delivery"], themes["billing"]
@@ -117,17 +118,10 @@ def test_a_manager_reads_renames_and_merges_themes(
     check_page(phone, "theme page (phone)")
     phone.goto(f"{console.url}/console/themes")
     check_page(phone, "themes list (phone)")
-    phone.screenshot(path=str(console_screenshot("themes-phone.png")), full_page=True)
+    phone.screenshot(path=str(screenshot_dir / "themes-phone.png"), full_page=True)
 
     agent = open_page(browser, DESKTOP)
     log_in(agent, console, AGENT)
     response = agent.goto(f"{console.url}/console/themes/{delivery}")
     assert response is not None
     assert response.status == 403
-
-
-def console_screenshot(name: str) -> object:
-    from tests.browser.console.test_recovery_console import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / name

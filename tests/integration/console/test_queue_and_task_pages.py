@@ -240,3 +240,50 @@ async def test_the_task_page_says_when_a_score_has_no_loyalty(
     text = text_of(page.text)
     assert "70% churn risk" in text
     assert "loyalty not available" in text
+
+
+async def test_resolving_with_a_closing_message_that_cannot_go_keeps_what_was_typed(
+    client: Client, conn: asyncpg.Connection
+) -> None:
+    """An SMS too long refuses the whole resolution, and says why; an opted-out channel is named."""
+    await agent_client(client, conn)
+    story = await seed_story(conn)
+    await conn.execute(
+        "INSERT INTO suppressions (channel, address, customer_id, reason) "
+        "SELECT 'sms', phone, id, 'sms_stop' FROM customers WHERE id = $1",
+        story.customer_id,
+    )
+    page = await client.get(f"/console/tasks/{story.task_id}")
+    token = csrf_of(page.text)
+    await client.post(f"/console/tasks/{story.task_id}/take", data={"csrf_token": token})
+    form = text_of((await client.get(f"/console/tasks/{story.task_id}")).text)
+    assert "Their usual channel: email" in form
+    assert "SMS (opted out: not sent)" in form
+    words = "x" * 500
+    refused = await client.post(
+        f"/console/tasks/{story.task_id}/resolve",
+        data={"csrf_token": token, "outcome": "recovered", "root_cause": "late_delivery",
+              "follow_up": "yes", "follow_up_channel": "email", "follow_up_text": words},
+    )  # fmt: skip
+    assert refused.status_code in (200, 303)  # an email takes 500 characters
+    assert (
+        await conn.fetchval(
+            "SELECT follow_up_channel || ':' || follow_up_status FROM recovery_tasks WHERE id = $1",
+            story.task_id,
+        )
+        == "email:queued"
+    )
+
+    second = await seed_story(conn, name="Erik Lund")
+    await client.post(f"/console/tasks/{second.task_id}/take", data={"csrf_token": token})
+    await conn.execute("DELETE FROM suppressions")
+    too_long = await client.post(
+        f"/console/tasks/{second.task_id}/resolve",
+        data={"csrf_token": token, "outcome": "recovered", "root_cause": "late_delivery",
+              "follow_up": "yes", "follow_up_channel": "sms", "follow_up_text": words},
+    )  # fmt: skip
+    assert too_long.status_code == 422
+    text = text_of(too_long.text)
+    assert "An SMS takes at most 480 characters" in text
+    assert words in text  # still in the box
+    assert await conn.fetchval("SELECT status FROM recovery_tasks WHERE id = $1", second.task_id) == "open"

@@ -5,45 +5,25 @@ replace `ml_database_url` one for one.
 """
 
 import asyncio
-import functools
-import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
 
 from feedback_svc.db import migrate
-from tests.db import database_server
-
-_SERVER = ExitStack()
-
-
-@functools.cache
-def server_url() -> str:
-    """TEST_DATABASE_URL, else the same embedded server the rest of the suite uses.
-
-    The embedded server stops at the end of the session (or at exit), whichever
-    fixture let go of it last.
-    """
-    return os.environ.get("TEST_DATABASE_URL") or _SERVER.enter_context(database_server())
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+from tests.db import with_database
 
 
 @asynccontextmanager
-async def scratch_database() -> AsyncIterator[str]:
-    """Yield the URL of a fresh, migrated database; drop it afterwards."""
+async def scratch_database(admin_url: str) -> AsyncIterator[str]:
+    """Yield the URL of a fresh, migrated database on the test server; drop it afterwards."""
     name = f"ml_scratch_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(server_url())
+    admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f"CREATE DATABASE {name}")
-        url = _with_database(server_url(), name)
+        url = with_database(admin_url, name)
         # every migration: the features read the attribute history and customer_since
         await asyncio.to_thread(migrate.upgrade, url)
         yield url
@@ -53,8 +33,8 @@ async def scratch_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def ml_database_url() -> AsyncIterator[str]:
-    async with scratch_database() as url:
+async def ml_database_url(database_admin_url: str) -> AsyncIterator[str]:
+    async with scratch_database(database_admin_url) as url:
         yield url
 
 
@@ -65,10 +45,3 @@ async def ml_conn(ml_database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _release_server() -> Iterator[None]:
-    """Let go of the embedded server before interpreter shutdown, not in an atexit hook."""
-    yield
-    _SERVER.close()

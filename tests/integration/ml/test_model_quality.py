@@ -30,8 +30,8 @@ class World:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world() -> AsyncIterator[World]:
-    async with scratch_database() as url:
+async def world(database_admin_url: str) -> AsyncIterator[World]:
+    async with scratch_database(database_admin_url) as url:
         conn = await asyncpg.connect(url)
         try:
             truth = await populate(conn, customers=CUSTOMERS, seed=11, now=NOW)
@@ -115,8 +115,8 @@ async def test_serving_query_uses_the_indexes(world: World) -> None:
         assert f"Seq Scan on {table}" not in plan, plan
 
 
-async def test_too_few_labels_stop_training_with_the_reason() -> None:
-    async with scratch_database() as url:
+async def test_too_few_labels_stop_training_with_the_reason(database_admin_url: str) -> None:
+    async with scratch_database(database_admin_url) as url:
         conn = await asyncpg.connect(url)
         try:
             await populate(conn, customers=60, seed=3, now=NOW)

@@ -439,6 +439,7 @@ KEPT_ON_PURPOSE = {
     "customers.time_zone": "an IANA zone name the API checks",
     "customers.segment": "the CRM's segment label, kept for statistics by segment",
     "invitations.locale": "the language code the survey was sent in",
+    "recovery_tasks.follow_up_locale": "the language code the closing message was written in",
     "interactions.agent": "names the company's own agent, not the customer",
     "recovery_tasks.assignee": "names the company's own agent",
     "recovery_task_history.actor": "names the company's own agent or key",

@@ -3,6 +3,7 @@
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -16,14 +17,14 @@ CLAIMERS = 12
 
 
 async def test_many_claimers_on_two_servers_claim_each_task_once_and_an_abandoned_lease_returns(
-    database_url: str, conn: asyncpg.Connection, make_key: KeyFactory
+    database_url: str, conn: asyncpg.Connection, make_key: KeyFactory, tmp_path: Path
 ) -> None:
     headers = await make_key("agent", name="floor")
     tasks = {
         await insert_task(conn, await insert_customer(conn), priority=float(k % 17)) for k in range(TASKS)
     }
 
-    with servers(database_url, 2) as bases:
+    with servers(database_url, 2, log_dir=tmp_path) as bases:
         async with httpx.AsyncClient(headers=headers, timeout=30) as http:
             # someone claims the most important task with a short lease, then walks away
             abandoned = (await http.post(f"{bases[0]}/v1/recovery/tasks/claim",

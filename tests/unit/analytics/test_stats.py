@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from scipy import stats as scipy_stats
 
 from feedback_svc.analytics import stats
 
@@ -120,3 +121,34 @@ def test_a_smaller_small_sample_threshold_where_a_report_asks_for_one() -> None:
     compared = stats.compare(5, 10, 5, 12, small=10)
     assert compared is not None
     assert not compared.difference.small_sample
+
+
+def test_a_mean_change_has_a_t_interval_and_none_from_one_value() -> None:
+    changes = [5, 3, 4, 6, 2]
+    mean, variance = sum(changes) / 5, 2.5  # sample variance of 2..6
+    result = stats.mean_interval(mean, variance, 5)
+    reference = scipy_stats.ttest_1samp(changes, 0).confidence_interval()
+    assert (result.low, result.high) == pytest.approx((reference.low, reference.high))
+    assert result.small_sample
+    assert stats.mean_interval(4.0, None, 1).low is None
+    assert stats.mean_interval(None, None, 0).value is None
+
+
+def test_a_difference_of_means_matches_welchs_test() -> None:
+    treated, control = [5, 3, 4, 6, 2, 7], [1, 2, 0, 1]
+
+    def summary(values: list[int]) -> tuple[float, float, int]:
+        mean = sum(values) / len(values)
+        return mean, sum((v - mean) ** 2 for v in values) / (len(values) - 1), len(values)
+
+    result = stats.difference_of_means(summary(treated), summary(control))
+    assert result is not None
+    reference = scipy_stats.ttest_ind(treated, control, equal_var=False).confidence_interval()
+    assert result.value == pytest.approx(4.5 - 1.0)
+    assert (result.low, result.high) == pytest.approx((reference.low, reference.high))
+    assert (result.n, result.small_sample) == (10, True)
+    assert stats.difference_of_means(summary(treated), (1.0, 0.0, 1)) is None
+    # no spread on either side: the difference is known exactly
+    assert stats.difference_of_means((2.0, 0.0, 3), (1.0, 0.0, 3)) == stats.Estimate(
+        value=1.0, low=1.0, high=1.0, n=6, small_sample=True
+    )

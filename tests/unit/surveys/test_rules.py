@@ -96,3 +96,22 @@ def test_erased_customer_is_never_invited() -> None:
 
 def test_choose_channel_respects_preference() -> None:
     assert choose_channel(BOTH, "sms", frozenset()) == ("sms", "")
+
+
+def test_a_pulse_skips_the_cooldown_and_nothing_else() -> None:
+    """The documented exception: a pulse after a recovery comes soon after the answer that opened it."""
+    recent = NOW - timedelta(days=3)
+    pulse = decision(last_invited_at=recent, purpose="pulse")
+    assert (pulse.status, pulse.channel) == ("queued", "email")
+    assert decision(last_invited_at=recent).status == "suppressed"  # an ordinary survey still waits
+    opted_out = decision(last_invited_at=recent, purpose="pulse", opted_out=frozenset({"email", "sms"}))
+    assert opted_out.status == "suppressed"
+    assert "opted out of email" in opted_out.reason
+    erased = decision(contact=Contact(email="a@example.com", phone=None, time_zone="UTC", erased=True),
+                      purpose="pulse")  # fmt: skip
+    assert erased.reason == "suppressed: customer erased"
+    # 23:00 in Berlin: an SMS pulse waits for the morning like any SMS
+    night = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    by_sms = decision(preference="sms", purpose="pulse", now=night, earliest=night, last_invited_at=recent)
+    assert by_sms.status == "scheduled"
+    assert "quiet hours" in by_sms.reason
