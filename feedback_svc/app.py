@@ -46,9 +46,10 @@ from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.privacy.routes import PrivacyController
 from feedback_svc.recovery.message_routes import MessageTemplatesController
 from feedback_svc.recovery.routes import RecoveryController
+from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
-from feedback_svc.scoring.routes import ModelsController, ScoresController
+from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController, TouchpointsController
@@ -95,7 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         batcher = app.state.score_batcher = ScoreBatcher(
             scoring_pool,
             app.state.scorers,
-            at_risk_threshold=settings.at_risk_threshold,
+            at_risk=AtRiskPolicy.from_settings(settings),
             lanes=settings.db_scoring_pool_max,
         )
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
@@ -121,7 +122,7 @@ def create_app(settings: Settings) -> Litestar:
             return
         stop = asyncio.Event()
         async with httpx.AsyncClient() as http:
-            runners = background_runners(app.state.pool, settings, http=http)
+            runners = background_runners(app.state.pool, settings, http=http, scorers=app.state.scorers)
             task = asyncio.create_task(run_all(runners, stop), name="background-work")
             try:
                 yield
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             ScoresController,
             ModelsController,
+            ScoringRunsController,
             RecoveryController,
             AlertsController,
             MessageTemplatesController,

@@ -15,6 +15,8 @@ from feedback_svc.alerts.sender import AlertSender
 from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.outbox.handlers import build_outbox_worker
 from feedback_svc.recovery.escalation import EscalationSweeper
+from feedback_svc.scoring.cache import ScorerCache
+from feedback_svc.scoring.scheduler import ScoringScheduler
 from feedback_svc.settings import Settings
 from feedback_svc.themes.service import ThemeScheduler
 from feedback_svc.webhooks.delivery import WebhookDeliverer
@@ -25,9 +27,10 @@ Runner = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def background_runners(
-    pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient
+    pool: asyncpg.Pool, settings: Settings, *, http: httpx.AsyncClient, scorers: ScorerCache | None = None
 ) -> dict[str, Runner]:
-    """name -> runner; each domain with periodic work adds its own here."""
+    """name -> runner; each domain with periodic work adds its own here. `scorers`: the process's
+    loaded models, shared with its API when it serves one."""
     return {
         "outbox-worker": build_outbox_worker(pool, settings, http=http).run,
         "recovery-escalation": EscalationSweeper(
@@ -38,6 +41,8 @@ def background_runners(
         "console-session-sweeper": SessionSweeper(pool).run,
         # asks for a theme run when one is due; the outbox worker (any process) does it
         "theme-scheduler": ThemeScheduler(pool, settings).run,
+        # scheduled scoring, and runs asked for over the API or the CLI (scoring/runs.py)
+        "scoring-scheduler": ScoringScheduler(pool, settings, scorers=scorers).run,
         # its own HTTP client: guarded against private targets, no redirects, no env proxies
         "webhook-deliverer": WebhookDeliverer(
             pool, allow_private=settings.webhooks_allow_private, timeout=settings.webhooks_timeout_seconds

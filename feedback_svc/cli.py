@@ -346,6 +346,17 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_score_all(args: argparse.Namespace) -> None:
+    from feedback_svc.db import migrate
+    from feedback_svc.scoring import commands
+
+    with database(_settings()) as settings:
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url)
+        run = asyncio.run(commands.score_all(settings, lanes=args.lanes))
+    raise SystemExit(0 if run["status"] == "succeeded" else 1)
+
+
 def cmd_themes(_: argparse.Namespace) -> None:
     from feedback_svc.db import migrate
     from feedback_svc.themes.commands import run_themes
@@ -486,7 +497,7 @@ def _add_service_commands(commands: Commands) -> None:
     worker = _command(
         commands,
         "worker",
-        help="drain the outbox (send invitations, process SMS, deliver webhooks) until SIGTERM",
+        help="run the background work (the outbox, webhooks, scheduled scoring) until SIGTERM",
         examples=(
             "FEEDBACK_RUN_WORKERS=false feedback-svc serve   # and, beside it:",
             "feedback-svc worker",
@@ -646,6 +657,25 @@ def _add_data_commands(commands: Commands) -> None:
         help="find the comment themes now (per language) and print them",
         examples=("feedback-svc themes",),
     ).set_defaults(run=cmd_themes)
+
+    scoring = _command(
+        commands,
+        "score-all",
+        help="score every active customer now and open the day's proactive tasks (joins a run in progress)",
+        description="Start a scoring run (or join the one running) and work on it here until it ends: every "
+        "active customer scored with the active model, the day's proactive tasks opened for the highest "
+        "value at risk (docs/scheduled-scoring.md). Other processes share the work. Exit 1: it ended failed.",
+        examples=("feedback-svc score-all", "feedback-svc score-all --lanes 4"),
+    )
+    scoring.add_argument(
+        "--lanes",
+        type=int,
+        default=2,
+        choices=range(1, 17),
+        metavar="N",
+        help="ranges scored at once by this process (1-16, default 2)",
+    )
+    scoring.set_defaults(run=cmd_score_all)
 
     bulk = _command(
         commands,

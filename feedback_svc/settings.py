@@ -78,11 +78,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reminder_count: Annotated[int, Meta(ge=0, le=3)] = 1
     reminder_delay_hours: Annotated[float, Meta(ge=1, le=24 * 30)] = 72.0
 
-    # Scoring: a score at or above the threshold emits `customer.at_risk` (the
-    # recovery queue's proactive trigger); replicas look for a newly activated
-    # model at most this often
-    at_risk_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    # Scoring: which scores are "at risk" and emit `customer.at_risk` (the recovery queue's
+    # proactive trigger), docs/scheduled-scoring.md. Unset, the active model's card decides: its
+    # `critical` band (churn probability at or over the band's lower edge); with a minimum value
+    # at risk, value x churn probability at or over it; a threshold overrides both. Replicas look
+    # for a newly activated model at most every model_refresh_seconds.
+    at_risk_threshold: Annotated[float, Meta(ge=0, le=1)] | None = None
+    proactive_min_value_at_risk: NonNegativeFloat | None = None
     model_refresh_seconds: NonNegativeFloat = 5.0
+    # Scheduled scoring: every active customer is scored this often (0: never on a schedule; a
+    # run can still be asked for), a range of this many customers at a time; proactive tasks
+    # opened per UTC day by every path together, the highest value at risk first
+    scoring_schedule_hours: Annotated[float, Meta(ge=0, le=24 * 366)] = 24.0
+    scoring_batch_size: Annotated[int, Meta(ge=1, le=5000)] = 500
+    proactive_tasks_per_day: Annotated[int, Meta(ge=0)] = 20
     # What churn means for this business (docs/churn-labels.md): `contractual`, a `churned`
     # event within the horizon after a cut-off; `non_contractual`, no purchase within it. The
     # horizon is the default of a training run (a run may ask for another).
@@ -127,11 +136,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_allow_private: bool = False
     webhooks_timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 10.0
 
-    # Recovery queue: a churn score at or over the threshold opens a task; with no score yet a
+    # Recovery queue: an at-risk score opens a proactive task within the daily limit; when the
+    # threshold is set, only one whose churn probability is at or over it too; with no score yet a
     # customer's churn probability is taken as the prior; customers worth at least high_value get
     # the high-value deadline; control_share of eligible tasks (never a contact request) are left
     # uncontacted to measure uplift.
-    recovery_churn_threshold: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    recovery_churn_threshold: Annotated[float, Meta(ge=0, le=1)] | None = None
     recovery_churn_prior: Annotated[float, Meta(ge=0, le=1)] = 0.2
     recovery_high_value: NonNegativeFloat = 5000.0
     recovery_control_share: Annotated[float, Meta(ge=0, le=1)] = 0.0
@@ -294,6 +304,6 @@ def describe_settings() -> list[tuple[str, str, str]]:
 def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) is Literal:
         return " | ".join(str(arg) for arg in typing.get_args(hint))
-    if isinstance(hint, types.UnionType):
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return " | ".join(_type_name(arg) for arg in typing.get_args(hint) if arg is not type(None))
     return getattr(hint, "__name__", str(hint))

@@ -171,6 +171,11 @@ class Scorer:
     def risk_band(self, probability: float) -> str:
         return BANDS[int(self.risk_band_index(np.array([probability]))[0])]
 
+    def band_floor(self, band: str) -> float:
+        """The lowest churn probability in `band`, as the card lists it (0 for the first)."""
+        index = BANDS.index(band)
+        return 0.0 if index == 0 else float(self._band_edges[index - 1])
+
     def _forecast(self, rows: Sequence[Mapping[str, Any]]) -> Forecast | None:
         if self._purchases is None or not rows:
             return None

@@ -139,6 +139,8 @@ def settings(database_url: str) -> Settings:
         log_format="console",
         # tests drive the outbox worker themselves, so they see each step
         run_workers=False,
+        # and start scoring runs themselves: background_runners() in a test scores nobody unasked
+        scoring_schedule_hours=0,
     )
 
 

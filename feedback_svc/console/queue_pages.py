@@ -17,6 +17,7 @@ from feedback_svc.console.timefmt import deadline_text
 from feedback_svc.lib.auth import PUBLIC
 from feedback_svc.lib.errors import InvalidInput
 from feedback_svc.lib.localtime import local_text
+from feedback_svc.recovery import intake
 from feedback_svc.recovery import service as recovery
 from feedback_svc.recovery.schemas import TRIGGERS
 from feedback_svc.themes import queries as theme_queries
@@ -71,6 +72,14 @@ def queue_row(
         "customer_label": row["customer_name"] or row["customer_external_id"] or "Erased customer",
         "cause_text": cause_text(row),
     }
+
+
+def left_out_text(left_out: int, *, limit: int) -> str:
+    """The proactive tasks the daily limit kept out of the queue today, in one line."""
+    if left_out <= 0:
+        return ""
+    who = "at-risk customer was" if left_out == 1 else "at-risk customers were"
+    return f"{left_out:,} more {who} not queued today: daily limit {limit:,}."
 
 
 def _theme_id(raw: str | None) -> int | None:
@@ -143,6 +152,7 @@ class QueuePagesController(Controller):
                 theme=theme_id,
             )
             counts = await queries.queue_counts(conn)
+            proactive = await intake.intake_on(conn, intake.day_of(now))
             touchpoints = await queries.queue_touchpoints(conn)
             segments = await queries.queue_segments(conn)
             people = await queries.active_people(conn)
@@ -167,6 +177,9 @@ class QueuePagesController(Controller):
             current="/console/queue",
             tasks=[queue_row(row, now=now, names=names, zone=user.time_zone, me=user.email) for row in shown],
             counts=counts,
+            left_out=left_out_text(
+                proactive["left_out"], limit=request.app.state.settings.proactive_tasks_per_day
+            ),
             filters=filters,
             filtered=any(filters.values()),
             triggers=TRIGGER_LABELS,

@@ -22,6 +22,7 @@ from feedback_svc.recovery import queries as recovery_queries
 from feedback_svc.recovery.priority import compute_priority
 from feedback_svc.recovery.triggers import latest_churn, load_rules, task_signals
 from feedback_svc.scoring import service as scoring
+from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import MAX_BATCH, ScoreItem
 from feedback_svc.scoring.trainer import Trained, describe, train_and_register
@@ -159,18 +160,16 @@ async def _score_everyone(pool: asyncpg.Pool, settings: Settings) -> tuple[int, 
     """Score every living customer through the API's own path (stored, at-risk events emitted)."""
     ids = await queries.living_customers(pool)
     scorers = ScorerCache(refresh_seconds=0)
+    policy = AtRiskPolicy.from_settings(settings)
     at_risk, best = 0, (-1.0, "")
     for start in range(0, len(ids), MAX_BATCH):
         items = [ScoreItem(customer_id=i) for i in ids[start : start + MAX_BATCH]]
-        batch = await scoring.score_batch(
-            pool, scorers, items, at_risk_threshold=settings.at_risk_threshold, now=datetime.now(UTC)
-        )
+        batch = await scoring.score_batch(pool, scorers, items, at_risk=policy, now=datetime.now(UTC))
         for result in batch.results:
             if result.score is None:
                 continue
-            churn = result.score.churn_probability
-            at_risk += churn >= settings.at_risk_threshold
-            best = max(best, (churn, str(result.customer_id)))
+            at_risk += policy.is_at_risk(result.score)
+            best = max(best, (result.score.churn_probability, str(result.customer_id)))
     return at_risk, best[1]
 
 
@@ -227,8 +226,9 @@ def summary(demo: Demo, settings: Settings, *, customers: int) -> str:
     agent = next(person.email for person in demo.people if person.role == "agent")
     return f"""
 The demo is ready: {customers} simulated customers with their interactions, survey answers and
-recovery work. Everyone alive was scored: {demo.at_risk} customers at or above the at-risk threshold
-({settings.at_risk_threshold}) go to the recovery queue once `feedback-svc serve` runs, and
+recovery work. Everyone alive was scored: {demo.at_risk} customers are at risk (by default the model
+card's critical band), and up to {settings.proactive_tasks_per_day} of them a day, the highest value at
+risk first, become proactive tasks once `feedback-svc serve` runs (docs/scheduled-scoring.md);
 {demo.reprioritised} open tasks were ranked again with their fresh scores.
 Model: {serving}
 

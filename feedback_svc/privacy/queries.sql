@@ -230,6 +230,9 @@ SELECT jsonb_build_object(
                           FROM customer_events e WHERE e.customer_id = $1), '[]'::jsonb),
     'scores', coalesce((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.scored_at)
                           FROM scores s WHERE s.customer_id = $1), '[]'::jsonb),
+    -- whether each at-risk score put the customer in the recovery queue (docs/scheduled-scoring.md)
+    'proactive_intake', coalesce((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.created_at, i.score_id)
+                                    FROM proactive_intake i WHERE i.customer_id = $1), '[]'::jsonb),
     'recovery_tasks', coalesce((
         SELECT jsonb_agg(to_jsonb(t) - 'lease_token'
                          || jsonb_build_object(

@@ -18,7 +18,7 @@ import structlog
 
 from feedback_svc.alerts.service import alert_on_signal
 from feedback_svc.outbox.events import Event
-from feedback_svc.recovery import queries
+from feedback_svc.recovery import intake, queries
 from feedback_svc.recovery.priority import (
     Churn,
     Rule,
@@ -55,6 +55,7 @@ class AtRiskSignal(msgspec.Struct, kw_only=True):
     risk_band: str | None = None
     value_at_risk: float | None = None
     model_version: str | None = None
+    run_id: str | None = None  # a scoring run's (which decided the intake already)
 
 
 async def load_rules(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Rule]:
@@ -124,10 +125,27 @@ class RecoveryTriggers:
             )
 
     async def on_at_risk(self, conn: asyncpg.Connection, risk: AtRiskSignal) -> None:
-        if risk.churn_probability < self.settings.recovery_churn_threshold:
+        """A proactive task, if the day's limit has a place for it (recovery/intake.py)."""
+        threshold = self.settings.recovery_churn_threshold
+        if threshold is not None and risk.churn_probability < threshold:
             return
         if not await queries.score_exists(conn, score_id=risk.score_id, customer_id=risk.customer_id):
             log.info("recovery signal for a score that is gone", score_id=risk.score_id)
+            return
+        rule = (await load_rules(conn)).get("churn_risk")
+        if rule is None or not rule.enabled:
+            return
+        decided = await intake.decide_score(
+            conn,
+            score_id=risk.score_id,
+            customer_id=risk.customer_id,
+            churn_probability=risk.churn_probability,
+            value_at_risk=risk.value_at_risk or 0.0,
+            limit=self.settings.proactive_tasks_per_day,
+            now=datetime.now(UTC),
+        )
+        if decided == intake.LEFT_OUT:
+            log.info("proactive task left out: the daily limit is reached", score_id=risk.score_id)
             return
         await self.add_signal(
             conn,
@@ -140,6 +158,8 @@ class RecoveryTriggers:
             details={
                 "churn_probability": risk.churn_probability,
                 "threshold": self.settings.recovery_churn_threshold,
+                "value_at_risk": risk.value_at_risk,
+                "run_id": risk.run_id,
                 "risk_band": risk.risk_band,
                 "model_version": risk.model_version,
             },

@@ -23,6 +23,7 @@ from datetime import datetime
 
 import asyncpg
 
+from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import ScoreBatch, ScoreItem, ScoreResult
 from feedback_svc.scoring.service import batch_of, now_utc, score_items
@@ -67,14 +68,14 @@ class ScoreBatcher:
         pool: asyncpg.Pool,
         scorers: ScorerCache,
         *,
-        at_risk_threshold: float,
+        at_risk: AtRiskPolicy,
         lanes: int = 2,
         chunk_rows: int = 250,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self._pool = pool
         self._scorers = scorers
-        self._threshold = at_risk_threshold
+        self._at_risk = at_risk
         self._lanes = lanes
         self._chunk = chunk_rows
         self._clock = clock
@@ -142,9 +143,7 @@ class ScoreBatcher:
         items = [item for part in slices for item in part.items]
         scorer = await self._scorers.scorer(self._pool)
         async with self._pool.acquire() as conn:
-            results = await score_items(
-                conn, scorer, items, at_risk_threshold=self._threshold, now=self._clock()
-            )
+            results = await score_items(conn, scorer, items, at_risk=self._at_risk, now=self._clock())
         offset = 0
         for part in slices:
             part.request.fill(part.start, results[offset : offset + len(part.items)], scorer.version)

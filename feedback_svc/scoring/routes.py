@@ -15,17 +15,22 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import OptionalBody, StrictBody
+from feedback_svc.lib.errors import NotFound
 from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
-from feedback_svc.scoring import registry, service, trainer
+from feedback_svc.recovery import intake
+from feedback_svc.scoring import registry, runs, service, trainer
 from feedback_svc.scoring.schemas import (
     MAX_BATCH,
     Activation,
     ModelDetail,
     ModelList,
+    ProactiveDay,
     Score,
     ScoreBatch,
     ScoreRequest,
+    ScoringRun,
+    ScoringRunList,
     TrainingRequest,
     TrainingRun,
 )
@@ -244,4 +249,83 @@ class ModelsController(Controller):
 
         response = await respond_idempotently(request, pool, idempotency_key, work)
         request.app.state.scorers.forget()  # committed now
+        return response
+
+
+class ScoringRunsController(Controller):
+    path = "/v1/scoring/runs"
+    tags = ["scores"]
+    opt = requires_scope("admin")
+    security = BEARER
+
+    @get(
+        "/",
+        summary="Scoring runs, newest first, and today's proactive intake",
+        description="Each run scored every active customer (not erased, not known to have churned) with "
+        "the model active when it started, and opened proactive tasks for the at-risk ones, the highest "
+        "value at risk first, at most FEEDBACK_PROACTIVE_TASKS_PER_DAY a UTC day over every path. "
+        "`today` says how many were opened today and how many at-risk customers the limit left out. "
+        "See docs/scheduled-scoring.md.",
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def list_runs(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> ScoringRunList:
+        day = intake.day_of(service.now_utc())
+        items = [msgspec.convert(row, ScoringRun) for row in await runs.list_runs(pool, limit=limit)]
+        today = await intake.intake_on(pool, day)
+        return ScoringRunList(
+            items=items,
+            today=ProactiveDay(
+                day=day, daily_limit=request.app.state.settings.proactive_tasks_per_day, **today
+            ),
+        )
+
+    @get(
+        "/{run_id:uuid}",
+        summary="One scoring run: its progress while it runs, its outcome when it has finished",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_run(self, pool: NamedDependency[asyncpg.Pool], run_id: FromPath[UUID]) -> ScoringRun:
+        row = await runs.get_run(pool, run_id)
+        if row is None:
+            raise NotFound(f"No scoring run {run_id}; GET /v1/scoring/runs lists them.")
+        return msgspec.convert(row, ScoringRun)
+
+    @post(
+        "/",
+        summary="Score every active customer now (one run at a time)",
+        description="Answers 202 with the new run; the background runners of every process score it in "
+        "id ranges (within 30 seconds; `feedback-svc score-all` does it in the foreground). While a run "
+        "is running, nothing new starts: the answer is **200** with that run. Follow the Location.",
+        status_code=202,
+        responses={
+            200: ResponseSpec(
+                data_container=ScoringRun, description="A run was running already: that run, nothing new"
+            ),
+            **problem_responses(401, 403, 409, 422, 503),
+        },
+    )
+    async def start_run(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ScoringRun]:
+        state = request.app.state
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            run, started = await runs.start_run(
+                conn, state.scorers, state.settings, trigger="api", requested_by=request.user.name
+            )
+            assert run is not None
+            row = await runs.get_run(conn, run["id"])
+            return 202 if started else 200, _encoder.encode(msgspec.convert(row, ScoringRun))
+
+        response = await respond_idempotently(request, pool, idempotency_key, work)
+        run = msgspec.json.decode(response.content, type=ScoringRun)
+        response.headers["Location"] = f"/v1/scoring/runs/{run.id}"
         return response

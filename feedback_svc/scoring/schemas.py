@@ -1,6 +1,6 @@
 """Scores and model versions on the wire."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -273,3 +273,53 @@ class TrainingRun(Wire):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class AtRiskRule(Wire):
+    kind: Annotated[
+        Literal["risk_band", "churn_probability", "value_at_risk"],
+        Meta(
+            description="`risk_band`: the model card's critical band (the default); `value_at_risk`: "
+            "value x churn probability at or over FEEDBACK_PROACTIVE_MIN_VALUE_AT_RISK; "
+            "`churn_probability`: FEEDBACK_AT_RISK_THRESHOLD."
+        ),
+    ]
+    threshold: Annotated[float, Meta(description="The critical band's lower edge, or the setting's amount.")]
+    text: str
+
+
+class ScoringRun(Wire):
+    """One scoring of every active customer (docs/scheduled-scoring.md)."""
+
+    id: UUID
+    status: Literal["running", "succeeded", "failed"]
+    trigger: Annotated[Literal["schedule", "api", "cli"], Meta(description="What started it.")]
+    requested_by: str
+    model_version: Annotated[str, Meta(description="The model active when it started; every range used it.")]
+    at_risk_rule: AtRiskRule
+    daily_limit: Annotated[int, Meta(description="FEEDBACK_PROACTIVE_TASKS_PER_DAY when it started.")]
+    batch_size: int
+    ranges: Annotated[int, Meta(description="Id ranges of batch_size customers the run was cut into.")]
+    ranges_done: Annotated[int, Meta(description="Ranges scored (or given up after three failures).")]
+    customers_scored: Annotated[int, Meta(description="Active customers scored (so far, while running).")]
+    customers_skipped: Annotated[int, Meta(description="Erased customers and those known to have churned.")]
+    at_risk: Annotated[int, Meta(description="Scores the at-risk rule flagged.")]
+    tasks_opened: Annotated[int, Meta(description="Proactive tasks it opened (highest value at risk first).")]
+    already_queued: Annotated[int, Meta(description="At-risk customers with an open task already.")]
+    left_out: Annotated[int, Meta(description="At-risk customers the daily limit left out.")]
+    message: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ProactiveDay(Wire):
+    day: Annotated[date, Meta(description="The UTC day the daily limit counts.")]
+    daily_limit: int
+    opened: Annotated[int, Meta(description="Proactive tasks opened today, by every path.")]
+    left_out: Annotated[int, Meta(description="At-risk customers not queued today because of the limit.")]
+
+
+class ScoringRunList(Wire):
+    items: list[ScoringRun]
+    today: ProactiveDay

@@ -18,6 +18,7 @@ from feedback_svc.customers.locks import erased, erased_detail
 from feedback_svc.lib.errors import InvalidInput, NotFound
 from feedback_svc.outbox.events import emit_event
 from feedback_svc.scoring import queries
+from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import (
     ItemError,
@@ -45,13 +46,13 @@ async def score_batch(
     scorers: ScorerCache,
     items: Sequence[ScoreItem],
     *,
-    at_risk_threshold: float,
+    at_risk: AtRiskPolicy,
     now: datetime,
 ) -> ScoreBatch:
     """Score, store and flag every known customer; unknown or erased ones fail alone."""
     scorer = await scorers.scorer(pool)
     async with pool.acquire() as conn:
-        results = await score_items(conn, scorer, items, at_risk_threshold=at_risk_threshold, now=now)
+        results = await score_items(conn, scorer, items, at_risk=at_risk, now=now)
     return batch_of(results, model_version=scorer.version)
 
 
@@ -60,13 +61,13 @@ async def score_items(
     scorer: Scorer,
     items: Sequence[ScoreItem],
     *,
-    at_risk_threshold: float,
+    at_risk: AtRiskPolicy,
     now: datetime,
 ) -> list[ScoreResult]:
     """One result per item, in order: features read, scored, stored (one statement each)."""
     wanted, failures = await _rows_of(conn, items, as_of=now)
     scores = await run_scorer(scorer, [row for _, row in wanted])
-    ids = await store_scores(conn, scores, now=now, at_risk_threshold=at_risk_threshold) if scores else []
+    ids = await store_scores(conn, scores, now=now, at_risk=at_risk) if scores else []
     scored = {
         position: to_wire(s, score_id=i, as_of=now, scored_at=now)
         for (position, _), s, i in zip(wanted, scores, ids, strict=True)
@@ -267,15 +268,18 @@ async def run_scorer(scorer: Scorer, rows: list[FeatureRow]) -> list[CustomerSco
 
 
 async def store_scores(
-    conn: asyncpg.Connection, scores: Sequence[CustomerScore], *, now: datetime, at_risk_threshold: float
+    conn: asyncpg.Connection, scores: Sequence[CustomerScore], *, now: datetime, at_risk: AtRiskPolicy
 ) -> list[int]:
-    """One insert for the batch; with the at-risk events in the same transaction."""
-    at_risk = [i for i, s in enumerate(scores) if s.churn_probability >= at_risk_threshold]
-    if not at_risk:  # one statement is its own transaction
+    """One insert for the batch; with the at-risk events in the same transaction, the highest
+    value at risk first (the daily limit of proactive tasks is taken in about that order)."""
+    flagged = sorted(
+        (i for i, s in enumerate(scores) if at_risk.is_at_risk(s)), key=lambda i: -scores[i].value_at_risk
+    )
+    if not flagged:  # one statement is its own transaction
         return await queries.insert_scores(conn, scores, scored_at=now)
     async with conn.transaction():
         ids = await queries.insert_scores(conn, scores, scored_at=now)
-        for i in at_risk:
+        for i in flagged:
             await emit_event(
                 conn,
                 type=AT_RISK_EVENT,

@@ -59,6 +59,8 @@ def service_env(database_url: str, extra: Mapping[str, str] | None = None) -> di
             "FEEDBACK_SECRET_KEY": SECRET_KEY,
             "FEEDBACK_MIGRATE_ON_START": "false",
             "FEEDBACK_RUN_WORKERS": "false",
+            # no scheduled scoring run at start-up: these tests count what their own requests cause
+            "FEEDBACK_SCORING_SCHEDULE_HOURS": "0",
             "FEEDBACK_API_KEY_CACHE_SECONDS": "60",
             "FEEDBACK_RATE_LIMIT_API_PER_MINUTE": "1000000",
             "FEEDBACK_RATE_LIMIT_PUBLIC_PER_MINUTE": "1000000",

@@ -181,6 +181,11 @@ async def _training(client: Client, conn: asyncpg.Connection, key: dict[str, str
     return Request("/v1/models/training-runs")
 
 
+async def _scoring_run(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    await insert_customer(conn)
+    return Request("/v1/scoring/runs")
+
+
 async def _leased(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> tuple[UUID, str]:
     task = await insert_task(conn, await insert_customer(conn))
     claimed = await client.post("/v1/recovery/tasks/claim", json={}, headers=key)
@@ -369,6 +374,9 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("POST", "/v1/models/{version:str}/activate"): Replay("admin", _activate, MODELS),
     ("POST", "/v1/models/rollback"): Replay("admin", _rollback, MODELS),
     ("POST", "/v1/models/training-runs"): Replay("admin", _training, "SELECT count(*) FROM training_runs"),
+    ("POST", "/v1/scoring/runs"): Replay(
+        "admin", _scoring_run, "SELECT count(*) || '/' || sum(ranges) FROM scoring_runs"
+    ),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/notes"): Replay("agent", _note, history("note")),
     ("POST", "/v1/recovery/tasks/{task_id:uuid}/assign"): Replay("agent", _assign, history("assigned")),
     ("POST", "/v1/recovery/tasks/claim"): Replay("agent", _claim, history("claimed")),

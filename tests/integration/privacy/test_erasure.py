@@ -539,6 +539,12 @@ async def test_erasure_clears_personal_data_planted_in_every_column_that_can_hol
         "/v1/scores", json={"items": [{"customer_id": customer_id}]}, headers=footprint["crm"]
     )
     assert scored.status_code == 200, scored.text
+    await conn.execute(  # the score was at risk, and the daily limit left the customer out
+        "INSERT INTO proactive_intake (score_id, customer_id, status, day, churn_probability, value_at_risk) "
+        "SELECT id, customer_id, 'left_out', current_date, churn_probability, value_at_risk "
+        "FROM scores WHERE customer_id = $1",
+        customer_id,
+    )
     await conn.execute(  # the SMS conversation is about one of the customer's invitations
         "UPDATE sms_conversations "
         "SET invitation_id = (SELECT id FROM invitations WHERE customer_id = $1 LIMIT 1)",

@@ -171,6 +171,7 @@ async def test_critical_touchpoint_and_high_value_shorten_the_deadline(
 async def test_a_churn_score_over_the_threshold_opens_a_proactive_task(
     conn: asyncpg.Connection, settings: Settings
 ) -> None:
+    settings = msgspec.structs.replace(settings, recovery_churn_threshold=0.5)
     consume = RecoveryTriggers(settings)
     customer = await insert_customer(conn, value=3000)
 
@@ -189,7 +190,7 @@ async def test_a_churn_score_over_the_threshold_opens_a_proactive_task(
             await consume(conn, Event(id=score_id, type="customer.at_risk", data=data))  # redelivered
         return score_id
 
-    await at_risk(settings.recovery_churn_threshold - 0.01)
+    await at_risk(0.49)  # an at-risk event under the optional threshold opens nothing
     assert await conn.fetchval("SELECT count(*) FROM recovery_tasks") == 0
     score_id = await at_risk(0.8)
     task = await conn.fetchrow("SELECT * FROM recovery_tasks")

@@ -10,6 +10,7 @@ import pytest
 
 from feedback_svc.db.pool import create_feature_pool
 from feedback_svc.scoring import service
+from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.schemas import ScoreBatch, ScoreItem
@@ -56,7 +57,7 @@ async def test_concurrent_requests_share_batches_and_each_gets_its_own_results_i
 ) -> None:
     scorers = ScorerCache(refresh_seconds=60)
     batcher = CountingBatcher(
-        feature_pool, scorers, at_risk_threshold=1.0, lanes=2, chunk_rows=50, clock=lambda: NOW
+        feature_pool, scorers, at_risk=AtRiskPolicy(threshold=1.0), lanes=2, chunk_rows=50, clock=lambda: NOW
     )
     unknown = uuid.uuid4()
     singles = [[ScoreItem(customer_id=customer)] for customer in customers[:40]]
@@ -69,7 +70,9 @@ async def test_concurrent_requests_share_batches_and_each_gets_its_own_results_i
         await batcher.close()
 
     # the same numbers as scoring each request alone, in the request's own order
-    expected = await service.score_batch(feature_pool, scorers, big, at_risk_threshold=1.0, now=NOW)
+    expected = await service.score_batch(
+        feature_pool, scorers, big, at_risk=AtRiskPolicy(threshold=1.0), now=NOW
+    )
     *single_answers, big_answer = answers
     assert [r.customer_id for r in big_answer.results] == [item.customer_id for item in big]
     assert _probabilities(big_answer) == pytest.approx(_probabilities(expected))
@@ -109,7 +112,9 @@ class FailingOnce(ScorerCache):
 async def test_a_failed_batch_fails_its_requests_and_the_next_ones_are_served(
     feature_pool: asyncpg.Pool, customers: list[uuid.UUID]
 ) -> None:
-    batcher = ScoreBatcher(feature_pool, FailingOnce(), at_risk_threshold=1.0, lanes=1, chunk_rows=50)
+    batcher = ScoreBatcher(
+        feature_pool, FailingOnce(), at_risk=AtRiskPolicy(threshold=1.0), lanes=1, chunk_rows=50
+    )
     try:
         with pytest.raises(asyncpg.CannotConnectNowError):
             await batcher.score([ScoreItem(customer_id=customers[0])])
@@ -123,7 +128,11 @@ async def test_closing_fails_what_is_still_queued_instead_of_leaving_it_waiting(
     feature_pool: asyncpg.Pool, customers: list[uuid.UUID]
 ) -> None:
     batcher = ScoreBatcher(
-        feature_pool, ScorerCache(refresh_seconds=60), at_risk_threshold=1.0, lanes=1, chunk_rows=1
+        feature_pool,
+        ScorerCache(refresh_seconds=60),
+        at_risk=AtRiskPolicy(threshold=1.0),
+        lanes=1,
+        chunk_rows=1,
     )
     waiting = [
         asyncio.create_task(batcher.score([ScoreItem(customer_id=customer)])) for customer in customers[:5]
