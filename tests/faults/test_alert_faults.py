@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -65,7 +66,11 @@ async def the_alert(conn: asyncpg.Connection) -> asyncpg.Record:
 
 @pytest.mark.parametrize("crash", ["before_hand_over", "after_hand_over"])
 async def test_a_worker_killed_while_sending_an_alert_neither_loses_nor_doubles_it(
-    crash: str, conn: asyncpg.Connection, settings: Settings, database_url: str
+    crash: str,
+    conn: asyncpg.Connection,
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     await make_user(conn, email=MANAGER, role="manager", name="Morgan Manager")
     task = await insert_task(
@@ -79,7 +84,7 @@ async def test_a_worker_killed_while_sending_an_alert_neither_loses_nor_doubles_
         else Relay(tripwire=tripwire)
     )
 
-    with smtp_relay(relay, smtp_port), Children() as children:
+    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(settings, smtp_port))
         tripwire.arm(first.process.pid)
         await wait_for_kill(first, tripwire, children)

@@ -9,6 +9,7 @@ and SMS provider on loopback, worker processes, PostgreSQL.
 
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import asyncpg
 
@@ -72,13 +73,14 @@ async def test_a_worker_killed_after_the_provider_took_the_sms_reminder_sends_it
     pool: asyncpg.Pool,
     settings: Settings,
     database_url: str,
+    tmp_path: Path,
 ) -> None:
     sms_port = free_port()
     send = delivery_settings(settings, smtp_port=free_port(), sms_port=sms_port)
     invitation_id = await invite(client, crm, channel="sms")
     provider = SmsProvider()
 
-    with sms_api(provider, sms_port), Children() as children:
+    with sms_api(provider, sms_port), Children(tmp_path / "logs") as children:
         assert await drain(worker_for(pool, send)) == 1  # the invitation goes out
         await make_reminders_due(conn)
         provider.tripwire = tripwire = Tripwire()
@@ -119,13 +121,14 @@ async def test_an_answer_while_the_crashed_reminder_waits_for_its_lease_wins(
     pool: asyncpg.Pool,
     settings: Settings,
     database_url: str,
+    tmp_path: Path,
 ) -> None:
     smtp_port = free_port()
     send = delivery_settings(settings, smtp_port=smtp_port, sms_port=free_port())
     invitation_id = await invite(client, crm, channel="email")
     relay = Relay()
 
-    with smtp_relay(relay, smtp_port), Children() as children:
+    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
         in_process = worker_for(pool, send)
         assert await drain(in_process) == 1  # the invitation goes out...
         assert await drain(in_process) == 0  # ...and its reminder waits three days
