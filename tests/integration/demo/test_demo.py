@@ -68,6 +68,8 @@ async def every_get_answers(
         "/console/analytics": ["", "?kind=csat", "?kind=ces"],
     }  # fmt: skip
     manager = next(person for person in demo.people if person.role == "manager")
+    agent = next(person for person in demo.people if person.role == "agent")
+    queries["/console/agents/tasks"] = [f"?agent={agent.email}&metric={m}" for m in ("tasks", "recovered")]
     assert (await log_in(client, manager.email, demo.password)).status_code == 303
 
     checked, failures = 0, []
