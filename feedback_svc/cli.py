@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     if args.host:
         settings = msgspec.structs.replace(settings, host=args.host)
-    if args.port:
+    if args.port:  # 0 is not a setting's value: _listen binds it below
         settings = msgspec.structs.replace(settings, port=args.port)
     settings = _with_mailbox(settings, args)
     with database(settings, schema=False) as settings, _stop_signals_end_serving():
@@ -81,17 +82,46 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if settings.migrate_on_start:
             migrate.upgrade(settings.database_url)
             log.info("migrated", revision=migrate.head_revision())
-        _banner(settings, mailbox=args.mailbox)
-        common = uvicorn_options(settings)
-        if settings.workers > 1:
-            os.environ["DATABASE_URL"] = settings.database_url
-            os.environ["FEEDBACK_SECRET_KEY"] = settings.secret_key or ""
+        bound, listener = _listen(settings, port=args.port, port_file=args.port_file)
+        _banner(bound, mailbox=args.mailbox)
+        common = uvicorn_options(bound)
+        if listener is not None:
+            common["fd"] = listener.fileno()
+        if bound.workers > 1:
+            os.environ["DATABASE_URL"] = bound.database_url
+            os.environ["FEEDBACK_SECRET_KEY"] = bound.secret_key or ""
+            os.environ["FEEDBACK_PORT"] = str(bound.port)  # the bound one, for base_url
             if args.mailbox:
-                os.environ.update(_mailbox_environment(settings))
-            uvicorn.run("feedback_svc.asgi:app_from_env", factory=True, workers=settings.workers, **common)
+                os.environ.update(_mailbox_environment(bound))
+            uvicorn.run("feedback_svc.asgi:app_from_env", factory=True, workers=bound.workers, **common)
         else:
-            uvicorn.run(create_app(settings), **common)
+            uvicorn.run(create_app(bound), **common)
+        if listener is not None:
+            listener.close()
     log.info("stopped")
+
+
+def _listen(
+    settings: Settings, *, port: int | None, port_file: Path | None
+) -> tuple[Settings, socket.socket | None]:
+    """With --port 0 or --port-file: bind the listening socket here and hand it to the server.
+
+    Binding here (not in uvicorn) is how the port the system chose is known before serving
+    starts: it goes into the settings (so base_url and the banner name it) and into
+    `port_file`, written whole (a reader never sees half a number) once the socket is bound.
+    A script or test that starts `serve --port 0 --port-file F` waits for F to appear and has
+    a port nobody else can take, unlike one picked free beforehand and released.
+    """
+    if port != 0 and port_file is None:
+        return settings, None
+    family = socket.getaddrinfo(settings.host, None, type=socket.SOCK_STREAM)[0][0]
+    listener = socket.create_server((settings.host, settings.port if port != 0 else 0), family=family)
+    settings = msgspec.structs.replace(settings, port=listener.getsockname()[1])
+    if port_file is not None:
+        partial = port_file.with_name(port_file.name + ".partial")
+        partial.write_text(f"{settings.port}\n", encoding="utf-8")
+        partial.replace(port_file)
+    return settings, listener
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
@@ -490,7 +520,15 @@ def _add_service_commands(commands: Commands) -> None:
         ),
     )
     serve.add_argument("--host", help="listen address (FEEDBACK_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (FEEDBACK_PORT, default 8000)")
+    serve.add_argument(
+        "--port", type=int, help="listen port (FEEDBACK_PORT, default 8000; 0: one the system picks)"
+    )
+    serve.add_argument(
+        "--port-file",
+        type=Path,
+        metavar="PATH",
+        help="once listening, write the port to PATH (one line): how a script learns the port of --port 0",
+    )
     _mailbox_option(serve)
     serve.set_defaults(run=cmd_serve)
 

@@ -11,10 +11,8 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,13 +23,9 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
+
 START_TIMEOUT = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(
@@ -49,11 +43,9 @@ def request(
         return error.code, json.loads(error.read() or b"null")
 
 
-def service_env(data_dir: Path, port: int, home: Path | None = None) -> dict[str, str]:
+def service_env(data_dir: Path, home: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
-    env.update(
-        {"FEEDBACK_DATA_DIR": str(data_dir), "FEEDBACK_PORT": str(port), "FEEDBACK_LOG_FORMAT": "json"}
-    )
+    env.update({"FEEDBACK_DATA_DIR": str(data_dir), "FEEDBACK_LOG_FORMAT": "json"})
     if home is not None:
         env["HOME"] = str(home)
     return env
@@ -75,13 +67,37 @@ def cli(*args: str, env: dict[str, str], user: str | None = None) -> subprocess.
 @dataclass
 class Service:
     process: subprocess.Popen[str]
+    port: int = 0
     output: str = ""  # everything it printed, once it has stopped
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def read_port(port_file: Path) -> int | None:
+    """The port `serve --port-file` wrote, or None while it has not (it writes the file whole)."""
+    try:
+        return int(port_file.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def is_ready(service: Service) -> bool:
+    if service.process.poll() is not None:
+        raise AssertionError(f"serve exited early:\n{service.process.communicate()[0]}")
+    try:
+        return request("GET", f"{service.base_url}/health/ready")[0] == 200
+    except OSError:  # listening, but the app not yet accepting
+        return False
 
 
 @contextmanager
-def running_service(env: dict[str, str], port: int, user: str | None = None) -> Iterator[Service]:
+def running_service(env: dict[str, str], port_file: Path, user: str | None = None) -> Iterator[Service]:
+    """`serve --port 0`: the system picks a port nobody else holds, and serve writes it to `port_file`."""
+    port_file.unlink(missing_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "feedback_svc.cli", "serve"],
+        [sys.executable, "-m", "feedback_svc.cli", "serve", "--port", "0", "--port-file", str(port_file)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -91,19 +107,14 @@ def running_service(env: dict[str, str], port: int, user: str | None = None) -> 
     )
     service = Service(process)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+
+        def bound() -> int | None:
             if process.poll() is not None:
                 raise AssertionError(f"serve exited early:\n{process.communicate()[0]}")
-            try:
-                status, _ = request("GET", f"http://127.0.0.1:{port}/health/ready")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("serve did not become ready in time")
-            time.sleep(0.25)
+            return read_port(port_file)
+
+        service.port = wait_for(bound, what=f"serve to write its port to {port_file}", timeout=START_TIMEOUT)
+        wait_for(lambda: is_ready(service), what="GET /health/ready to answer 200", timeout=START_TIMEOUT)
         yield service
     finally:
         if process.poll() is None:
@@ -115,32 +126,35 @@ def running_service(env: dict[str, str], port: int, user: str | None = None) -> 
             service.output = process.communicate()[0]
 
 
-def exercise_restart(data_dir: Path, env: dict[str, str], port: int, user: str | None = None) -> None:
-    base = f"http://127.0.0.1:{port}"
-    with running_service(env, port, user) as first:
+def exercise_restart(data_dir: Path, env: dict[str, str], user: str | None = None) -> None:
+    port_file = data_dir.parent / "serve.port"  # beside the data: writable by `user` too
+    with running_service(env, port_file, user) as first:
         created = cli("create-key", "--name", "e2e", "--scope", "crm", env=env, user=user)
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip().splitlines()[-1]
         assert key.startswith("fsk_")
-        status, customer = request("POST", f"{base}/v1/customers", {"external_id": "e2e-1", "value": 10}, key)
+        status, customer = request(
+            "POST", f"{first.base_url}/v1/customers", {"external_id": "e2e-1", "value": 10}, key
+        )
         assert status == 201, customer
     assert first.process.returncode == 0, "serve should exit cleanly on SIGTERM"
     output = first.output
     assert "embedded_postgres_ready" in output
     assert str(data_dir / "pgdata") in output
+    # the banner names the port the system picked, not the default
+    assert f"feedback-svc is starting at http://localhost:{first.port}" in output
     # the embedded server was shut down with the service
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
-    with running_service(env, port, user):
-        status, again = request("GET", f"{base}/v1/customers/{customer['id']}", key=key)
+    with running_service(env, port_file, user) as second:
+        status, again = request("GET", f"{second.base_url}/v1/customers/{customer['id']}", key=key)
         assert status == 200, again
         assert again["external_id"] == "e2e-1"
 
 
 def test_serve_on_embedded_postgres_survives_a_restart(server_folder: Path) -> None:
     data_dir = server_folder / "data"
-    port = free_port()
-    exercise_restart(data_dir, service_env(data_dir, port), port)
+    exercise_restart(data_dir, service_env(data_dir))
 
 
 # opt-in: the name of an existing ordinary (non-root) account to run `serve` as, when the
@@ -175,6 +189,5 @@ def test_serve_as_an_ordinary_user(server_folder: Path) -> None:
     home.mkdir()
     shutil.chown(home, user)
     data_dir = home / "data"
-    port = free_port()
-    exercise_restart(data_dir, service_env(data_dir, port, home=home), port, user=user)
+    exercise_restart(data_dir, service_env(data_dir, home=home), user=user)
     assert (data_dir / "pgdata").stat().st_uid == pwd.getpwnam(user).pw_uid

@@ -6,6 +6,7 @@ run_after is moved to now() (`make_reminders_due`), which stands in for the wait
 else; the reminder's own row keeps the due time it was planned for.
 """
 
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 import pytest
-from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -27,8 +27,9 @@ from feedback_svc.settings import Settings
 from feedback_svc.surveys import reminders, sending
 from feedback_svc.surveys.reminding import ReminderSender
 from feedback_svc.surveys.sending import InvitationSender
-from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.delivery.sms.provider import FakeProvider, running_provider
+from tests.listening import SmtpController, held_port, port_of
 
 Client = AsyncTestClient[Litestar]
 BASE_URL = "https://feedback.acme.example"
@@ -56,14 +57,21 @@ def night_zone() -> str:
 
 
 @pytest.fixture
-def smtp_port() -> int:
-    return free_port()
+def smtp_socket() -> Iterator[socket.socket]:
+    """The relay's port, held until the relay listens on it (`inbox`), or refusing connections."""
+    with held_port() as sock:
+        yield sock
 
 
 @pytest.fixture
-def inbox(smtp_port: int) -> Iterator[Inbox]:
+def smtp_port(smtp_socket: socket.socket) -> int:
+    return port_of(smtp_socket)
+
+
+@pytest.fixture
+def inbox(smtp_socket: socket.socket) -> Iterator[Inbox]:
     received = Inbox()
-    controller = Controller(received, hostname="127.0.0.1", port=smtp_port)
+    controller = SmtpController(received, sock=smtp_socket)
     controller.start()
     try:
         yield received

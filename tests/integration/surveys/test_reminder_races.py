@@ -39,10 +39,11 @@ from tests.integration.surveys.reminder_setup import (
     reminder_rows,
     send_settings,
     smtp_port,
+    smtp_socket,
     worker,
 )
 
-__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "worker"]
+__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
 
 WAIT = 10.0  # seconds any one step may take before the test calls it stuck
 

@@ -17,7 +17,7 @@ from feedback_svc.surveys import reminders
 from feedback_svc.surveys.reminding import REMINDER_TRIES
 from feedback_svc.surveys.sms_inbound import process_inbound, store_inbound
 from tests.conftest import KeyFactory
-from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.delivery.sms.provider import FakeProvider
 from tests.integration.surveys.reminder_setup import (
     BASE_URL,
@@ -37,12 +37,14 @@ from tests.integration.surveys.reminder_setup import (
     send_settings,
     senders,
     smtp_port,
+    smtp_socket,
     worker,
     worker_for,
 )
+from tests.listening import held_port, port_of
 
 # the fixtures this module uses, imported from reminder_setup
-__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "worker"]
+__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
 
 TOKEN = re.compile(re.escape(BASE_URL) + r"/s/([A-Za-z0-9_-]{32})")
 THREE_DAYS = timedelta(hours=72)
@@ -481,23 +483,24 @@ async def test_a_relay_down_is_retried_then_the_reminder_is_given_up(
 ) -> None:
     invitation_id = await invite(client, crm)
     await drain(worker)
-    down = worker_for(pool, msgspec.structs.replace(send_settings, smtp_port=free_port()))
-    await make_reminders_due(conn)
-    assert await drain(down) == 1
-    [job] = await reminder_jobs(conn)
-    assert (job["status"], job["attempts"]) == ("pending", 1)
-    assert "Could not talk to SMTP server" in job["last_error"]
-    [retrying] = await reminder_rows(conn, invitation_id)
-    assert retrying["status"] == "sending"
+    with held_port() as relay_down:  # bound, never listening: every connection is refused
+        down = worker_for(pool, msgspec.structs.replace(send_settings, smtp_port=port_of(relay_down)))
+        await make_reminders_due(conn)
+        assert await drain(down) == 1
+        [job] = await reminder_jobs(conn)
+        assert (job["status"], job["attempts"]) == ("pending", 1)
+        assert "Could not talk to SMTP server" in job["last_error"]
+        [retrying] = await reminder_rows(conn, invitation_id)
+        assert retrying["status"] == "sending"
 
-    # the worker's last try: the relay is still down
-    await conn.execute(
-        "UPDATE outbox SET attempts = $1 - 1 WHERE topic = $2", REMINDER_TRIES, reminders.TOPIC
-    )
-    await make_reminders_due(conn)
-    assert await drain(down) == 1
-    [failed] = await reminder_rows(conn, invitation_id)
-    assert failed["status"] == "failed"
-    assert failed["reason"].startswith("failed: not delivered: ")
-    assert [j["status"] for j in await reminder_jobs(conn)] == ["done"]
-    assert len(inbox.received) == 1
+        # the worker's last try: the relay is still down
+        await conn.execute(
+            "UPDATE outbox SET attempts = $1 - 1 WHERE topic = $2", REMINDER_TRIES, reminders.TOPIC
+        )
+        await make_reminders_due(conn)
+        assert await drain(down) == 1
+        [failed] = await reminder_rows(conn, invitation_id)
+        assert failed["status"] == "failed"
+        assert failed["reason"].startswith("failed: not delivered: ")
+        assert [j["status"] for j in await reminder_jobs(conn)] == ["done"]
+        assert len(inbox.received) == 1

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -24,9 +25,9 @@ from feedback_svc.surveys.sending import TOPIC, InvitationSender
 from tests.integration.delivery.email.conftest import (
     Inbox,
     Passwords,
-    free_port,
 )
 from tests.integration.delivery.sms.provider import FakeProvider, running_provider
+from tests.listening import SmtpController, held_port, port_of
 
 Client = AsyncTestClient[Litestar]
 BASE_URL = "https://feedback.acme.example"
@@ -34,18 +35,27 @@ LINK = re.compile(re.escape(BASE_URL) + r"/s/([A-Za-z0-9_-]{32})\?score=(\d+)")
 
 
 @pytest.fixture
-def smtp_port() -> int:
-    return free_port()
+def smtp_socket() -> Iterator[socket.socket]:
+    """The relay's port, held (connections refused) until a relay listens on it."""
+    with held_port() as sock:
+        yield sock
 
 
 @pytest.fixture
-def start_smtp() -> Iterator[Callable[..., None]]:
+def smtp_port(smtp_socket: socket.socket) -> int:
+    return port_of(smtp_socket)
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[Callable[..., int]]:
+    """Start a relay on `sock` (a held port) or on port 0; the port it listens on."""
     controllers: list[Controller] = []
 
-    def start(inbox: Inbox, port: int, **options: Any) -> None:
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    def start(inbox: Inbox, sock: socket.socket | None = None, **options: Any) -> int:
+        controller = SmtpController(inbox, sock=sock, **options)
         controller.start()
         controllers.append(controller)
+        return controller.port
 
     yield start
     for controller in controllers:
@@ -53,9 +63,9 @@ def start_smtp() -> Iterator[Callable[..., None]]:
 
 
 @pytest.fixture
-def inbox(start_smtp: Callable[[Inbox, int], None], smtp_port: int) -> Inbox:
+def inbox(start_smtp: Callable[..., int], smtp_socket: socket.socket) -> Inbox:
     received = Inbox()
-    start_smtp(received, smtp_port)
+    start_smtp(received, smtp_socket)
     return received
 
 
@@ -249,8 +259,8 @@ async def test_smtp_down_retries_later_and_delivers_once_when_back(
     crm: dict[str, str],
     conn: asyncpg.Connection,
     worker: OutboxWorker,
-    start_smtp: Callable[[Inbox, int], None],
-    smtp_port: int,
+    start_smtp: Callable[..., int],
+    smtp_socket: socket.socket,
 ) -> None:
     invitation_id = await invite(client, crm)
     assert await worker.run_once() == 1  # nothing listens on smtp_port yet
@@ -263,7 +273,7 @@ async def test_smtp_down_retries_later_and_delivers_once_when_back(
     assert await worker.run_once() == 0  # not before its backoff
 
     inbox = Inbox()
-    start_smtp(inbox, smtp_port)
+    start_smtp(inbox, smtp_socket)
     await make_due(conn)
     assert await worker.run_once() == 1
     await make_due(conn)
@@ -370,13 +380,12 @@ async def test_a_refused_login_waits_and_delivers_once_the_password_is_fixed(
     conn: asyncpg.Connection,
     pool: asyncpg.Pool,
     send_settings: Settings,
-    start_smtp: Callable[..., None],
+    start_smtp: Callable[..., int],
 ) -> None:
     relay = Inbox()
-    port = free_port()
     # no TLS on loopback in this test; the login itself is what is refused
-    start_smtp(
-        relay, port, auth_required=True, auth_require_tls=False, authenticator=Passwords("mailer", "s3cret")
+    port = start_smtp(
+        relay, auth_required=True, auth_require_tls=False, authenticator=Passwords("mailer", "s3cret")
     )
     relay_settings = msgspec.structs.replace(
         send_settings, smtp_port=port, smtp_username="mailer", smtp_password="wrong"

@@ -2,7 +2,6 @@
 
 import email
 import email.policy
-import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.listening import SmtpController
 
 
 @dataclass
@@ -51,27 +52,19 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 StartServer = Callable[..., int]
 
 
 @pytest.fixture
 def start_smtp_server() -> Iterator[StartServer]:
-    """Start an aiosmtpd server with `handler` and SMTP options; returns its port."""
+    """Start an aiosmtpd server with `handler` and SMTP options on port 0; returns the port it got."""
     controllers: list[Controller] = []
 
     def start(handler: Inbox, **options: Any) -> int:
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+        controller = SmtpController(handler, **options)
         controller.start()
         controllers.append(controller)
-        return port
+        return controller.port
 
     yield start
     for controller in controllers:

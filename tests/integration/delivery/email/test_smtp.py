@@ -12,7 +12,8 @@ from feedback_svc.delivery.email.schemas import EmailTexts
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliveryError, TransientDeliveryError
 from feedback_svc.settings import Settings
-from tests.integration.delivery.email.conftest import Inbox, Passwords, StartServer, Tls, free_port
+from tests.integration.delivery.email.conftest import Inbox, Passwords, StartServer, Tls
+from tests.listening import held_port, port_of
 
 MAIL_FROM = "bounces@acme.example"
 MESSAGE_ID = "<survey-0b6f0f5e-3c5e-4d0c-9a53-7f1f7f4f8a11@acme.example>"
@@ -123,10 +124,10 @@ async def test_temporary_refusals_are_transient(start_smtp_server: StartServer, 
 
 
 async def test_a_server_that_is_down_is_transient() -> None:
-    port = free_port()
-
-    with pytest.raises(TransientDeliveryError) as raised:
-        await sender(port).send(survey_email())
+    with held_port() as nothing_listens:
+        port = port_of(nothing_listens)
+        with pytest.raises(TransientDeliveryError) as raised:
+            await sender(port).send(survey_email())
 
     assert f"Could not talk to SMTP server 127.0.0.1:{port}" in str(raised.value)
     assert "FEEDBACK_SMTP_HOST" in str(raised.value)
