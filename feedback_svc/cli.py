@@ -437,10 +437,10 @@ def cmd_openapi(args: argparse.Namespace) -> None:
 def cmd_mailbox(args: argparse.Namespace) -> None:
     from feedback_svc.delivery.mailbox import Mailbox, run_mailbox
 
-    def started() -> None:
+    def started(smtp_port: int, sms_port: int) -> None:
         print(
-            f"feedback-svc mailbox: SMTP on {args.host}:{args.smtp_port}, SMS API on "
-            f"http://{args.host}:{args.sms_port}; each email and SMS is shown here"
+            f"feedback-svc mailbox: SMTP on {args.host}:{smtp_port}, SMS API on "
+            f"http://{args.host}:{sms_port}; each email and SMS is shown here"
             + (f" and saved in {args.save}" if args.save else "")
             + ".\nStart the service with `feedback-svc serve --mailbox` to send to it. Ctrl-C stops.\n",
             flush=True,
@@ -580,8 +580,18 @@ def _add_service_commands(commands: Commands) -> None:
         ),
     )
     mailbox.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    mailbox.add_argument("--smtp-port", type=int, default=1025, help="SMTP port (default 1025)")
-    mailbox.add_argument("--sms-port", type=int, default=1026, help="SMS API port (default 1026)")
+    mailbox.add_argument(
+        "--smtp-port",
+        type=int,
+        default=1025,
+        help="SMTP port (default 1025; 0: one the system picks, printed)",
+    )
+    mailbox.add_argument(
+        "--sms-port",
+        type=int,
+        default=1026,
+        help="SMS API port (default 1026; 0: one the system picks, printed)",
+    )
     mailbox.add_argument(
         "--save", type=Path, metavar="DIR", help="also save each email there (.eml and .html)"
     )

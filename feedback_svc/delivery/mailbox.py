@@ -217,10 +217,13 @@ async def run_mailbox(
     host: str = DEFAULT_HOST,
     smtp_port: int = DEFAULT_SMTP_PORT,
     sms_port: int = DEFAULT_SMS_PORT,
-    started: Callable[[], None] | None = None,
+    started: Callable[[int, int], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve SMTP and the HTTP API until interrupted (SIGINT/SIGTERM) or `stop` is set."""
+    """Serve SMTP and the HTTP API until interrupted (SIGINT/SIGTERM) or `stop` is set.
+
+    `started` is told the SMTP and SMS ports listened on: with port 0, the ones the system picked.
+    """
     loop = asyncio.get_running_loop()
     # bound here, so a port in use is an OSError naming it rather than uvicorn's exit
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -252,7 +255,7 @@ async def run_mailbox(
     watcher = asyncio.create_task(stop_when_asked())
     try:
         if started is not None:
-            started()
+            started(smtp.sockets[0].getsockname()[1], listener.getsockname()[1])
         await server.serve(sockets=[listener])
     finally:
         watcher.cancel()

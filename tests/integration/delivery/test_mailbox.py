@@ -14,7 +14,6 @@ from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.mailbox import Mailbox, mailbox_settings, run_mailbox
 from feedback_svc.delivery.sms.client import SmsClient
 from feedback_svc.settings import Settings
-from tests.e2e.test_serve import free_port
 
 
 @dataclass
@@ -28,12 +27,14 @@ class Running:
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     out = io.StringIO()
     mailbox = Mailbox(out=out, save_dir=tmp_path / "mail")
-    smtp_port, sms_port = free_port(), free_port()
-    stop, ready = asyncio.Event(), asyncio.Event()
+    stop = asyncio.Event()
+    bound: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        run_mailbox(mailbox, smtp_port=smtp_port, sms_port=sms_port, started=ready.set, stop=stop)
+        run_mailbox(
+            mailbox, smtp_port=0, sms_port=0, started=lambda *ports: bound.set_result(ports), stop=stop
+        )
     )
-    await asyncio.wait_for(ready.wait(), timeout=10)
+    smtp_port, sms_port = await asyncio.wait_for(bound, timeout=10)
     try:
         yield Running(mailbox, out, Settings(**mailbox_settings(smtp_port=smtp_port, sms_port=sms_port)))  # type: ignore[arg-type]
     finally:
