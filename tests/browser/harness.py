@@ -3,7 +3,6 @@
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,6 +11,8 @@ from typing import Any, TypeVar
 import pytest
 import uvicorn
 from playwright.sync_api import ConsoleMessage, Page
+
+from tests.waiting import wait_for
 
 T = TypeVar("T")
 PHONE = {"width": 390, "height": 844}
@@ -55,11 +56,13 @@ def serve(app: object, *, listener: socket.socket | None = None) -> Iterator[str
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.01)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            pytest.fail("the test server's thread ended before it started")
+        return server.started
+
+    wait_for(started, what="the test server to start", timeout=10)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

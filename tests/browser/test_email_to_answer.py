@@ -6,7 +6,6 @@ here (database set-up and checks) runs in a thread of its own.
 """
 
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
 from feedback_svc.apikeys.service import create_api_key
@@ -27,7 +25,9 @@ from feedback_svc.app import create_app
 from feedback_svc.settings import Settings
 from tests.browser.harness import BrowserProblems, base_url_of, loopback_listener, run, serve
 from tests.db import TemplateDatabase, with_database
-from tests.integration.delivery.email.conftest import Inbox, Received, free_port
+from tests.integration.delivery.email.conftest import Inbox, Received
+from tests.listening import SmtpController
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -69,11 +69,10 @@ def database_copy(template_database: TemplateDatabase) -> Iterator[str]:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     received = Inbox()
-    port = free_port()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller = SmtpController(received)
     controller.start()
     try:
-        yield received, port
+        yield received, controller.port
     finally:
         controller.stop()
 
@@ -151,11 +150,9 @@ def invite_by_email(service: Service, via: str) -> str:
 
 
 def wait_for_mail(inbox: Inbox) -> Received:
-    deadline = time.monotonic() + MAIL_WAIT_SECONDS
-    while not inbox.received:
-        assert time.monotonic() < deadline, "the outbox worker sent no email"
-        time.sleep(0.05)
-    return inbox.received[0]
+    return wait_for(
+        lambda: inbox.received, what="the outbox worker to send an email", timeout=MAIL_WAIT_SECONDS
+    )[0]
 
 
 class _Links(HTMLParser):
@@ -217,10 +214,12 @@ def test_a_customer_answers_from_the_email_exactly_once(
     links = score_links(mail.message, service.url)
     assert sorted(links) == list(range(11))
     # the worker records the send after the SMTP server has the message: a moment later
-    deadline = time.monotonic() + MAIL_WAIT_SECONDS
-    while invitation_status(service, invitation_id) != "sent" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert invitation_status(service, invitation_id) == "sent"
+    wait_for(
+        lambda: invitation_status(service, invitation_id),
+        until=lambda status: status == "sent",
+        what="the invitation to be recorded as sent",
+        timeout=MAIL_WAIT_SECONDS,
+    )
 
     # a mail scanner fetches every link in the message, the unsubscribe one included
     unsubscribe_url = mail.message["List-Unsubscribe"].strip("<>")

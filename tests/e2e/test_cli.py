@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from feedback_svc.cli import _parser
-from tests.e2e.test_serve import cli, free_port
+from tests.e2e.test_serve import cli
+from tests.listening import held_port, port_of
 
 COMMANDS = sorted(next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices)
 
@@ -69,12 +70,13 @@ def test_a_database_not_yet_migrated_says_what_to_run(server_folder: Path) -> No
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    env = fresh_env(
-        tmp_path,
-        DATABASE_URL=f"postgresql://nobody@127.0.0.1:{free_port()}/feedback",
-        FEEDBACK_SECRET_KEY="s" * 40,
-    )
-    done = cli("create-key", "--name", "x", "--scope", "crm", env=env)
+    with held_port() as nothing_listens:  # connections to it are refused
+        env = fresh_env(
+            tmp_path,
+            DATABASE_URL=f"postgresql://nobody@127.0.0.1:{port_of(nothing_listens)}/feedback",
+            FEEDBACK_SECRET_KEY="s" * 40,
+        )
+        done = cli("create-key", "--name", "x", "--scope", "crm", env=env)
     assert_one_line_error(done, mentions="feedback-svc create-key:")
 
 
@@ -83,9 +85,7 @@ def test_a_mailbox_whose_port_is_taken_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = cli(
-            "mailbox", "--sms-port", str(port), "--smtp-port", str(free_port()), env=fresh_env(tmp_path)
-        )
+        done = cli("mailbox", "--sms-port", str(port), "--smtp-port", "0", env=fresh_env(tmp_path))
     assert_one_line_error(done, mentions=f"cannot listen on 127.0.0.1:{port}")
 
 

@@ -1,6 +1,5 @@
 """Rate limits hold across replicas: two apps on one database share each window."""
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -12,6 +11,7 @@ from feedback_svc.app import create_app
 from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.settings import Settings
 from tests.conftest import KeyFactory
+from tests.integration.rate_limit_flushes import count_flushes, flushed
 
 NOW = 1_800_000_030.0  # a fixed clock: the test never straddles a window boundary
 
@@ -26,16 +26,12 @@ async def replicas(settings: Settings) -> AsyncIterator[list[AsyncTestClient[Lit
         for client in (first, second):
             limiter(client).clock = lambda: NOW
             limiter(client).flush_seconds = 0.02
+            count_flushes(client)
         yield [first, second]
 
 
 def limiter(client: AsyncTestClient[Litestar]) -> RateLimiter:
     return client.app.state.rate_limiter
-
-
-async def flushed() -> None:
-    # each app flushes from its own event loop; wait out a few of its flush intervals
-    await asyncio.sleep(0.2)
 
 
 async def test_an_api_key_limit_is_shared_by_replicas(
@@ -45,10 +41,10 @@ async def test_an_api_key_limit_is_shared_by_replicas(
     key = await make_key("crm")
     for _ in range(6):
         assert (await first.get("/v1/surveys", headers=key)).status_code == 200
-    await flushed()
+    await flushed(replicas)
 
     assert (await second.get("/v1/surveys", headers=key)).status_code == 200
-    await flushed()  # the second replica now knows of all 7
+    await flushed(replicas)  # the second replica now knows of all 7
     statuses = [(await second.get("/v1/surveys", headers=key)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
@@ -60,9 +56,9 @@ async def test_an_api_key_limit_is_shared_by_replicas(
 
     # The first replica last heard a total of 6: it lets one more through, hears the
     # real total at its flush, and refuses from then on (the documented overshoot).
-    await flushed()
+    await flushed(replicas)
     assert (await first.get("/v1/surveys", headers=key)).status_code == 200
-    await flushed()
+    await flushed(replicas)
     assert (await first.get("/v1/surveys", headers=key)).status_code == 429
 
 
@@ -81,9 +77,9 @@ async def test_public_token_pages_are_limited_per_client(replicas: list[AsyncTes
     first, second = replicas
     for _ in range(2):
         assert (await first.get("/s/not-a-real-token")).status_code != 429
-    await flushed()
+    await flushed(replicas)
     assert (await second.get("/s/not-a-real-token")).status_code != 429
-    await flushed()
+    await flushed(replicas)
     refused = await second.post("/u/not-a-real-token")
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "30"

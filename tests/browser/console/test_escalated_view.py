@@ -14,7 +14,6 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, expect
 
 from feedback_svc.alerts.sender import AlertSender
@@ -27,8 +26,9 @@ from tests.browser.console.test_recovery_console import check_page, log_in, open
 from tests.browser.harness import DESKTOP, PHONE, base_url_of, loopback_listener, serve
 from tests.db import TemplateDatabase, with_database
 from tests.integration.console.seed import insert_customer, insert_task
-from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.users.console_helpers import make_user
+from tests.listening import SmtpController
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +87,7 @@ def escalation(template_database: TemplateDatabase) -> Iterator[Escalation]:
     name = run(template_database.copy())
     database_url = with_database(template_database.admin_url, name)
     inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp = SmtpController(inbox)  # port 0: smtp.port is the one it bound
     smtp.start()
     listener = loopback_listener()
     try:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 import pytest
-from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -25,9 +24,10 @@ from feedback_svc.recovery.pulse import TOPIC as PULSE
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.tokens import token_for
 from tests.conftest import KeyFactory
-from tests.integration.delivery.email.conftest import Inbox, free_port
+from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.delivery.sms.provider import FakeProvider, running_provider
 from tests.integration.recovery.conftest import drain
+from tests.listening import SmtpController
 
 Client = AsyncTestClient[Litestar]
 # zones spread round the clock: some is always in the day, some always in the quiet hours
@@ -48,7 +48,7 @@ NIGHT = tuple(range(22, 24)) + tuple(range(7))
 @pytest.fixture
 def inbox() -> Iterator[Inbox]:
     received = Inbox()
-    controller = Controller(received, hostname="127.0.0.1", port=free_port())
+    controller = SmtpController(received)
     controller.start()
     received.port = controller.port  # type: ignore[attr-defined]
     try:
