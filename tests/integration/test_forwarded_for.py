@@ -18,6 +18,7 @@ import uvicorn
 from feedback_svc.app import create_app
 from feedback_svc.cli import uvicorn_options
 from feedback_svc.settings import Settings, SettingsError
+from tests.waiting import eventually
 
 NOW = 1_800_000_030.0  # a fixed clock: the test never straddles a window boundary
 LIMIT = 3
@@ -33,9 +34,12 @@ async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
-        while not server.started:
-            assert not task.done(), "the server did not start"
-            await asyncio.sleep(0.01)
+
+        async def started() -> bool:
+            assert not task.done(), "the server ended before it started"
+            return server.started
+
+        await eventually(started, what="uvicorn to start")
         app.state.rate_limiter.clock = lambda: NOW
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}") as client:
             yield client

@@ -33,6 +33,7 @@ from tests.integration.alerts.conftest import (
 from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.recovery.conftest import answer, drain, insert_customer, insert_task
 from tests.integration.webhooks.receiver import Receiver
+from tests.waiting import eventually
 
 Client = AsyncTestClient[Litestar]
 
@@ -371,8 +372,10 @@ async def test_a_running_service_escalates_and_emails_on_its_own(
         smtp_security="none",
     )
     async with AsyncTestClient(app=create_app(running)):
-        async with asyncio.timeout(30):
-            while len(box.received) < 3:
-                await asyncio.sleep(0.1)
+
+        async def received() -> int:
+            return len(box.received)
+
+        await eventually(received, until=lambda n: n >= 3, what="three alert emails", timeout=30)
     assert sorted(r for m in box.received for r in m.rcpt_tos) == sorted([*AGENTS, *MANAGERS])
     assert all(f"{BASE_URL}/console/tasks/{task}" in text_of(m.message) for m in box.received)

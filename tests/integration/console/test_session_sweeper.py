@@ -10,6 +10,7 @@ from feedback_svc.console.session_sweeper import SessionSweeper
 from feedback_svc.db.pool import create_pool
 from feedback_svc.settings import Settings
 from tests.integration.users.console_helpers import make_user
+from tests.waiting import eventually
 
 
 async def test_expired_sessions_are_deleted_and_live_ones_kept(
@@ -29,10 +30,11 @@ async def test_expired_sessions_are_deleted_and_live_ones_kept(
             assert "console-session-sweeper" in background_runners(pool, settings, http=http)
         stop = asyncio.Event()
         runner = asyncio.create_task(SessionSweeper(pool, interval=0.05).run(stop))
-        for _ in range(100):
-            if await conn.fetchval("SELECT count(*) FROM user_sessions") == 1:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(
+            lambda: conn.fetchval("SELECT count(*) FROM user_sessions"),
+            until=lambda left: left == 1,
+            what="the sweeper to delete the expired sessions",
+        )
         stop.set()
         await asyncio.wait_for(runner, timeout=5)
     finally:

@@ -1,6 +1,5 @@
 """With run_workers on, the API process drains the outbox by itself."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -10,6 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from feedback_svc.app import create_app
 from feedback_svc.settings import Settings
+from tests.waiting import eventually
 
 
 async def test_the_app_worker_processes_jobs_and_stops_with_the_app(
@@ -35,13 +35,15 @@ async def test_the_app_worker_processes_jobs_and_stops_with_the_app(
             },
             headers=crm,
         )
-        for _ in range(100):
-            status = await conn.fetchval(
+
+        async def status_of_send() -> str:
+            return await conn.fetchval(
                 "SELECT status FROM outbox WHERE topic = 'invitation.send' ORDER BY id LIMIT 1"
             )
-            if status != "pending":
-                break
-            await asyncio.sleep(0.1)
+
+        status = await eventually(
+            status_of_send, until=lambda status: status != "pending", what="the app's worker to take the send"
+        )
     assert status == "done"
     reason = await conn.fetchval("SELECT reason FROM invitations")
     assert reason.startswith("queued: waiting for settings:")

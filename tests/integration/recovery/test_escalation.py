@@ -10,6 +10,7 @@ from feedback_svc.app import create_app
 from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
 from tests.integration.recovery.conftest import events_of, insert_customer, insert_task
+from tests.waiting import eventually
 
 
 def hours_ago(hours: float) -> datetime:
@@ -71,8 +72,8 @@ async def test_the_app_runs_the_sweeper_in_the_background(
     task = await insert_task(conn, await insert_customer(conn), deadline_at=hours_ago(2))
     app = create_app(msgspec.structs.replace(settings, run_workers=True, recovery_sweep_seconds=0.2))
     async with AsyncTestClient(app=app):
-        for _ in range(50):
-            if await conn.fetchval("SELECT escalated_at FROM recovery_tasks WHERE id = $1", task):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: conn.fetchval("SELECT escalated_at FROM recovery_tasks WHERE id = $1", task),
+            what="the app's sweeper to escalate the task",
+        )
     assert await conn.fetchval("SELECT escalated_at FROM recovery_tasks WHERE id = $1", task) is not None

@@ -37,7 +37,7 @@ async def test_many_claimers_on_two_servers_claim_each_task_once_and_an_abandone
                 while len(resolved_by) < TASKS and time.monotonic() < give_up:
                     claimed = await http.post(f"{base}/v1/recovery/tasks/claim", json={"agent": f"a{n}"})
                     if claimed.status_code == 204:
-                        await asyncio.sleep(0.2)
+                        await asyncio.sleep(0.2)  # an agent finding nothing looks again later: not a wait
                         continue
                     assert claimed.status_code == 200, claimed.text
                     task = claimed.json()

@@ -137,7 +137,9 @@ async def test_closing_fails_what_is_still_queued_instead_of_leaving_it_waiting(
     waiting = [
         asyncio.create_task(batcher.score([ScoreItem(customer_id=customer)])) for customer in customers[:5]
     ]
-    await asyncio.sleep(0)  # queued, the lane started
+    # one turn of the loop, not a wait for time: each task runs up to its first await, so all
+    # five are queued (the lane, created by the first, is scheduled after this test resumes)
+    await asyncio.sleep(0)
     await batcher.close()
     outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=10)
     assert all(isinstance(outcome, ScoreBatch | RuntimeError) for outcome in outcomes)

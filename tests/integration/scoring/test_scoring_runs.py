@@ -20,6 +20,7 @@ from feedback_svc.settings import Settings
 from ml.scorer import Scorer
 from ml.simulator import populate
 from tests.integration.recovery.conftest import drain
+from tests.waiting import eventually
 
 NOW = datetime.now(UTC)
 CUSTOMERS = 250
@@ -172,10 +173,12 @@ async def test_a_crashed_process_gives_its_range_back_and_the_run_resumes(
     partial = await conn.fetchval("SELECT count(*) FROM scores")
     pid = doomed.get_server_pid()
     doomed.terminate()
-    for _ in range(100):  # the server ends the dead client's transaction when it notices
-        if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
-            break
-        await asyncio.sleep(0.05)
+    # the server ends the dead client's transaction when it notices
+    await eventually(
+        lambda: conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid),
+        until=lambda backends: backends == 0,
+        what="the server to end the dead client's backend",
+    )
 
     finished = await runs.work_on_run(pool, scorers, run)
     assert finished is not None

@@ -42,6 +42,7 @@ from tests.integration.surveys.reminder_setup import (
     smtp_socket,
     worker,
 )
+from tests.waiting import eventually
 
 __all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
 
@@ -126,9 +127,9 @@ async def test_an_answer_holding_the_invitation_as_the_reminder_is_decided_wins(
         )
         assert stored is not None
         deciding = asyncio.create_task(reminding.run_once())
-        async with asyncio.timeout(WAIT):
-            while not await waiting_for_a_lock(conn):
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: waiting_for_a_lock(conn), what="the reminder to wait for the answer's lock", timeout=WAIT
+        )
         assert not deciding.done(), "the reminder waits for the answer's transaction"
         await transaction.commit()
     finally:
@@ -209,13 +210,14 @@ async def test_many_answers_and_two_reminder_workers_at_once(
     acknowledged: dict[uuid.UUID, float] = {}
 
     async def answer(invitation_id: uuid.UUID) -> None:
+        # random jitter is the test's input (it interleaves answers with sends), not a wait
         await asyncio.sleep(rng.uniform(0, 0.3))
         await answer_as_the_api_does(pool, invitation_id, rng.randint(0, 10))
         acknowledged[invitation_id] = time.monotonic()
 
     async def work(reminding: OutboxWorker) -> None:
         while await reminding.run_once():
-            await asyncio.sleep(rng.uniform(0, 0.02))
+            await asyncio.sleep(rng.uniform(0, 0.02))  # jitter, the test's input like the answers'
 
     async with asyncio.timeout(60):
         await asyncio.gather(*(answer(i) for i in answering), *(work(w) for w in workers))

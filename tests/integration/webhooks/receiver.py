@@ -72,7 +72,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = receiver.next_status(self.headers.get("webhook-id"))
             if receiver.delay:
-                time.sleep(receiver.delay)
+                time.sleep(receiver.delay)  # a slow receiver is what such tests are about, not a wait
             if status == HANG:
                 receiver.released.wait(timeout=10)
                 status = OK

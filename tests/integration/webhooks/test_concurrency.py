@@ -63,7 +63,7 @@ async def test_two_runners_in_two_pools_deliver_each_once_and_in_order_per_custo
                             "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"
                         ):
                             break
-                        await asyncio.sleep(0.01)
+                        await asyncio.sleep(0.01)  # a runner's idle pause, as in the service: not a wait
             return claimed
 
         claims = await asyncio.gather(*(work(r, p) for r, p in zip(runners, (pool, other_pool), strict=True)))

@@ -12,13 +12,7 @@ from feedback_svc.background import background_runners, run_all
 from feedback_svc.settings import Settings
 from tests.integration.webhooks.conftest import register
 from tests.integration.webhooks.receiver import Receiver
-
-
-async def wait_for(condition: object, seconds: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
+from tests.waiting import eventually
 
 
 async def test_an_answer_reaches_the_crm_as_a_verified_response_created_webhook(
@@ -44,13 +38,16 @@ async def test_an_answer_reaches_the_crm_as_a_verified_response_created_webhook(
     )
     assert answer.status_code == 201, answer.text
 
+    async def received() -> int:
+        return len(receiver.received)
+
     stop = asyncio.Event()
     async with httpx.AsyncClient() as http:
         runners = background_runners(pool, settings, http=http)
         assert "webhook-deliverer" in runners
         work = asyncio.create_task(run_all(runners, stop))
         try:
-            await wait_for(lambda: len(receiver.received) >= 1)
+            await eventually(received, what="the receiver to get a webhook")
         finally:
             stop.set()
             await asyncio.wait_for(work, timeout=15)

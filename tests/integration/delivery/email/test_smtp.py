@@ -14,6 +14,7 @@ from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliver
 from feedback_svc.settings import Settings
 from tests.integration.delivery.email.conftest import Inbox, Passwords, StartServer, Tls
 from tests.listening import held_port, port_of
+from tests.waiting import eventually
 
 MAIL_FROM = "bounces@acme.example"
 MESSAGE_ID = "<survey-0b6f0f5e-3c5e-4d0c-9a53-7f1f7f4f8a11@acme.example>"
@@ -231,7 +232,12 @@ async def test_after_a_refused_login_the_sender_pauses_before_logging_in_again(
 
     # the relay's password is put back to ours; after the pause the next send logs in and goes out
     passwords.change_password("old")
-    await asyncio.sleep(0.6)
-    await smtp.send(survey_email())
+
+    async def send() -> bool:
+        await smtp.send(survey_email())
+        return True
+
+    # a send within the pause is refused without a login (asserted above), so retrying is free
+    await eventually(send, retry_on=(SettingsDeliveryError,), what="a send after the login pause")
     assert passwords.attempts == logins + 1
     assert [arrived.rcpt_tos for arrived in inbox.received] == [["ana@example.com"]]
