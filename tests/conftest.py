@@ -19,6 +19,7 @@ from feedback_svc.db.pool import connect
 from feedback_svc.settings import Settings
 from tests.browser.chromium import MISSING, find_chromium
 from tests.db import ServerFolders, TemplateDatabase, database_server, with_database
+from tests.listening import HeldPorts
 
 # hypothesis would keep its example database in the checkout (.hypothesis/); a failing example is
 # printed with the failure instead, and the tests never write into the checkout
@@ -172,3 +173,13 @@ def make_key(conn: asyncpg.Connection) -> KeyFactory:
 @pytest.fixture
 async def crm(make_key: KeyFactory) -> dict[str, str]:
     return await make_key("crm", name="crm")
+
+
+@pytest.fixture
+def held_ports() -> Iterator[HeldPorts]:
+    """Loopback ports bound, not listening: refused until a fake server listens on one (listening.py)."""
+    held = HeldPorts()
+    try:
+        yield held
+    finally:
+        held.close()

@@ -35,6 +35,28 @@ def port_of(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
+class HeldPorts:
+    """Several held ports for one test (the `held_ports` fixture closes what no server took)."""
+
+    def __init__(self) -> None:
+        self._held: list[socket.socket] = []
+
+    def hold(self) -> socket.socket:
+        """A new held port: pass it to a fake server later, or leave it refusing connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    def refusing(self) -> int:
+        """A port where nothing will listen, for a client that must fail to connect."""
+        return port_of(self.hold())
+
+    def close(self) -> None:
+        for sock in self._held:
+            sock.close()
+
+
 class SmtpController(Controller):
     """aiosmtpd's Controller on 127.0.0.1, port 0 or a socket given; `port` is the bound one once started."""
 

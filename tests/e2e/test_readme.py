@@ -4,8 +4,9 @@ A block after `<!-- readme-test: skip (...) -->` is not run (the install command
 `<!-- readme-test: background -->` is started and left running (the mailbox, the service). The
 rest run as one bash script with `set -euo pipefail`, in a folder where `.venv` is this test's
 own environment, so `.venv/bin/feedback-svc` is the code under test. Only the ports change: the
-service's 8000 and the mailbox's 1025/1026 become free ones, so the test never meets a service a
-person runs on this machine.
+mailbox and the service listen on port 0 (ports the system picks, so the test never meets a
+service a person runs on this machine); the mailbox prints its ports, serve writes its port to
+`--port-file`, and the blocks are run with those in place of 1025/1026 and 8000.
 """
 
 import os
@@ -14,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import free_port, request
+from tests.e2e.test_serve import read_port, request
+from tests.waiting import wait_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"(?:<!-- readme-test: (?P<mark>\w+)[^>]*-->\n)?```sh\n(?P<code>.*?)```", re.DOTALL)
@@ -56,17 +57,25 @@ class Ports:
             "127.0.0.1:1026", f"127.0.0.1:{self.sms}"
         )
 
-    def apply_background(self, code: str) -> str:
-        replaced = code.replace(
-            "feedback-svc serve --mailbox",
-            f"feedback-svc serve --mailbox --port {self.api} --mailbox-ports {self.smtp},{self.sms}",
-        ).replace(
-            "feedback-svc mailbox", f"feedback-svc mailbox --smtp-port {self.smtp} --sms-port {self.sms}"
-        )
-        assert replaced != code, (
-            f"a background block this test does not know how to move to free ports:\n{code}"
-        )
-        return replaced
+
+MAILBOX_STARTED = re.compile(
+    r"SMTP on 127\.0\.0\.1:(?P<smtp>\d+), SMS API on http://127\.0\.0\.1:(?P<sms>\d+)"
+)
+
+
+def on_any_ports(code: str, *, port_file: Path) -> str:
+    """A background block moved to ports the system picks: the mailbox prints its, serve writes its."""
+    replaced = code.replace("feedback-svc mailbox", "feedback-svc mailbox --smtp-port 0 --sms-port 0")
+    replaced = replaced.replace(
+        "feedback-svc serve --mailbox", f"feedback-svc serve --mailbox --port 0 --port-file {port_file}"
+    )
+    assert replaced != code, f"a background block this test does not know how to move to free ports:\n{code}"
+    return replaced
+
+
+def with_mailbox_ports(code: str, smtp: int, sms: int) -> str:
+    serve = "feedback-svc serve --mailbox"
+    return code.replace(serve, f"{serve} --mailbox-ports {smtp},{sms}")
 
 
 def test_the_blocks_are_marked_as_this_test_expects() -> None:
@@ -130,38 +139,62 @@ def background(code: str, *, cwd: Path, env: dict[str, str], log: Path) -> Itera
                 process.wait()
 
 
-def wait_until_ready(base: str, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        for process, log in zip(processes, logs, strict=True):
-            if process.poll() is not None:
-                pytest.fail(f"{log.stem} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+def check_running(processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    for process, log in zip(processes, logs, strict=True):
+        if process.poll() is not None:
+            pytest.fail(f"{log.stem} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def mailbox_ports(process: subprocess.Popen[bytes], log: Path) -> tuple[int, int]:
+    """The SMTP and SMS ports the mailbox printed once it listens."""
+
+    def printed() -> re.Match[str] | None:
+        check_running([process], [log])
+        return MAILBOX_STARTED.search(log.read_text(errors="replace"))
+
+    found = wait_for(printed, what="the mailbox to print its ports", timeout=READY_SECONDS)
+    return int(found["smtp"]), int(found["sms"])
+
+
+def wait_until_ready(port_file: Path, processes: list[subprocess.Popen[bytes]], logs: list[Path]) -> int:
+    """The port serve wrote, once GET /health/ready answers 200 on it."""
+
+    def bound() -> int | None:
+        check_running(processes, logs)
+        return read_port(port_file)
+
+    port = wait_for(bound, what=f"serve to write its port to {port_file}", timeout=READY_SECONDS)
+
+    def ready() -> bool:
+        check_running(processes, logs)
         try:
-            if request("GET", f"{base}/health/ready")[0] == 200:
-                return
+            return request("GET", f"http://127.0.0.1:{port}/health/ready")[0] == 200
         except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"the service was not ready within {READY_SECONDS:.0f} s")
-        time.sleep(0.25)
+            return False
+
+    wait_for(ready, what="GET /health/ready to answer 200", timeout=READY_SECONDS)
+    return port
 
 
 def test_the_walkthrough_runs_as_written(workdir: Path, tmp_path: Path) -> None:
-    ports = Ports(api=free_port(), smtp=free_port(), sms=free_port())
     blocks = readme_blocks()
     env = readme_env(workdir)
     logs = [tmp_path / f"{name}.log" for name in ("mailbox", "serve")]
-    started = [ports.apply_background(block.code) for block in blocks if block.mark == "background"]
-    script = "set -euo pipefail\n" + "\n".join(
-        ports.apply(block.code) for block in blocks if block.mark is None
+    port_file = tmp_path / "serve.port"
+    mailbox_code, serve_code = (
+        on_any_ports(block.code, port_file=port_file) for block in blocks if block.mark == "background"
     )
 
     with ExitStack() as stack:
-        processes = [
-            stack.enter_context(background(code, cwd=workdir, env=env, log=log))
-            for code, log in zip(started, logs, strict=True)
-        ]
-        wait_until_ready(f"http://127.0.0.1:{ports.api}", processes, logs)
+        # the mailbox first: serve is told the ports it got
+        processes = [stack.enter_context(background(mailbox_code, cwd=workdir, env=env, log=logs[0]))]
+        smtp, sms = mailbox_ports(processes[0], logs[0])
+        serve_code = with_mailbox_ports(serve_code, smtp, sms)
+        processes.append(stack.enter_context(background(serve_code, cwd=workdir, env=env, log=logs[1])))
+        ports = Ports(api=wait_until_ready(port_file, processes, logs), smtp=smtp, sms=sms)
+        script = "set -euo pipefail\n" + "\n".join(
+            ports.apply(block.code) for block in blocks if block.mark is None
+        )
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=workdir,
@@ -191,8 +224,8 @@ def test_the_walkthrough_runs_as_written(workdir: Path, tmp_path: Path) -> None:
         assert "To:      ben@example.com" in mailbox, mailbox
         assert "/s/" in mailbox
         # the script waited for the delivery to succeed; the mailbox prints it a moment later
-        deadline = time.monotonic() + 20
-        while "Type:    response.created" not in mailbox and time.monotonic() < deadline:
-            time.sleep(0.2)
-            mailbox = logs[0].read_text(errors="replace")
-        assert "Type:    response.created" in mailbox, mailbox
+        wait_for(
+            lambda: "Type:    response.created" in logs[0].read_text(errors="replace"),
+            what="the mailbox to print the response.created webhook",
+            timeout=20,
+        )

@@ -11,6 +11,7 @@ import email
 import email.policy
 import os
 import signal
+import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -21,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import msgspec
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from feedback_svc.delivery.sms.client import IDEMPOTENCY_HEADER
+from tests.listening import SmtpController
 
 WAIT = 45.0  # seconds a stand-in waits for the test before giving up
 
@@ -75,8 +76,9 @@ class Relay:
 
 
 @contextmanager
-def smtp_relay(relay: Relay, port: int) -> Iterator[Relay]:
-    controller = Controller(relay, hostname="127.0.0.1", port=port)
+def smtp_relay(relay: Relay, sock: socket.socket) -> Iterator[Relay]:
+    """The relay listening on `sock`, a port held (refusing connections) until now."""
+    controller = SmtpController(relay, sock=sock)
     controller.start()
     try:
         yield relay
@@ -181,9 +183,13 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
 
 
 @contextmanager
-def _http_server(port: int, handler: type[BaseHTTPRequestHandler]) -> Iterator[None]:
-    # on a port chosen beforehand, so a client configured with it finds it once it is up
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+def _http_server(sock: socket.socket, handler: type[BaseHTTPRequestHandler]) -> Iterator[None]:
+    # on a port held beforehand (refusing connections until now), so a client configured with it
+    # finds it once it is up, and no other process could take it meanwhile
+    server = ThreadingHTTPServer(sock.getsockname(), handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.server_activate()  # listen()
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -196,12 +202,12 @@ def _http_server(port: int, handler: type[BaseHTTPRequestHandler]) -> Iterator[N
 
 
 @contextmanager
-def sms_api(provider: SmsProvider, port: int) -> Iterator[SmsProvider]:
-    with _http_server(port, _sms_handler(provider)):
+def sms_api(provider: SmsProvider, sock: socket.socket) -> Iterator[SmsProvider]:
+    with _http_server(sock, _sms_handler(provider)):
         yield provider
 
 
 @contextmanager
-def crm_endpoint(receiver: CrmReceiver, port: int) -> Iterator[CrmReceiver]:
-    with _http_server(port, _crm_handler(receiver)):
+def crm_endpoint(receiver: CrmReceiver, sock: socket.socket) -> Iterator[CrmReceiver]:
+    with _http_server(sock, _crm_handler(receiver)):
         yield receiver

@@ -112,7 +112,7 @@ async def post_until_acknowledged(
                 return response
             outcomes.check_refusal(response)
         assert time.monotonic() < give_up, f"{path} with key {key} not acknowledged in {give_up_after:.0f} s"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a client's pause before it retries: the behaviour under test, not a wait
 
 
 async def answer_until_acknowledged(
@@ -164,4 +164,4 @@ async def answer_on_the_page(
                 return
             outcomes.check_refusal(page)
         assert time.monotonic() < give_up, f"{path} was never answered in {give_up_after:.0f} s"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a person's pause before pressing again: the behaviour under test

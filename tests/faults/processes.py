@@ -20,9 +20,9 @@ printed) when it fails.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -32,7 +32,8 @@ from typing import Literal
 
 import httpx
 
-from tests.e2e.test_serve import free_port
+from tests.e2e.test_serve import read_port
+from tests.waiting import wait_for
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
@@ -43,7 +44,6 @@ __all__ = [
     "Children",
     "PrivatePostgres",
     "Server",
-    "free_port",
     "private_postgres",
     "service_env",
     "wait_until",
@@ -74,11 +74,7 @@ def service_env(database_url: str, extra: Mapping[str, str] | None = None) -> di
 
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, every: float = 0.2) -> None:
     """Poll `check` until true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
+    wait_for(check, what=what, timeout=timeout, interval=every)
 
 
 @dataclass
@@ -108,15 +104,16 @@ class Child:
 
     def wait_for_output(self, text: str, timeout: float = START_TIMEOUT) -> None:
         """Until `text` shows up in the process's output (log lines need FEEDBACK_LOG_LEVEL to match)."""
-        deadline = time.monotonic() + timeout
-        while text not in self.tail(chars=1_000_000):
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.process.returncode}):\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.name} did not print {text!r} within {timeout:.0f} s:\n{self.tail()}"
-                )
-            time.sleep(0.2)
+
+        def printed() -> bool:
+            self.check_running()
+            return text in self.tail(chars=1_000_000)
+
+        wait_for(printed, what=f"{self.name} to print {text!r}", timeout=timeout, interval=0.2)
+
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited ({self.process.returncode}):\n{self.tail()}")
 
     def tail(self, chars: int = 4000) -> str:
         try:
@@ -127,26 +124,34 @@ class Child:
 
 @dataclass
 class Server(Child):
-    port: int = 0
+    port_file: Path = Path()  # where `serve --port 0 --port-file` writes the port it bound
+    port: int | None = None  # known once it has written it (wait_ready)
 
     @property
     def base_url(self) -> str:
+        assert self.port is not None, f"{self.name}: its port is known once wait_ready() returns"
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Until GET /health/ready answers 200; fails early if the process exits."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.process.returncode}):\n{self.tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} was not ready within {timeout:.0f} s:\n{self.tail()}")
-            time.sleep(0.2)
+        """Until it has written its port and GET /health/ready answers 200; fails early if it exits."""
+
+        def bound() -> int | None:
+            self.check_running()
+            return read_port(self.port_file)
+
+        self.port = wait_for(bound, what=f"{self.name} to write its port", timeout=timeout, interval=0.1)
+
+        def ready() -> bool:
+            self.check_running()
+            return httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200
+
+        wait_for(
+            ready,
+            what=f"{self.name} to answer GET /health/ready with 200",
+            timeout=timeout,
+            interval=0.2,
+            retry_on=(httpx.HTTPError,),
+        )
 
 
 @dataclass
@@ -173,16 +178,16 @@ class Children:
         database_url: str,
         *,
         env: Mapping[str, str] | None = None,
-        port: int | None = None,
         wait: bool = True,
     ) -> Server:
-        """A uvicorn process over the app factory (FEEDBACK_RUN_WORKERS=false unless `env` says)."""
-        port = port or free_port()
-        name = f"server-{len(self.started)}-{port}"
-        command = [sys.executable, "-m", "uvicorn", "feedback_svc.asgi:app_from_env", "--factory",
-                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+        """A `feedback-svc serve` process (FEEDBACK_RUN_WORKERS=false unless `env` says) on a port the
+        system picks: it writes the port to a file once bound, so no other process can take it first."""
+        name = f"server-{len(self.started)}"
+        port_file = self.log_dir / f"{name}.port"
+        command = [sys.executable, "-m", "feedback_svc.cli", "serve", "--host", "127.0.0.1",
+                   "--port", "0", "--port-file", str(port_file)]  # fmt: skip
         process, log = self._spawn(name, command, service_env(database_url, env))
-        server = Server(name=name, process=process, log=log, port=port)
+        server = Server(name=name, process=process, log=log, port_file=port_file)
         self.started.append(server)
         if wait:
             server.wait_ready()
@@ -228,7 +233,7 @@ class Children:
 def servers(
     database_url: str, count: int, *, log_dir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[list[str]]:
-    """`count` uvicorn processes over the app factory, started side by side; their base URLs."""
+    """`count` server processes, started side by side; their base URLs."""
     with Children(log_dir) as children:
         yield [server.base_url for server in children.servers(database_url, count, env=env)]
 
@@ -329,6 +334,15 @@ class PrivatePostgres:
             )  # fmt: skip
 
 
+def _unused_port() -> int:
+    """A port nothing listened on a moment ago. Only for PostgreSQL, which cannot take port 0 (its
+    port must be 1-65535, and it names its socket file after it) and keeps the port across the
+    restarts these tests make; every server of our own binds port 0 instead."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def private_postgres(root: Path) -> Iterator[PrivatePostgres]:
     """initdb into `root` (a new folder in the `server_folder` fixture's), start on a free loopback
@@ -338,7 +352,7 @@ def private_postgres(root: Path) -> Iterator[PrivatePostgres]:
     user = _system_user()
     if user is not None:
         shutil.chown(root, user)
-    pg = PrivatePostgres(root=root, port=free_port(), user=user)
+    pg = PrivatePostgres(root=root, port=_unused_port(), user=user)
     subprocess.run(
         [str(_pg_bin() / "initdb"), "-D", str(pg.pgdata), "-U", "postgres", "--auth=trust",
          "--encoding=utf8", "--no-sync"],

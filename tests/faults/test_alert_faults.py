@@ -21,10 +21,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from feedback_svc.settings import Settings
 from tests.faults.delivery_fakes import Relay, Tripwire, smtp_relay
-from tests.faults.processes import Children, free_port
+from tests.faults.processes import Children
 from tests.faults.test_delivery_faults import eventually, wait_for_kill
 from tests.integration.recovery.conftest import insert_customer, insert_task
 from tests.integration.users.console_helpers import make_user
+from tests.listening import HeldPorts, port_of
 
 MANAGER = "morgan@example.com"
 BASE_URL = "https://feedback.acme.example"
@@ -71,12 +72,14 @@ async def test_a_worker_killed_while_sending_an_alert_neither_loses_nor_doubles_
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    held_ports: HeldPorts,
 ) -> None:
     await make_user(conn, email=MANAGER, role="manager", name="Morgan Manager")
     task = await insert_task(
         conn, await insert_customer(conn), priority=20.0, deadline_at=datetime.now(UTC) - timedelta(hours=1)
     )
-    smtp_port = free_port()
+    smtp_socket = held_ports.hold()
+    smtp_port = port_of(smtp_socket)
     tripwire = Tripwire()
     relay = (
         RelayKillingBeforeHandOver(tripwire=tripwire)
@@ -84,7 +87,7 @@ async def test_a_worker_killed_while_sending_an_alert_neither_loses_nor_doubles_
         else Relay(tripwire=tripwire)
     )
 
-    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
+    with smtp_relay(relay, smtp_socket), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(settings, smtp_port))
         tripwire.arm(first.process.pid)
         await wait_for_kill(first, tripwire, children)

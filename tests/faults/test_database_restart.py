@@ -22,6 +22,7 @@ from tests.faults.load import (
     invite_on_the_web,
 )
 from tests.faults.processes import Children, PrivatePostgres, Server, private_postgres
+from tests.waiting import eventually
 
 CUSTOMERS = 20
 WRITERS = 6
@@ -48,28 +49,47 @@ async def _readiness(http: httpx.AsyncClient, server: Server) -> httpx.Response:
 
 
 async def _wait_ready(http: httpx.AsyncClient, server: Server) -> None:
-    deadline = time.monotonic() + RECOVERY_TIMEOUT
-    while (await _readiness(http, server)).status_code != 200:
-        assert time.monotonic() < deadline, "the service did not become ready again by itself"
-        await asyncio.sleep(0.2)
+    await eventually(
+        lambda: _readiness(http, server),
+        until=lambda response: response.status_code == 200,
+        what="the service to become ready again by itself",
+        timeout=RECOVERY_TIMEOUT,
+        interval=0.2,
+    )
 
 
-async def _outage(pg: PrivatePostgres, http: httpx.AsyncClient, server: Server) -> list[httpx.Response]:
+def _acknowledged(outcomes: Outcomes) -> int:
+    return outcomes.statuses[200] + outcomes.statuses[201]
+
+
+async def _under_load(outcomes: Outcomes, what: str) -> None:
+    """Until the writers have had another answer each acknowledged: load is flowing (again)."""
+    target = _acknowledged(outcomes) + WRITERS + PAGE_WRITERS
+
+    async def acknowledged() -> int:
+        return _acknowledged(outcomes)
+
+    await eventually(acknowledged, until=lambda n: n >= target, what=what, timeout=RECOVERY_TIMEOUT)
+
+
+async def _outage(
+    pg: PrivatePostgres, http: httpx.AsyncClient, server: Server, outcomes: Outcomes
+) -> list[httpx.Response]:
     """Crash-restart, then a stop of a few seconds; what readiness said while the database was down."""
-    await asyncio.sleep(1)
+    await _under_load(outcomes, "answers acknowledged before the crash")
     await asyncio.to_thread(pg.restart, "immediate")
     await _wait_ready(http, server)
-    await asyncio.sleep(1)
+    await _under_load(outcomes, "answers acknowledged after the crash-restart")
 
     await asyncio.to_thread(pg.stop, "fast")
     while_down = []
     until = time.monotonic() + OUTAGE_SECONDS
     while time.monotonic() < until:
         while_down.append(await _readiness(http, server))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # readiness asked every 0.3 s through an outage of set length: not a wait
     await asyncio.to_thread(pg.start)
     await _wait_ready(http, server)
-    await asyncio.sleep(1)
+    await _under_load(outcomes, "answers acknowledged after the database came back")
     return while_down
 
 
@@ -114,7 +134,7 @@ async def test_a_database_restart_under_load_loses_no_acknowledged_answer_and_he
                 writers = [asyncio.create_task(writer(n)) for n in range(WRITERS)]
                 writers += [asyncio.create_task(page_writer(n)) for n in range(PAGE_WRITERS)]
                 try:
-                    while_down = await _outage(pg, http, server)
+                    while_down = await _outage(pg, http, server, outcomes)
                 finally:
                     done.set()
                     # each writer finishes the answer in hand; none may hang
@@ -157,9 +177,15 @@ async def test_a_database_restart_under_load_loses_no_acknowledged_answer_and_he
             assert {row["id"]: row["score"] for row in on_the_page} == answered_on_the_page
 
             # the worker recovered too: the answers' events were all processed, none buried
-            deadline = time.monotonic() + RECOVERY_TIMEOUT
-            while await fetch(database_url, "SELECT 1 FROM outbox WHERE status <> 'done' LIMIT 1"):
+
+            async def drained() -> bool:
                 dead = await fetch(database_url, "SELECT id, last_error FROM outbox WHERE status = 'dead'")
                 assert not dead, dead
-                assert time.monotonic() < deadline, "the worker did not drain the outbox after the restart"
-                await asyncio.sleep(0.3)
+                return not await fetch(database_url, "SELECT 1 FROM outbox WHERE status <> 'done' LIMIT 1")
+
+            await eventually(
+                drained,
+                what="the worker to drain the outbox after the restart",
+                timeout=RECOVERY_TIMEOUT,
+                interval=0.3,  # each look opens two connections
+            )

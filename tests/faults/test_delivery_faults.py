@@ -47,8 +47,10 @@ from tests.faults.delivery_fakes import (
     sms_api,
     smtp_relay,
 )
-from tests.faults.processes import Child, Children, free_port
+from tests.faults.processes import Child, Children
 from tests.integration.webhooks.conftest import emit, fan_out, register
+from tests.listening import HeldPorts, port_of
+from tests.waiting import eventually as poll
 
 Client = AsyncTestClient[Litestar]
 BASE_URL = "https://feedback.acme.example"
@@ -197,11 +199,9 @@ def assert_backing_off(waits: dict[uuid.UUID, timedelta], tries: int) -> None:
 async def eventually(check: Callable[[], Awaitable[bool]], *, what: str, children: Children) -> None:
     """Poll `check` until it holds; fail with the workers' logs after WAIT seconds."""
     try:
-        async with asyncio.timeout(WAIT):
-            while not await check():
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}\n{children.logs()}") from None
+        await poll(check, what=what, timeout=WAIT, interval=0.2)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}\n{children.logs()}") from None
 
 
 async def wait_for_kill(child: Child, tripwire: Tripwire, children: Children) -> None:
@@ -225,10 +225,15 @@ async def end_lease(conn: asyncpg.Connection) -> None:
 
 
 async def test_smtp_down_for_hours_then_every_invitation_arrives_once(
-    client: Client, crm: dict[str, str], conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    held_ports: HeldPorts,
 ) -> None:
-    smtp_port = free_port()  # nothing listens here yet
-    send = delivery_settings(settings, smtp_port=smtp_port, sms_port=free_port())
+    smtp_socket = held_ports.hold()  # nothing listens here yet
+    send = delivery_settings(settings, smtp_port=port_of(smtp_socket), sms_port=held_ports.refusing())
     worker = invitation_worker(pool, send)
     ids = [await invite(client, crm, n, channel="email") for n in range(20)]
     relay = Relay(busy=True)
@@ -240,7 +245,7 @@ async def test_smtp_down_for_hours_then_every_invitation_arrives_once(
     with ExitStack() as servers:
         for tries in range(1, outage + 1):
             if tries == 7:
-                servers.enter_context(smtp_relay(relay, smtp_port))
+                servers.enter_context(smtp_relay(relay, smtp_socket))
             await make_sends_due(conn)
             assert await drain(worker) == len(ids)
             if tries == 1:
@@ -270,10 +275,15 @@ async def test_smtp_down_for_hours_then_every_invitation_arrives_once(
 
 
 async def test_sms_provider_down_for_hours_then_every_message_goes_out_once(
-    client: Client, crm: dict[str, str], conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    held_ports: HeldPorts,
 ) -> None:
-    sms_port = free_port()  # nothing listens here yet
-    send = delivery_settings(settings, smtp_port=free_port(), sms_port=sms_port)
+    sms_socket = held_ports.hold()  # nothing listens here yet
+    send = delivery_settings(settings, smtp_port=held_ports.refusing(), sms_port=port_of(sms_socket))
     worker = invitation_worker(pool, send)
     ids = [await invite(client, crm, n, channel="sms") for n in range(8)]
     provider = SmsProvider(down=True)
@@ -283,7 +293,7 @@ async def test_sms_provider_down_for_hours_then_every_message_goes_out_once(
     with ExitStack() as servers:
         for tries in range(1, outage + 1):
             if tries == 4:
-                servers.enter_context(sms_api(provider, sms_port))
+                servers.enter_context(sms_api(provider, sms_socket))
             await make_sends_due(conn)
             assert await drain(worker) == len(ids)
             waits = await pending_sends(conn)
@@ -315,9 +325,15 @@ async def test_sms_provider_down_for_hours_then_every_message_goes_out_once(
 
 
 async def test_an_outage_that_outlasts_the_survey_link_fails_the_invitation_for_all_to_see(
-    client: Client, crm: dict[str, str], conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
+    client: Client,
+    crm: dict[str, str],
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    held_ports: HeldPorts,
 ) -> None:
-    send = delivery_settings(settings, smtp_port=free_port(), sms_port=free_port())  # nobody listens
+    # nobody listens on either
+    send = delivery_settings(settings, smtp_port=held_ports.refusing(), sms_port=held_ports.refusing())
     worker = invitation_worker(pool, send)
     invitation_id = await invite(client, crm, 0, channel="email")
     for _ in range(4):  # the worker's own quick retries
@@ -377,14 +393,15 @@ async def test_a_worker_killed_after_the_relay_took_the_email_resends_the_same_m
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    held_ports: HeldPorts,
 ) -> None:
-    smtp_port = free_port()
-    send = delivery_settings(settings, smtp_port=smtp_port, sms_port=free_port())
+    smtp_socket = held_ports.hold()
+    send = delivery_settings(settings, smtp_port=port_of(smtp_socket), sms_port=held_ports.refusing())
     invitation_id = await invite(client, crm, 0, channel="email")
     tripwire = Tripwire()
     relay = Relay(tripwire=tripwire)
 
-    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
+    with smtp_relay(relay, smtp_socket), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(send))
         tripwire.arm(first.process.pid)
         # the relay has the message, and kills the worker before it answers 250
@@ -420,15 +437,16 @@ async def test_a_worker_killed_after_the_provider_took_the_sms_sends_it_once(
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    held_ports: HeldPorts,
 ) -> None:
-    sms_port = free_port()
-    send = delivery_settings(settings, smtp_port=free_port(), sms_port=sms_port)
+    sms_socket = held_ports.hold()
+    send = delivery_settings(settings, smtp_port=held_ports.refusing(), sms_port=port_of(sms_socket))
     invitation_id = await invite(client, crm, 0, channel="sms")
     await make_sends_due(conn)
     tripwire = Tripwire()
     provider = SmsProvider(tripwire=tripwire)
 
-    with sms_api(provider, sms_port), Children(tmp_path / "logs") as children:
+    with sms_api(provider, sms_socket), Children(tmp_path / "logs") as children:
         first = children.worker(database_url, env=worker_env(send))
         tripwire.arm(first.process.pid)
         # the provider took the message, and kills the worker before it answers 201
@@ -490,10 +508,11 @@ async def drain_hooks(runner: WebhookDeliverer, http: httpx.AsyncClient) -> int:
 
 
 async def test_crm_receiver_down_for_a_day_then_every_event_arrives_once_in_order(
-    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, make_key: KeyFactory
+    client: Client, conn: asyncpg.Connection, pool: asyncpg.Pool, make_key: KeyFactory, held_ports: HeldPorts
 ) -> None:
     admin = await make_key("admin", name="admin")
-    port = free_port()  # nothing listens here yet
+    crm_socket = held_ports.hold()  # nothing listens here yet
+    port = port_of(crm_socket)
     endpoint = await register(client, admin, f"http://127.0.0.1:{port}/hooks/crm")
     customers = [uuid.uuid4() for _ in range(3)]
     sent: dict[uuid.UUID, list[str]] = {customer: [] for customer in customers}
@@ -511,7 +530,7 @@ async def test_crm_receiver_down_for_a_day_then_every_event_arrives_once_in_orde
         with ExitStack() as servers:
             for attempt in range(1, outage + 1):
                 if attempt == 4:
-                    servers.enter_context(crm_endpoint(receiver, port))
+                    servers.enter_context(crm_endpoint(receiver, crm_socket))
                 await make_hooks_due(conn)
                 # each customer's first delivery is tried; the rest wait behind it
                 assert await drain_hooks(runner, http) == len(customers)

@@ -17,7 +17,7 @@ from feedback_svc.delivery.email.render import make_message_id
 from feedback_svc.settings import Settings
 from feedback_svc.surveys import reminders
 from tests.faults.delivery_fakes import Relay, SmsProvider, Tripwire, sms_api, smtp_relay
-from tests.faults.processes import Children, free_port
+from tests.faults.processes import Children
 from tests.faults.test_delivery_faults import (
     MAIL_FROM,
     Client,
@@ -36,6 +36,7 @@ from tests.integration.surveys.reminder_setup import (
     reminder_rows,
     worker_for,
 )
+from tests.listening import HeldPorts, port_of
 
 __all__ = ["pool", "settings"]  # the fixtures this module uses, as test_delivery_faults sets them up
 
@@ -74,13 +75,14 @@ async def test_a_worker_killed_after_the_provider_took_the_sms_reminder_sends_it
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    held_ports: HeldPorts,
 ) -> None:
-    sms_port = free_port()
-    send = delivery_settings(settings, smtp_port=free_port(), sms_port=sms_port)
+    sms_socket = held_ports.hold()
+    send = delivery_settings(settings, smtp_port=held_ports.refusing(), sms_port=port_of(sms_socket))
     invitation_id = await invite(client, crm, channel="sms")
     provider = SmsProvider()
 
-    with sms_api(provider, sms_port), Children(tmp_path / "logs") as children:
+    with sms_api(provider, sms_socket), Children(tmp_path / "logs") as children:
         assert await drain(worker_for(pool, send)) == 1  # the invitation goes out
         await make_reminders_due(conn)
         provider.tripwire = tripwire = Tripwire()
@@ -122,13 +124,14 @@ async def test_an_answer_while_the_crashed_reminder_waits_for_its_lease_wins(
     settings: Settings,
     database_url: str,
     tmp_path: Path,
+    held_ports: HeldPorts,
 ) -> None:
-    smtp_port = free_port()
-    send = delivery_settings(settings, smtp_port=smtp_port, sms_port=free_port())
+    smtp_socket = held_ports.hold()
+    send = delivery_settings(settings, smtp_port=port_of(smtp_socket), sms_port=held_ports.refusing())
     invitation_id = await invite(client, crm, channel="email")
     relay = Relay()
 
-    with smtp_relay(relay, smtp_port), Children(tmp_path / "logs") as children:
+    with smtp_relay(relay, smtp_socket), Children(tmp_path / "logs") as children:
         in_process = worker_for(pool, send)
         assert await drain(in_process) == 1  # the invitation goes out...
         assert await drain(in_process) == 0  # ...and its reminder waits three days

@@ -7,22 +7,23 @@ emails to a real SMTP server, webhooks to a real receiver, detractors into the r
 """
 
 import asyncio
-import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
-from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
 from feedback_svc.webhooks.schemas import EVENT_TYPES
 from tests.faults.load import Outcomes, api_headers, create_customers, fetch, post_until_acknowledged
-from tests.faults.processes import Children, free_port
+from tests.faults.processes import Children
 from tests.integration.delivery.email.conftest import Inbox
 from tests.integration.webhooks.receiver import running_receiver
+from tests.listening import SmtpController
+from tests.waiting import eventually
 
 CUSTOMERS = 80
 CONCURRENCY = 8
@@ -71,18 +72,15 @@ async def _drained(database_url: str) -> bool:
     return not await _still_pending(database_url)
 
 
-async def _wait(what: str, condition: object, timeout: float = DRAIN_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await asyncio.sleep(0.3)
+async def _wait(what: str, condition: Callable[[], Awaitable[bool]], timeout: float = DRAIN_TIMEOUT) -> None:
+    await eventually(condition, what=what, timeout=timeout, interval=0.3)
 
 
 async def test_two_servers_and_two_workers_lose_nothing_and_do_nothing_twice(
     database_url: str, tmp_path: Path
 ) -> None:
     inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp = SmtpController(inbox)  # port 0: smtp.port is the one it bound
     smtp.start()
     try:
         with running_receiver() as receiver, Children(tmp_path / "logs") as children:

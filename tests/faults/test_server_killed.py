@@ -7,7 +7,6 @@ killed with SIGKILL mid-load; its clients' retries land on the survivor.
 """
 
 import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.faults.load import (
     invite_on_the_web,
 )
 from tests.faults.processes import Children
+from tests.waiting import eventually
 
 INVITATIONS = 60
 CLIENTS = 8
@@ -75,10 +75,17 @@ async def test_a_server_killed_mid_load_loses_no_acknowledged_answer_and_retries
 
             clients = [asyncio.create_task(client()) for _ in range(CLIENTS)]
             try:
-                deadline = time.monotonic() + GIVE_UP_AFTER
-                while len(acked_api) + len(acked_web) < KILL_AFTER:
-                    assert time.monotonic() < deadline, "the load never got going"
-                    await asyncio.sleep(0.01)
+
+                async def acknowledged() -> int:
+                    return len(acked_api) + len(acked_web)
+
+                await eventually(
+                    acknowledged,
+                    until=lambda n: n >= KILL_AFTER,
+                    what=f"{KILL_AFTER} acknowledged answers (the load under way)",
+                    timeout=GIVE_UP_AFTER,
+                    interval=0.01,  # kill soon after the threshold, with plenty still in flight
+                )
                 first.kill()  # no shutdown: in-flight requests die with the process
             finally:
                 await asyncio.wait_for(asyncio.gather(*clients), timeout=GIVE_UP_AFTER + 15)
