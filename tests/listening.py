@@ -1,7 +1,7 @@
 """Servers for tests bind port 0 and say which port they got.
 
-A port picked free beforehand and released (the old `free_port()`) can be taken by another
-process before our server binds it. Instead:
+A port picked free and released before a server binds it can be taken by another process in
+between. Instead:
 
     controller = SmtpController(inbox)       # aiosmtpd on 127.0.0.1:0
     controller.start(); controller.port      # the port it bound

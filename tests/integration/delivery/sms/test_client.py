@@ -2,7 +2,6 @@
 
 import base64
 import re
-import socket
 import time
 
 import httpx
@@ -12,6 +11,7 @@ from feedback_svc.delivery.errors import PermanentDeliveryError, SettingsDeliver
 from feedback_svc.delivery.sms.client import IDEMPOTENCY_HEADER, SmsClient, SmsRefused
 from feedback_svc.settings import Settings
 from tests.integration.delivery.sms.provider import FakeProvider
+from tests.listening import held_port, port_of
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "auth-token-0123456789"
@@ -151,13 +151,10 @@ async def test_an_answer_without_a_sid_is_transient(provider: FakeProvider) -> N
 
 
 async def test_a_closed_port_is_transient() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # nothing listens on the port any more
-    client = SmsClient(sms_settings(f"http://127.0.0.1:{port}"), timeout=TIMEOUT)
-    with pytest.raises(TransientDeliveryError, match="unreachable"):
-        await client.send(to=TO, body="hi", idempotency_key="k")
+    with held_port() as nothing_listens:  # bound, never listening: connections are refused
+        client = SmsClient(sms_settings(f"http://127.0.0.1:{port_of(nothing_listens)}"), timeout=TIMEOUT)
+        with pytest.raises(TransientDeliveryError, match="unreachable"):
+            await client.send(to=TO, body="hi", idempotency_key="k")
 
 
 async def test_a_slow_provider_is_transient_after_the_timeout(provider: FakeProvider) -> None:
