@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from feedback_svc.cli import _parser
+from feedback_svc.cli import _listen, _parser
+from feedback_svc.settings import Settings
 from tests.e2e.test_serve import cli
 from tests.listening import held_port, port_of
 
@@ -94,3 +95,21 @@ def test_usage_errors_name_the_problem(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--scope" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_on_port_0_binds_first_and_writes_the_port_it_got(tmp_path: Path) -> None:
+    args = _parser().parse_args(["serve", "--port", "0", "--port-file", str(tmp_path / "port")])
+    settings, listener = _listen(Settings(), port=args.port, port_file=args.port_file)
+    assert listener is not None
+    with listener:
+        bound = listener.getsockname()[1]
+        assert bound != 0
+        assert settings.port == bound  # so base_url and the banner name it
+        assert (tmp_path / "port").read_text() == f"{bound}\n"
+        assert not (tmp_path / "port.partial").exists()
+
+
+def test_serve_without_port_0_or_a_port_file_leaves_binding_to_the_server() -> None:
+    settings, listener = _listen(Settings(port=8123), port=8123, port_file=None)
+    assert listener is None
+    assert settings.port == 8123
