@@ -114,8 +114,14 @@ def _listen(
     """
     if port != 0 and port_file is None:
         return settings, None
-    family = socket.getaddrinfo(settings.host, None, type=socket.SOCK_STREAM)[0][0]
-    listener = socket.create_server((settings.host, settings.port if port != 0 else 0), family=family)
+    wanted = settings.port if port != 0 else 0
+    try:
+        family = socket.getaddrinfo(settings.host, None, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((settings.host, wanted), family=family)
+    except OSError as error:  # one line naming the address, not a hint about the database
+        raise SystemExit(
+            f"feedback-svc serve: cannot listen on {settings.host}:{wanted}: {error.strerror}"
+        ) from None
     settings = msgspec.structs.replace(settings, port=listener.getsockname()[1])
     if port_file is not None:
         partial = port_file.with_name(port_file.name + ".partial")

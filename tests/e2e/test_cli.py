@@ -113,3 +113,13 @@ def test_serve_without_port_0_or_a_port_file_leaves_binding_to_the_server() -> N
     settings, listener = _listen(Settings(port=8123), port=8123, port_file=None)
     assert listener is None
     assert settings.port == 8123
+
+
+def test_serve_on_a_port_in_use_with_a_port_file_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match=rf"cannot listen on 127\.0\.0\.1:{port}: "):
+            _listen(Settings(port=port), port=port, port_file=tmp_path / "port")
+    assert not (tmp_path / "port").exists()
