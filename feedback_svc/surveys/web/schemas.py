@@ -66,7 +66,6 @@ class SurveyChrome(View):
     submit: str
     confirm: str
     optional: str
-    comment_hint: str  # "{max} characters at most."
     edit_note: str  # "You can change your answer until {until}."
     error_summary_title: str
     error_title_prefix: str
