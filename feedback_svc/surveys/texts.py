@@ -11,7 +11,7 @@ from typing import Literal
 import msgspec
 
 from feedback_svc.i18n import N_, SUPPORTED_LOCALES, translator
-from feedback_svc.i18n.names import touchpoint_name
+from feedback_svc.i18n.names import has_brand, touchpoint_name
 
 Kind = Literal["nps", "csat", "ces"]
 
@@ -35,6 +35,10 @@ _DEFAULTS: dict[str, dict[str, str]] = {
     "nps": {
         "subject": N_("How likely are you to recommend {brand}?"),
         "question": N_("How likely are you to recommend {brand} to a friend or colleague?"),
+        # without a brand of its own the service says "us", and where "us" goes differs by
+        # language ("vous nous recommandiez"): a sentence of its own, not "us" put in for {brand}
+        "subject_us": N_("How likely are you to recommend us?"),
+        "question_us": N_("How likely are you to recommend us to a friend or colleague?"),
         "low_label": N_("Not at all likely"),
         "high_label": N_("Extremely likely"),
     },
@@ -55,7 +59,7 @@ _DEFAULTS: dict[str, dict[str, str]] = {
     "common": {
         "reason": N_("What is the main reason for your score?"),
         "contact": N_("I'd like someone to contact me about this"),
-        # stands for {brand} when the service has no brand name of its own
+        # stands for {brand} in a survey's own wording when the service has no brand name
         "us": N_("us"),
     },
 }
@@ -107,11 +111,12 @@ def resolve_texts(
     general = touchpoint in (None, GENERAL_TOUCHPOINT) and touchpoint_display is None
     if general and "question" not in overridden and "question_general" in resolved:
         resolved["question"] = resolved["question_general"]
-    names = {
-        "brand": brand or resolved["us"],
-        "touchpoint": touchpoint_display
-        or touchpoint_name(touchpoint or GENERAL_TOUCHPOINT, locale=language),
-    }
+    if not has_brand(brand):
+        for key in ("subject", "question"):
+            if key not in overridden and f"{key}_us" in resolved:
+                resolved[key] = resolved[f"{key}_us"]
+    named = touchpoint_display or touchpoint_name(touchpoint or GENERAL_TOUCHPOINT, locale=language)
+    names = {"brand": brand if brand and has_brand(brand) else resolved["us"], "touchpoint": named}
     return SurveyTexts(**{field: _fill(resolved[field], names) for field in SurveyTexts.__struct_fields__})
 
 

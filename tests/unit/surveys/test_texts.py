@@ -13,8 +13,9 @@ def test_german_texts_and_english_fallback() -> None:
     german = resolve_texts(kind="nps", locale="de-AT")
     assert "empfehlen" in german.question
     assert "uns" in german.question
-    french = resolve_texts(kind="nps", locale="fr")
-    assert french.question.startswith("How likely")
+    swedish = resolve_texts(kind="nps", locale="sv")
+    assert swedish.question.startswith("How likely")
+    assert resolve_texts(kind="nps", locale="fr-CA").question.startswith("Quelle est la probabilité")
 
 
 def test_survey_overrides_win_per_locale() -> None:
@@ -39,7 +40,8 @@ def test_placeholders_are_filled_without_format_injection() -> None:
     [
         ("en", "Reminder: How likely are you to recommend Acme?", "A few days ago we asked"),
         ("de", "Erinnerung: Wie wahrscheinlich empfehlen Sie Acme weiter?", "Vor ein paar Tagen"),
-        ("pt-BR", "Reminder: How likely are you to recommend Acme?", "A few days ago we asked"),
+        ("pt-BR", "Lembrete: Você recomendaria Acme?", "Há alguns dias"),
+        ("sv", "Reminder: How likely are you to recommend Acme?", "A few days ago we asked"),
     ],
 )
 def test_a_reminder_email_says_so_and_asks_the_same_question(locale: str, subject: str, intro: str) -> None:
