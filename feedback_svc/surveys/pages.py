@@ -271,8 +271,12 @@ class SurveyPagesController(Controller):
                         channel=invitation["channel"] or "web",
                         now=datetime.now(UTC),
                     )
-            except (InvalidInput, Conflict) as error:
-                errors.append(FieldError(field=None, message=error.detail))
+            except Conflict:
+                # the edit window closed between showing the page and this post
+                errors.append(FieldError(field=None, message=chrome.edit_closed_error))
+            except InvalidInput:
+                # the checks above make this the service's own score check; say it the page's way
+                errors.append(FieldError(field="score", message=chrome.score_error.format(min=low, max=high)))
         if errors:
             view = self._survey_view(
                 request,

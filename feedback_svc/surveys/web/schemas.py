@@ -72,6 +72,7 @@ class SurveyChrome(View):
     score_error: str  # "Choose a score from {min} to {max}."
     link_score_error: str  # the link's ?score= is not on the scale; "{min}", "{max}" as above
     comment_error: str  # "Please shorten your comment to {max} characters."
+    edit_closed_error: str  # the answer's edit window closed while the page was open
     unsubscribe_note: str
     unsubscribe_button: str
 

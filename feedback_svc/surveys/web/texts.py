@@ -48,6 +48,7 @@ def _page_texts(code: str) -> PageTexts:
                 "Please shorten your comment to {max} characters.",
                 MAX_COMMENT_LENGTH,
             ),
+            edit_closed_error=_("This answer can no longer be changed: the time for changes has ended."),
             unsubscribe_note=_("Don't want to be asked for feedback?"),
             unsubscribe_button=_("Unsubscribe from surveys"),
         ),
