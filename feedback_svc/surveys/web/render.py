@@ -33,7 +33,7 @@ def make_environment(locale: str = "en") -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
     )
     # newstyle: placeholders are filled (and escaped) by gettext itself, never left as %(x)s
-    environment.install_gettext_translations(translator(locale), newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_translations(translator(locale), newstyle=True)
     return environment
 
 
