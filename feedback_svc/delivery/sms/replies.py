@@ -97,8 +97,31 @@ KEYWORDS: dict[str, Keyword] = {
 # Only a whole message counts as a number word: "one of your agents was rude" is a reason, not a 1.
 _ENGLISH = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _GERMAN = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn")
-NUMBER_WORDS: dict[str, int] = {
-    word: value for words in (_ENGLISH, _GERMAN) for value, word in enumerate(words)
+_FRENCH = ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix")
+_SPANISH = ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez")
+_ITALIAN = ("zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci")
+_DUTCH = ("nul", "één", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien")
+# Portuguese "um" (one) is left out: as a whole English message it is a hesitation, not a score.
+_PORTUGUESE = ("zero", "uma", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez")
+_POLISH = (
+    "zero",
+    "jeden",
+    "dwa",
+    "trzy",
+    "cztery",
+    "pięć",
+    "sześć",
+    "siedem",
+    "osiem",
+    "dziewięć",
+    "dziesięć",
+)
+_LANGUAGES = (_ENGLISH, _GERMAN, _FRENCH, _SPANISH, _ITALIAN, _DUTCH, _PORTUGUESE, _POLISH)
+NUMBER_WORDS: dict[str, int] = {word: value for words in _LANGUAGES for value, word in enumerate(words)}
+# the same words as phones without accents send them
+NUMBER_WORDS |= {
+    unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode(): value
+    for word, value in NUMBER_WORDS.items()
 }
 
 # \d is any Unicode decimal digit (fullwidth, Arabic-Indic ...) and int() reads them all.

@@ -150,6 +150,15 @@ def test_local_opt_out_and_call_me_words_are_keywords(reply: str, keyword: str) 
 
 
 @pytest.mark.parametrize(
+    ("reply", "score"),
+    [("cinq", 5), ("Cinco!", 5), ("sette", 7), ("vijf", 5), ("Pięć", 5), ("piec", 5), ("três", 3),
+     ("tres", 3), ("dziesięć", 10), ("een", 1), ("één", 1)],
+)  # fmt: skip
+def test_a_score_written_as_a_word_in_each_language(reply: str, score: int) -> None:
+    assert parse_reply(reply, scale=(0, 10)) == ScoreReply(score=score)
+
+
+@pytest.mark.parametrize(
     ("reply", "expected"),
     [("8 sur 10", ScoreReply(score=8)), ("4 de 5", ScoreReply(score=4)), ("3 na 5", ScoreReply(score=3)),
      ("4 o 5", None), ("3 lub 4", None), ("8 sur 5", None)],
