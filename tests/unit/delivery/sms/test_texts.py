@@ -17,7 +17,7 @@ KINDS: tuple[SurveyKind, ...] = ("nps", "csat", "ces")
 BRAND = "Stadtwerke Musterstadt"  # a long-ish real-world sender name
 CONTACT = "help@stadtwerke-muster.de"
 DEADLINE = "Mon 24 Nov, 17:00"
-LOCAL_DEADLINE = "2026-11-24 17:00 CET"  # as lib.localtime.local_text writes a promise
+LOCAL_DEADLINE = "Di., 24.11., 17:00 MEZ"  # as i18n.dates.format_moment(compact=True) writes a promise
 
 
 def every_text(locale: str, *, contact: str | None = CONTACT) -> list[str]:
