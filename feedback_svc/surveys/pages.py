@@ -19,6 +19,7 @@ from litestar.params import Body, FromPath, FromQuery
 
 from feedback_svc.customers.queries import lock_customer
 from feedback_svc.i18n.dates import format_moment
+from feedback_svc.i18n.numbers import format_number
 from feedback_svc.lib.errors import Conflict, InvalidInput
 from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
@@ -257,7 +258,12 @@ class SurveyPagesController(Controller):
             errors.append(FieldError(field="score", message=chrome.score_error.format(min=low, max=high)))
         if len(comment) > MAX_COMMENT_LENGTH:
             errors.append(
-                FieldError(field="comment", message=chrome.comment_error.format(max=MAX_COMMENT_LENGTH))
+                FieldError(
+                    field="comment",
+                    message=chrome.comment_error.format(
+                        max=format_number(MAX_COMMENT_LENGTH, locale=invitation["locale"])
+                    ),
+                )
             )
         if score is not None and not errors:
             try:

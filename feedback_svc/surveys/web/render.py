@@ -1,10 +1,12 @@
 """Render the customer-facing survey pages from their views with Jinja2 (autoescaped)."""
 
+import functools
 from pathlib import Path
 
 import jinja2
 
 from feedback_svc.i18n import supported_locale, translator
+from feedback_svc.i18n.numbers import format_number
 from feedback_svc.surveys.web.schemas import (
     SurveyPageView,
     ThanksPageView,
@@ -34,6 +36,8 @@ def make_environment(locale: str = "en") -> jinja2.Environment:
     )
     # newstyle: placeholders are filled (and escaped) by gettext itself, never left as %(x)s
     environment.install_gettext_translations(translator(locale), newstyle=True)
+    # 5,000 / 5.000 / 5 000: numbers in a sentence as the sentence's language writes them
+    environment.filters["number"] = functools.partial(format_number, locale=locale)
     return environment
 
 

@@ -63,7 +63,7 @@ async def test_a_german_customer_reads_the_promise_in_german_in_their_own_time(
     # reopening the link (the survey page with its edit note) speaks the same language and zone
     again = await client.get(f"/s/{token(settings, invitation_id)}")
     assert f"Sie können Ihre Antwort bis {until} ändern." in again.text
-    assert "Höchstens 5000 Zeichen." in again.text
+    assert "Höchstens 5.000 Zeichen." in again.text
 
 
 async def test_no_promise_without_a_request_or_with_the_rule_off(

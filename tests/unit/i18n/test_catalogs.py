@@ -73,10 +73,10 @@ def test_polish_has_three_forms_and_french_counts_zero_as_one() -> None:
         "Link będzie aktywny jeszcze przez {days} dni.",
         "Link będzie aktywny jeszcze przez {days} dni.",
     ]
-    hint = translator("pl").ngettext("%(count)s character at most.", "%(count)s characters at most.", 3)
-    assert hint == "Maksymalnie %(count)s znaki."
-    assert translator("pl").ngettext("%(count)s character at most.", "%(count)s characters at most.", 5) == (
-        "Maksymalnie %(count)s znaków."
+    hint = translator("pl").ngettext("%(limit)s character at most.", "%(limit)s characters at most.", 3)
+    assert hint == "Maksymalnie %(limit)s znaki."
+    assert translator("pl").ngettext("%(limit)s character at most.", "%(limit)s characters at most.", 5) == (
+        "Maksymalnie %(limit)s znaków."
     )
     assert days("fr", 0) == "Le lien reste valable {days} jour."
     assert days("de", 0) == "Der Link ist noch {days} Tage gültig."
@@ -100,4 +100,4 @@ def test_the_template_lists_exactly_what_the_code_asks_for(tmp_path: Path) -> No
     fresh = {(m.id, m.context) for m in read_catalog(extracted) if m.id}
     committed = {(m.id, m.context) for m in read_catalog(LOCALES_DIR / "messages.pot") if m.id}
     assert fresh == committed
-    assert any(re.search(r"%\(count\)s", " ".join(msgid_texts(m))) for m, _ in fresh)  # the templates too
+    assert any(re.search(r"%\(limit\)s", " ".join(msgid_texts(m))) for m, _ in fresh)  # the templates too

@@ -8,6 +8,7 @@ from feedback_svc.delivery.email.render import render_survey_email
 from feedback_svc.delivery.sms import texts as sms
 from feedback_svc.i18n.dates import format_moment
 from feedback_svc.i18n.names import TOUCHPOINT_NAMES
+from feedback_svc.i18n.numbers import format_number
 from feedback_svc.settings import DEFAULT_BRAND
 from feedback_svc.surveys.email_texts import email_texts
 from feedback_svc.surveys.texts import SCALES, Kind, resolve_texts
@@ -32,7 +33,10 @@ def rendered_pages(locale: str, pages: SurveyPages) -> list[str]:
         errors = [
             FieldError(field="score", message=chrome.score_error.format(min=low, max=high)),
             FieldError(field="score", message=chrome.link_score_error.format(min=low, max=high)),
-            FieldError(field="comment", message=chrome.comment_error.format(max=MAX_COMMENT_LENGTH)),
+            FieldError(
+                field="comment",
+                message=chrome.comment_error.format(max=format_number(MAX_COMMENT_LENGTH, locale=locale)),
+            ),
             FieldError(field=None, message=chrome.edit_closed_error),
         ]
         html.append(pages.render_survey_page(survey_view(kind=kind, locale=locale, errors=errors)))
