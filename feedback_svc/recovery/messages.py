@@ -1,7 +1,7 @@
 """Closing messages: the templates per outcome and locale, checked when saved, filled when sent.
 
-The templates are rows (recovery_message_templates), English and German shipped by the
-migration: another language is data, added with PUT /v1/recovery/message-templates. A customer's
+The templates are rows (recovery_message_templates), the eight survey languages shipped by the
+migrations: another language is data, added with PUT /v1/recovery/message-templates. A customer's
 locale picks the most specific one there is (pt-BR, then pt, then en).
 
 Placeholders are {name} (the customer's name), {brand} (FEEDBACK_BRAND_NAME) and {agent} (who

@@ -6,13 +6,14 @@ id), says it is a reminder, and carries a Message-ID of its own that threads it 
 invitation's.
 """
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 from feedback_svc.delivery.email.render import make_message_id, render_survey_email
 from feedback_svc.delivery.errors import PermanentDeliveryError
 from feedback_svc.delivery.sms import texts as sms_texts
-from feedback_svc.surveys.email_texts import email_texts
+from feedback_svc.surveys.email_texts import email_texts, expires_in
 from feedback_svc.surveys.texts import resolve_texts
 from feedback_svc.surveys.tokens import token_for
 
@@ -51,6 +52,7 @@ def survey_email(
                 name=invitation["name"],
                 purpose=invitation["purpose"],
                 reminder=reminder > 0,
+                expires_in=expires_in(invitation.get("expires_at"), now=datetime.now(UTC)),
             ),
             kind=invitation["kind"],
             survey_url=f"{base_url}/s/{token}",

@@ -18,8 +18,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 
 from feedback_svc.customers.queries import lock_customer
+from feedback_svc.i18n.dates import format_moment
+from feedback_svc.i18n.numbers import format_number
 from feedback_svc.lib.errors import Conflict, InvalidInput
-from feedback_svc.lib.localtime import local_text
 from feedback_svc.lib.ratelimit import limit_by_client
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
@@ -81,9 +82,9 @@ async def _promised_contact(
     )
 
 
-def _when(moment: datetime, time_zone: str | None) -> str:
-    """A time promised to the customer, in the customer's own time zone."""
-    return local_text(moment, time_zone)
+def _when(moment: datetime, time_zone: str | None, locale: str) -> str:
+    """A time promised to the customer, in the customer's own time zone and language."""
+    return format_moment(moment, locale=locale, time_zone=time_zone)
 
 
 class SurveyPagesController(Controller):
@@ -136,7 +137,9 @@ class SurveyPagesController(Controller):
             selected_score=score,
             comment=comment,
             contact_requested=contact,
-            editable_until=_when(editable_until, invitation["time_zone"]) if editable_until else None,
+            editable_until=(
+                _when(editable_until, invitation["time_zone"], chrome.locale) if editable_until else None
+            ),
             errors=errors or [],
             unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
             score_only=invitation["purpose"] == "pulse",
@@ -159,8 +162,8 @@ class SurveyPagesController(Controller):
             brand_name=_brand(request),
             texts=texts.thanks,
             edit_url=f"/s/{token}" if open_for_edits else None,
-            editable_until=_when(editable_until, time_zone) if open_for_edits else None,
-            contact_deadline=_when(contact_by, time_zone) if contact_by else None,
+            editable_until=_when(editable_until, time_zone, texts.locale) if open_for_edits else None,
+            contact_deadline=_when(contact_by, time_zone, texts.locale) if contact_by else None,
         )
         return _html(_pages(request).render_thanks_page(view))
 
@@ -255,7 +258,12 @@ class SurveyPagesController(Controller):
             errors.append(FieldError(field="score", message=chrome.score_error.format(min=low, max=high)))
         if len(comment) > MAX_COMMENT_LENGTH:
             errors.append(
-                FieldError(field="comment", message=chrome.comment_error.format(max=MAX_COMMENT_LENGTH))
+                FieldError(
+                    field="comment",
+                    message=chrome.comment_error.format(
+                        max=format_number(MAX_COMMENT_LENGTH, locale=invitation["locale"])
+                    ),
+                )
             )
         if score is not None and not errors:
             try:
@@ -269,8 +277,12 @@ class SurveyPagesController(Controller):
                         channel=invitation["channel"] or "web",
                         now=datetime.now(UTC),
                     )
-            except (InvalidInput, Conflict) as error:
-                errors.append(FieldError(field=None, message=error.detail))
+            except Conflict:
+                # the edit window closed between showing the page and this post
+                errors.append(FieldError(field=None, message=chrome.edit_closed_error))
+            except InvalidInput:
+                # the checks above make this the service's own score check; say it the page's way
+                errors.append(FieldError(field="score", message=chrome.score_error.format(min=low, max=high)))
         if errors:
             view = self._survey_view(
                 request,

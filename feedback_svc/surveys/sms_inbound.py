@@ -42,8 +42,8 @@ from feedback_svc.delivery.sms.replies import (
     parse_keyword,
     parse_reply,
 )
+from feedback_svc.i18n.dates import format_moment
 from feedback_svc.lib.errors import Conflict
-from feedback_svc.lib.localtime import local_text
 from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.queries import enqueue
@@ -237,7 +237,7 @@ async def _contact(conn: asyncpg.Connection, context: _Context, *, sid: str) -> 
         return _Outcome(f"{outcome}:opted_out")
     if deadline is None:
         return _Outcome(outcome, texts.thanks(locale=context.locale))
-    contact_by = local_text(deadline, context.time_zone)
+    contact_by = format_moment(deadline, locale=context.locale, time_zone=context.time_zone, compact=True)
     return _Outcome(
         outcome, texts.contact_confirmation(locale=context.locale, brand=context.brand, contact_by=contact_by)
     )
@@ -368,7 +368,11 @@ async def _thanks_for_comment(
         at=answer.answered_at,
         high_value=context.settings.recovery_high_value,
     )
-    contact_by = local_text(deadline, context.time_zone) if deadline else None
+    contact_by = (
+        format_moment(deadline, locale=context.locale, time_zone=context.time_zone, compact=True)
+        if deadline
+        else None
+    )
     return _Outcome("score_with_contact", texts.thanks(locale=context.locale, contact_by=contact_by))
 
 

@@ -1,16 +1,24 @@
 """The survey questions per kind and locale, with a fallback to English.
 
-A survey row's own `texts` ({"de": {"question": ...}}) override these per key, so an
-operator can reword one question without shipping code.
+The shipped wording is English here and translated in the gettext catalogs (feedback_svc/i18n);
+a survey row's own `texts` ({"de": {"question": ...}}) override it per key, so an operator can
+reword one question without shipping code.
 """
 
+from functools import cache
 from typing import Literal
 
 import msgspec
 
+from feedback_svc.i18n import N_, SUPPORTED_LOCALES, translator
+from feedback_svc.i18n.names import has_brand, touchpoint_name
+
 Kind = Literal["nps", "csat", "ces"]
 
 SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+# The touchpoint a survey sent without an interaction is about (sending.sql says 'experience').
+GENERAL_TOUCHPOINT = "experience"
 
 
 class SurveyTexts(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,60 +30,48 @@ class SurveyTexts(msgspec.Struct, frozen=True, kw_only=True):
     contact: str
 
 
-_DEFAULTS: dict[str, dict[str, dict[str, str]]] = {
-    "en": {
-        "nps": {
-            "subject": "How likely are you to recommend {brand}?",
-            "question": "How likely are you to recommend {brand} to a friend or colleague?",
-            "low_label": "Not at all likely",
-            "high_label": "Extremely likely",
-        },
-        "csat": {
-            "subject": "How did we do?",
-            "question": "How satisfied were you with your recent {touchpoint}?",
-            "low_label": "Very dissatisfied",
-            "high_label": "Very satisfied",
-        },
-        "ces": {
-            "subject": "Was it easy?",
-            "question": "How easy was it to get what you needed?",
-            "low_label": "Very easy",
-            "high_label": "Very difficult",
-        },
-        "common": {
-            "reason": "What is the main reason for your score?",
-            "contact": "I'd like someone to contact me about this",
-            "us": "us",
-        },
+# The msgids: English source texts. {brand} and {touchpoint} are filled after translation.
+_DEFAULTS: dict[str, dict[str, str]] = {
+    "nps": {
+        "subject": N_("How likely are you to recommend {brand}?"),
+        "question": N_("How likely are you to recommend {brand} to a friend or colleague?"),
+        # without a brand of its own the service says "us", and where "us" goes differs by
+        # language ("vous nous recommandiez"): a sentence of its own, not "us" put in for {brand}
+        "subject_us": N_("How likely are you to recommend us?"),
+        "question_us": N_("How likely are you to recommend us to a friend or colleague?"),
+        "low_label": N_("Not at all likely"),
+        "high_label": N_("Extremely likely"),
     },
-    "de": {
-        "nps": {
-            "subject": "Wie wahrscheinlich empfehlen Sie {brand} weiter?",
-            "question": "Wie wahrscheinlich ist es, dass Sie {brand} einem Freund oder Kollegen empfehlen?",
-            "low_label": "Überhaupt nicht wahrscheinlich",
-            "high_label": "Äußerst wahrscheinlich",
-        },
-        "csat": {
-            "subject": "Wie waren wir?",
-            "question": "Wie zufrieden waren Sie mit Ihrem letzten Kontakt ({touchpoint})?",
-            "low_label": "Sehr unzufrieden",
-            "high_label": "Sehr zufrieden",
-        },
-        "ces": {
-            "subject": "War es einfach?",
-            "question": "Wie einfach war es, zu bekommen, was Sie brauchten?",
-            "low_label": "Sehr einfach",
-            "high_label": "Sehr schwierig",
-        },
-        "common": {
-            "reason": "Was ist der wichtigste Grund für Ihre Bewertung?",
-            "contact": "Ich möchte, dass sich jemand bei mir meldet",
-            "us": "uns",
-        },
+    "csat": {
+        "subject": N_("How did we do?"),
+        "question": N_("How satisfied were you with your recent {touchpoint}?"),
+        # without an interaction there is nothing to name; "your recent experience" says it whole
+        "question_general": N_("How satisfied were you with your recent experience with us?"),
+        "low_label": N_("Very dissatisfied"),
+        "high_label": N_("Very satisfied"),
+    },
+    "ces": {
+        "subject": N_("Was it easy?"),
+        "question": N_("How easy was it to get what you needed?"),
+        "low_label": N_("Very easy"),
+        "high_label": N_("Very difficult"),
+    },
+    "common": {
+        "reason": N_("What is the main reason for your score?"),
+        "contact": N_("I'd like someone to contact me about this"),
+        # stands for {brand} in a survey's own wording when the service has no brand name
+        "us": N_("us"),
     },
 }
 
-SUPPORTED_LOCALES = tuple(_DEFAULTS)
+
+@cache
+def shipped_texts(locale: str) -> dict[str, dict[str, str]]:
+    """The shipped wording in one supported locale ({} for any other), keyed like _DEFAULTS."""
+    if locale not in SUPPORTED_LOCALES:
+        return {}
+    gettext = translator(locale).gettext
+    return {kind: {key: gettext(text) for key, text in texts.items()} for kind, texts in _DEFAULTS.items()}
 
 
 def locale_chain(locale: str) -> list[str]:
@@ -94,17 +90,42 @@ def resolve_texts(
     locale: str,
     overrides: dict[str, dict[str, str]] | None = None,
     brand: str | None = None,
-    touchpoint: str = "experience",
+    touchpoint: str | None = GENERAL_TOUCHPOINT,
+    touchpoint_display: str | None = None,
 ) -> SurveyTexts:
-    """The texts for one survey in one locale: survey overrides, then shipped defaults."""
+    """The texts for one survey in one locale: survey overrides, then shipped defaults.
+
+    `touchpoint` is the touchpoint's key; `touchpoint_display` its name in this locale when the
+    caller has one (stored per touchpoint), else the shipped touchpoints are named from the catalog.
+    """
     resolved: dict[str, str] = {}
+    overridden: set[str] = set()
     for code in reversed(locale_chain(locale)):
-        defaults = _DEFAULTS.get(code, {})
+        defaults = shipped_texts(code.lower())
         resolved.update(defaults.get("common", {}))
         resolved.update(defaults.get(kind, {}))
-        resolved.update((overrides or {}).get(code, {}))
-    names = {"brand": brand or resolved["us"], "touchpoint": touchpoint.replace("_", " ")}
+        override = (overrides or {}).get(code, {})
+        resolved.update(override)
+        overridden.update(override)
+    language = _language_of(locale, overrides)
+    general = touchpoint in (None, GENERAL_TOUCHPOINT) and touchpoint_display is None
+    if general and "question" not in overridden and "question_general" in resolved:
+        resolved["question"] = resolved["question_general"]
+    if not has_brand(brand):
+        for key in ("subject", "question"):
+            if key not in overridden and f"{key}_us" in resolved:
+                resolved[key] = resolved[f"{key}_us"]
+    named = touchpoint_display or touchpoint_name(touchpoint or GENERAL_TOUCHPOINT, locale=language)
+    names = {"brand": brand if brand and has_brand(brand) else resolved["us"], "touchpoint": named}
     return SurveyTexts(**{field: _fill(resolved[field], names) for field in SurveyTexts.__struct_fields__})
+
+
+def _language_of(locale: str, overrides: dict[str, dict[str, str]] | None) -> str:
+    # the locale the question is actually worded in, so the touchpoint's name matches it
+    for code in locale_chain(locale):
+        if code in (overrides or {}) or code.lower() in SUPPORTED_LOCALES:
+            return code
+    return "en"
 
 
 def _fill(template: str, names: dict[str, str]) -> str:

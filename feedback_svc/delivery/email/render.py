@@ -152,7 +152,10 @@ def _with_score(survey_url: str, score: int) -> str:
 def _plain_text(*, texts: EmailTexts, scores: list[ScoreLink], unsubscribe_url: str, brand: str) -> str:
     lines = [texts.greeting, "", texts.intro, "", texts.question, ""]
     lines += [f"{score.label}: {score.url}" for score in scores]
-    lines += ["", texts.scale_note, "", "-- ", brand, texts.footer]
+    lines += ["", texts.scale_note]
+    if texts.expiry_note:
+        lines += [texts.expiry_note]
+    lines += ["", "-- ", brand, texts.footer]
     lines += [f"{texts.unsubscribe_label}: {unsubscribe_url}", ""]
     return "\n".join(lines)
 
@@ -160,7 +163,10 @@ def _plain_text(*, texts: EmailTexts, scores: list[ScoreLink], unsubscribe_url: 
 def _one_line_texts(texts: EmailTexts) -> EmailTexts:
     if "{score}" not in texts.score_label:
         raise ValueError(f"score_label must contain {{score}}, got {texts.score_label!r}")
-    values = {field: one_line(getattr(texts, field)) for field in texts.__struct_fields__}
+    values = {
+        field: None if getattr(texts, field) is None else one_line(getattr(texts, field))
+        for field in texts.__struct_fields__
+    }
     return EmailTexts(**values)
 
 

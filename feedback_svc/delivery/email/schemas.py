@@ -34,3 +34,5 @@ class EmailTexts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     score_label: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"\{score\}")] = (
         "{score} out of {max}"
     )
+    # "The link stays open for 5 days."; None when the link has no end
+    expiry_note: Line | None = None

@@ -41,25 +41,54 @@ CommentAnswer = CommentReply | KeywordReply | InvalidReply
 
 # The opt-out, opt-in and help words US carriers (CTIA) and Twilio's Advanced Opt-Out honour.
 # Twilio blocks our sends after a STOP whatever we do, so recognising the same words keeps our
-# suppressions in step with the provider's.
-# "Contact me": the customer asks to be called back, as the survey page's checkbox does. The
-# texts teach one word per language (CALL, RÜCKRUF); the rest are what people write anyway. Each
-# is a whole message (trailing punctuation and case ignored), or the whole comment after a score
-# ("2 call me"). Another language adds its words here; every language's words count everywhere,
-# as a customer may text in another language than their locale.
+# suppressions in step with the provider's. STOP works in every language; STOP_WORDS adds the
+# word each language's customers write anyway (BAJA in Spain, SAIR in Brazil), never one that
+# could be an answer.
+STOP_WORDS: dict[str, tuple[str, ...]] = {
+    "en": ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"),
+    "de": ("stopp", "abmelden"),
+    "fr": ("arret", "arrêt", "desabonner", "désabonner"),
+    "es": ("baja", "parar"),
+    "it": ("cancellami", "disiscrivimi"),
+    "nl": ("afmelden", "uitschrijven"),
+    "pt": ("sair", "parar"),
+    "pl": ("wypisz", "rezygnuje", "rezygnuję"),
+}
+# "Contact me": the customer asks to be called back, as the survey page's checkbox does. Each
+# language's SMS teaches its first word (CALL, RÜCKRUF, RAPPEL ...); the rest are what people
+# write anyway. Each is a whole message (trailing punctuation and case ignored), or the whole
+# comment after a score ("2 call me"). Every language's words count everywhere, as a customer
+# may text in another language than their locale. The taught word is in GSM-7 and also listed
+# without diacritics, as phones that cannot type them send it.
 CONTACT_WORDS: dict[str, tuple[str, ...]] = {
     "en": (
         "call", "call me", "call me back", "call me please", "please call", "please call me", "call back",
         "callback", "contact", "contact me", "please contact me",
     ),
     "de": (
-        "rückruf", "rueckruf", "rückruf bitte", "bitte rückruf", "anrufen", "bitte anrufen", "ruf mich an",
-        "rufen sie mich an", "bitte rufen sie mich an", "kontakt", "kontaktieren sie mich",
+        "rückruf", "rueckruf", "ruckruf", "rückruf bitte", "bitte rückruf", "anrufen", "bitte anrufen",
+        "ruf mich an", "rufen sie mich an", "bitte rufen sie mich an", "kontakt", "kontaktieren sie mich",
     ),
+    "fr": (
+        "rappel", "rappelez-moi", "rappelez moi", "appelez-moi", "appelez moi", "contactez-moi",
+        "contactez moi", "merci de me rappeler",
+    ),
+    "es": (
+        "llamar", "llamada", "llámame", "llamame", "llámenme", "llamenme", "contáctenme", "contactenme",
+        "contacto",
+    ),
+    "it": (
+        "chiamami", "richiamami", "chiamatemi", "richiamatemi", "contattatemi", "contattami", "chiamata",
+    ),
+    "nl": ("bellen", "bel mij", "bel me", "bel mij terug", "bel me terug", "terugbellen", "neem contact op"),
+    "pt": ("ligar", "ligue", "ligue-me", "liguem-me", "me liga", "me ligue", "contato", "contacto"),
+    "pl": ("oddzwon", "oddzwoń", "zadzwon", "zadzwoń", "prosze o kontakt", "proszę o kontakt", "kontakt"),
 }  # fmt: skip
+# The word each language's SMS teaches for "call me" (texts.py says it, replies.py reads it).
+TAUGHT_CONTACT_WORD = {language: words[0] for language, words in CONTACT_WORDS.items()}
 
 KEYWORDS: dict[str, Keyword] = {
-    **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"), "stop"),
+    **dict.fromkeys((word for words in STOP_WORDS.values() for word in words), "stop"),
     **dict.fromkeys(("start", "yes", "unstop"), "start"),
     **dict.fromkeys(("help", "info"), "help"),
     **dict.fromkeys((word for words in CONTACT_WORDS.values() for word in words), "contact"),
@@ -68,17 +97,42 @@ KEYWORDS: dict[str, Keyword] = {
 # Only a whole message counts as a number word: "one of your agents was rude" is a reason, not a 1.
 _ENGLISH = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _GERMAN = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn")
-NUMBER_WORDS: dict[str, int] = {
-    word: value for words in (_ENGLISH, _GERMAN) for value, word in enumerate(words)
+_FRENCH = ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix")
+_SPANISH = ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez")
+_ITALIAN = ("zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci")
+_DUTCH = ("nul", "één", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien")
+# Portuguese "um" (one) is left out: as a whole English message it is a hesitation, not a score.
+_PORTUGUESE = ("zero", "uma", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez")
+_POLISH = (
+    "zero",
+    "jeden",
+    "dwa",
+    "trzy",
+    "cztery",
+    "pięć",
+    "sześć",
+    "siedem",
+    "osiem",
+    "dziewięć",
+    "dziesięć",
+)
+_LANGUAGES = (_ENGLISH, _GERMAN, _FRENCH, _SPANISH, _ITALIAN, _DUTCH, _PORTUGUESE, _POLISH)
+NUMBER_WORDS: dict[str, int] = {word: value for words in _LANGUAGES for value, word in enumerate(words)}
+# the same words as phones without accents send them
+NUMBER_WORDS |= {
+    unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode(): value
+    for word, value in NUMBER_WORDS.items()
 }
 
 # \d is any Unicode decimal digit (fullwidth, Arabic-Indic ...) and int() reads them all.
 _SCORE = re.compile(
-    r"(?P<score>\d+)(?:\s*(?:/|out\s+of|von)\s*(?P<out_of>\d+))?(?P<rest>.*)",
+    # "8/10", "8 out of 10", and the same in each supported language (von, sur, de, su, van, na)
+    r"(?P<score>\d+)(?:\s*(?:/|out\s+of|von|sur|de|su|van|na)\s*(?P<out_of>\d+))?(?P<rest>.*)",
     re.DOTALL | re.IGNORECASE,
 )
 _DECIMAL = re.compile(r"[.,]\d")
-_RANGE = re.compile(r"\s*(?:-|–|—|to|or|bis|oder)\s*\d", re.IGNORECASE)
+# "4-5", "4 or 5", and the same in each supported language
+_RANGE = re.compile(r"\s*(?:-|–|—|to|or|bis|oder|à|a|ou|o|tot|lub|do)\s*\d", re.IGNORECASE)
 # Phones offer keycap emoji (9️⃣, 🔟) on the same keyboard as digits.
 _KEYCAP = re.compile(r"(\d)\ufe0f?\u20e3")
 _TRAILING = ".!?,;: \t\r\n"

@@ -1,19 +1,21 @@
 """What we text customers, per locale; an unknown locale falls back to its language, then English.
 
-Every text is written in GSM-7 (no curly quotes, no dashes other than "-") so that one message
-stays one 160-character segment. Keywords stay English in every language because the
-provider's opt-out handling only knows those.
+Every text, in every catalog, is written in GSM-7 (no curly quotes, no dashes other than "-",
+Polish without its diacritics as Polish SMS commonly are) so that one message stays one
+160-character segment. STOP, START and HELP stay English in every language because the
+provider's opt-out handling only knows those (replies.py also reads each language's own words).
 """
 
+from functools import cache
 from typing import Literal
 
 import msgspec
 
+from feedback_svc.i18n import supported_locale, translator
+
 SurveyKind = Literal["nps", "csat", "ces"]
 
 SCALES: dict[SurveyKind, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
-
-DEFAULT_LOCALE = "en"
 
 
 class SmsTexts(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,65 +34,62 @@ class SmsTexts(msgspec.Struct, frozen=True, kw_only=True):
     help_contact: str  # {contact}
 
 
-TEXTS: dict[str, SmsTexts] = {
-    "en": SmsTexts(
+@cache
+def _locale_texts(code: str) -> SmsTexts:
+    # msgctxt "sms": the same English on a page may read differently, and SMS must stay GSM-7
+    pgettext = translator(code).pgettext
+    return SmsTexts(
         invitation={
-            "nps": "{brand}: How likely are you to recommend us to a friend? "
-            "Reply {low}-{high} ({high} = very likely). Reply STOP to opt out.",
-            "csat": "{brand}: How satisfied were you with us? "
-            "Reply {low}-{high} ({high} = very satisfied). Reply STOP to opt out.",
-            "ces": "{brand}: How easy was it to get what you needed? "
-            "Reply {low}-{high} ({high} = very easy). Reply STOP to opt out.",
+            "nps": pgettext(
+                "sms",
+                "{brand}: How likely are you to recommend us to a friend? "
+                "Reply {low}-{high} ({high} = very likely). Reply STOP to opt out.",
+            ),
+            "csat": pgettext(
+                "sms",
+                "{brand}: How satisfied were you with us? "
+                "Reply {low}-{high} ({high} = very satisfied). Reply STOP to opt out.",
+            ),
+            "ces": pgettext(
+                "sms",
+                "{brand}: How easy was it to get what you needed? "
+                "Reply {low}-{high} ({high} = very easy). Reply STOP to opt out.",
+            ),
         },
-        reminder_lead="{brand}, a reminder: ",
-        reprompt="Sorry, we didn't get that. Please reply with one whole number from {low} to {high}, "
-        "or STOP to opt out.",
-        ask_reason="Thank you! What is the main reason for your score? Just reply with a few words, "
-        "or CALL if you'd like us to call you.",
-        thanks="Thank you for your feedback!",
-        thanks_contact=" We'll contact you by {deadline}.",
-        contact="Thank you. Someone from {brand} will contact you by {deadline}.",
-        stop="You're unsubscribed from {brand} surveys and will get no more messages. "
-        "Reply START to resubscribe.",
-        start="You're resubscribed to {brand} surveys. Reply STOP to opt out, HELP for help.",
-        help="{brand} surveys: reply with a number to answer, STOP to opt out, START to resubscribe. "
-        "Msg&data rates may apply.",
-        help_contact=" Help: {contact}",
-    ),
-    "de": SmsTexts(
-        invitation={
-            "nps": "{brand}: Wie wahrscheinlich empfehlen Sie uns weiter? "
-            "Antworten Sie mit {low}-{high} ({high} = sehr wahrscheinlich). Abmelden: STOP",
-            "csat": "{brand}: Wie zufrieden waren Sie mit uns? "
-            "Antworten Sie mit {low}-{high} ({high} = sehr zufrieden). Abmelden: STOP",
-            "ces": "{brand}: Wie einfach war es, Ihr Anliegen zu erledigen? "
-            "Antworten Sie mit {low}-{high} ({high} = sehr einfach). Abmelden: STOP",
-        },
-        reminder_lead="{brand}, zur Erinnerung: ",
-        reprompt="Das haben wir leider nicht verstanden. Bitte antworten Sie mit einer ganzen Zahl "
-        "von {low} bis {high} oder mit STOP zum Abmelden.",
-        ask_reason="Danke! Was ist der wichtigste Grund für Ihre Bewertung? "
-        "Antworten Sie mit ein paar Worten, oder mit RÜCKRUF, wenn wir Sie anrufen sollen.",
-        thanks="Vielen Dank für Ihr Feedback!",
-        thanks_contact=" Wir melden uns bis {deadline} bei Ihnen.",
-        contact="Danke. Jemand von {brand} meldet sich bis {deadline} bei Ihnen.",
-        stop="Sie sind von den Umfragen von {brand} abgemeldet und erhalten keine SMS mehr. "
-        "Antworten Sie START, um sich wieder anzumelden.",
-        start="Sie erhalten wieder Umfragen von {brand}. STOP zum Abmelden, HELP für Hilfe.",
-        help="Umfragen von {brand}: Antworten Sie mit einer Zahl. STOP zum Abmelden, "
-        "START zum Anmelden. Ggf. fallen SMS-Gebühren an.",
-        help_contact=" Hilfe: {contact}",
-    ),
-}
+        reminder_lead=pgettext("sms", "{brand}, a reminder: "),
+        reprompt=pgettext(
+            "sms",
+            "Sorry, we didn't get that. Please reply with one whole number from {low} to {high}, "
+            "or STOP to opt out.",
+        ),
+        ask_reason=pgettext(
+            "sms",
+            "Thank you! What is the main reason for your score? Just reply with a few words, "
+            "or CALL if you'd like us to call you.",
+        ),
+        thanks=pgettext("sms", "Thank you for your feedback!"),
+        thanks_contact=pgettext("sms", " We'll contact you by {deadline}."),
+        contact=pgettext("sms", "Thank you. Someone from {brand} will contact you by {deadline}."),
+        stop=pgettext(
+            "sms",
+            "You're unsubscribed from {brand} surveys and will get no more messages. "
+            "Reply START to resubscribe.",
+        ),
+        start=pgettext(
+            "sms", "You're resubscribed to {brand} surveys. Reply STOP to opt out, HELP for help."
+        ),
+        help=pgettext(
+            "sms",
+            "{brand} surveys: reply with a number to answer, STOP to opt out, START to resubscribe. "
+            "Msg&data rates may apply.",
+        ),
+        help_contact=pgettext("sms", " Help: {contact}"),
+    )
 
 
 def resolve_locale(locale: str | None) -> str:
-    """The best locale we have texts for: `pt-BR` tries `pt-br`, then `pt`, then English."""
-    tag = (locale or "").strip().replace("_", "-").lower()
-    for candidate in (tag, tag.split("-")[0]):
-        if candidate in TEXTS:
-            return candidate
-    return DEFAULT_LOCALE
+    """The best locale we have texts for: `pt-BR` tries `pt`, then English."""
+    return supported_locale(locale)
 
 
 def invitation(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
@@ -146,4 +145,4 @@ def help_text(*, locale: str | None, brand: str, contact: str | None = None) -> 
 
 
 def _texts(locale: str | None) -> SmsTexts:
-    return TEXTS[resolve_locale(locale)]
+    return _locale_texts(resolve_locale(locale))

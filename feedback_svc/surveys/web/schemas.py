@@ -66,13 +66,13 @@ class SurveyChrome(View):
     submit: str
     confirm: str
     optional: str
-    comment_hint: str  # "{max} characters at most."
     edit_note: str  # "You can change your answer until {until}."
     error_summary_title: str
     error_title_prefix: str
     score_error: str  # "Choose a score from {min} to {max}."
     link_score_error: str  # the link's ?score= is not on the scale; "{min}", "{max}" as above
     comment_error: str  # "Please shorten your comment to {max} characters."
+    edit_closed_error: str  # the answer's edit window closed while the page was open
     unsubscribe_note: str
     unsubscribe_button: str
 

@@ -1,7 +1,17 @@
-"""The pages' own wording in English and German; the survey questions live in surveys/texts.py."""
+"""The pages' own wording in every supported locale; the survey questions live in surveys/texts.py."""
 
-from feedback_svc.surveys.texts import SurveyTexts, locale_chain
-from feedback_svc.surveys.web.schemas import NoticeTexts, SurveyChrome, SurveyPageTexts, ThanksTexts, View
+from functools import cache
+
+from feedback_svc.i18n import SUPPORTED_LOCALES, supported_locale, translator
+from feedback_svc.surveys.texts import SurveyTexts
+from feedback_svc.surveys.web.schemas import (
+    MAX_COMMENT_LENGTH,
+    NoticeTexts,
+    SurveyChrome,
+    SurveyPageTexts,
+    ThanksTexts,
+    View,
+)
 
 
 class PageTexts(View):
@@ -14,93 +24,61 @@ class PageTexts(View):
     unsubscribed: NoticeTexts
 
 
-_PAGE_TEXTS: dict[str, PageTexts] = {
-    "en": PageTexts(
-        locale="en",
+@cache
+def _page_texts(code: str) -> PageTexts:
+    _, ngettext = translator(code).gettext, translator(code).ngettext
+    return PageTexts(
+        locale=code,
         survey=SurveyChrome(
-            page_title="Your feedback",
-            submit="Submit",
-            confirm="Confirm",
-            optional="optional",
-            comment_hint="{max} characters at most.",
-            edit_note="You can change your answer until {until}.",
-            error_summary_title="There is a problem",
-            error_title_prefix="Error:",
-            score_error="Choose a score from {min} to {max}.",
-            link_score_error="The link you followed carries a score this survey does not have. "
-            "Choose a score from {min} to {max}.",
-            comment_error="Please shorten your comment to {max} characters.",
-            unsubscribe_note="Don't want to be asked for feedback?",
-            unsubscribe_button="Unsubscribe from surveys",
+            page_title=_("Your feedback"),
+            submit=_("Submit"),
+            confirm=_("Confirm"),
+            optional=_("optional"),
+            edit_note=_("You can change your answer until {until}."),
+            error_summary_title=_("There is a problem"),
+            error_title_prefix=_("Error:"),
+            score_error=_("Choose a score from {min} to {max}."),
+            link_score_error=_(
+                "The link you followed carries a score this survey does not have. "
+                "Choose a score from {min} to {max}."
+            ),
+            # {max} is always MAX_COMMENT_LENGTH; the plural form must agree with that number
+            comment_error=ngettext(
+                "Please shorten your comment to {max} character.",
+                "Please shorten your comment to {max} characters.",
+                MAX_COMMENT_LENGTH,
+            ),
+            edit_closed_error=_("This answer can no longer be changed: the time for changes has ended."),
+            unsubscribe_note=_("Don't want to be asked for feedback?"),
+            unsubscribe_button=_("Unsubscribe from surveys"),
         ),
         thanks=ThanksTexts(
-            page_title="Thank you",
-            heading="Thank you for your feedback",
-            body="Your answer has been saved.",
-            contact_promise="We'll contact you by {deadline}.",
-            edit_note="You can change your answer until {until}.",
-            edit_link="Change your answer",
+            page_title=_("Thank you"),
+            heading=_("Thank you for your feedback"),
+            body=_("Your answer has been saved."),
+            contact_promise=_("We'll contact you by {deadline}."),
+            edit_note=_("You can change your answer until {until}."),
+            edit_link=_("Change your answer"),
         ),
         unavailable=NoticeTexts(
-            page_title="Survey not available",
-            heading="This survey is no longer available",
-            body="The link may be incomplete or no longer valid. Thank you for your time.",
+            page_title=_("Survey not available"),
+            heading=_("This survey is no longer available"),
+            body=_("The link may be incomplete or no longer valid. Thank you for your time."),
         ),
         unsubscribed=NoticeTexts(
-            page_title="Unsubscribed",
-            heading="You have been unsubscribed",
-            body="We won't ask you for feedback any more.",
+            page_title=_("Unsubscribed"),
+            heading=_("You have been unsubscribed"),
+            body=_("We won't ask you for feedback any more."),
         ),
-    ),
-    "de": PageTexts(
-        locale="de",
-        survey=SurveyChrome(
-            page_title="Ihre Meinung",
-            submit="Absenden",
-            confirm="Bestätigen",
-            optional="optional",
-            comment_hint="Höchstens {max} Zeichen.",
-            edit_note="Sie können Ihre Antwort bis {until} ändern.",
-            error_summary_title="Es gibt ein Problem",
-            error_title_prefix="Fehler:",
-            score_error="Wählen Sie eine Bewertung von {min} bis {max}.",
-            link_score_error="Der Link enthält eine Bewertung, die es in dieser Umfrage nicht gibt. "
-            "Wählen Sie eine Bewertung von {min} bis {max}.",
-            comment_error="Bitte kürzen Sie Ihren Kommentar auf {max} Zeichen.",
-            unsubscribe_note="Sie möchten nicht nach Ihrer Meinung gefragt werden?",
-            unsubscribe_button="Umfragen abbestellen",
-        ),
-        thanks=ThanksTexts(
-            page_title="Vielen Dank",
-            heading="Vielen Dank für Ihre Rückmeldung",
-            body="Ihre Antwort wurde gespeichert.",
-            contact_promise="Wir melden uns bis {deadline} bei Ihnen.",
-            edit_note="Sie können Ihre Antwort bis {until} ändern.",
-            edit_link="Antwort ändern",
-        ),
-        unavailable=NoticeTexts(
-            page_title="Umfrage nicht verfügbar",
-            heading="Diese Umfrage ist nicht mehr verfügbar",
-            body="Der Link ist möglicherweise unvollständig oder nicht mehr gültig. "
-            "Vielen Dank für Ihre Zeit.",
-        ),
-        unsubscribed=NoticeTexts(
-            page_title="Abbestellt",
-            heading="Sie haben die Umfragen abbestellt",
-            body="Wir werden Sie nicht mehr nach Ihrer Meinung fragen.",
-        ),
-    ),
-}
+    )
 
-PAGE_LOCALES = tuple(_PAGE_TEXTS)
+
+PAGE_LOCALES = SUPPORTED_LOCALES
 
 
 def page_texts(locale: str) -> PageTexts:
     """The most specific texts we have: pt-BR, then pt, then English."""
-    for code in locale_chain(locale):
-        if code in _PAGE_TEXTS:
-            return _PAGE_TEXTS[code]
-    return _PAGE_TEXTS["en"]
+    return _page_texts(supported_locale(locale))
 
 
 def survey_page_texts(survey: SurveyTexts, chrome: SurveyChrome) -> SurveyPageTexts:
@@ -130,6 +108,6 @@ def negotiate_locale(accept_language: str | None) -> str:
             ranked.append((-quality, position, tag.strip()))
     for _, _, tag in sorted(ranked):
         language = tag.split("-", 1)[0].lower()
-        if language in _PAGE_TEXTS:
+        if language in SUPPORTED_LOCALES:
             return language
     return "en"

@@ -183,10 +183,10 @@ def test_a_manager_words_the_templates_and_a_typo_never_reaches_a_customer(
     assert saved == f"{{brand}}: Danke, {{name}}! - {{agent}} / {MANAGER}"
 
     # another language starts from the English words
-    manager.get_by_label("Another language").fill("fr")
+    manager.get_by_label("Another language").fill("sv")
     manager.get_by_role("button", name="Open").click()
-    expect(manager.get_by_role("heading", name="Templates in fr")).to_be_visible()
-    expect(manager.get_by_text("No recovered template in fr yet", exact=False)).to_be_visible()
+    expect(manager.get_by_role("heading", name="Templates in sv")).to_be_visible()
+    expect(manager.get_by_text("No recovered template in sv yet", exact=False)).to_be_visible()
     check_page(manager, "messages at 1280 px")
     manager.goto(f"{console.url}/console/messages?locale=de")
     manager.screenshot(path=str(screenshot_dir / "messages.png"), full_page=False)

@@ -16,10 +16,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from feedback_svc.delivery.sms.gsm import gsm7_septets
+from feedback_svc.i18n import SUPPORTED_LOCALES
 from feedback_svc.outbox.queries import Job
 from feedback_svc.privacy.service import erase_customer
 from feedback_svc.recovery.follow_up import TOPIC as FOLLOW_UP
 from feedback_svc.recovery.follow_up import FollowUpSender
+from feedback_svc.recovery.messages import FIELD_LIMITS, fill, template_problems
 from feedback_svc.recovery.pulse import TOPIC as PULSE
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.tokens import token_for
@@ -336,24 +339,30 @@ async def test_templates_are_read_by_agents_and_changed_by_admins_with_placehold
 ) -> None:
     listed = await client.get("/v1/recovery/message-templates", headers=ana)
     assert listed.status_code == 200
+    # every language the surveys speak has its closing messages, valid as if an operator saved them
     assert {(t["outcome"], t["locale"]) for t in listed.json()} == {
         (outcome, locale)
         for outcome in ("recovered", "not_recovered", "unreachable", "no_action_needed")
-        for locale in ("en", "de")
+        for locale in SUPPORTED_LOCALES
     }
+    for shipped in listed.json():
+        fields = {field: shipped[field] for field in FIELD_LIMITS}
+        assert template_problems(fields) == [], shipped
+        assert gsm7_septets(fill(shipped["sms"], name=None, brand="Acme", agent="Ana")) is not None, shipped
+        assert fill(shipped["greeting"], name=None, brand="Acme", agent="Ana").endswith((",", ":")), shipped
     body = {
-        "subject": "Merci",
-        "greeting": "Bonjour {name},",
-        "body": "Merci pour votre retour.\n\n{agent}",
-        "sms": "{brand}: Merci ! - {agent}",
+        "subject": "Tack",
+        "greeting": "Hej {name},",
+        "body": "Tack för din återkoppling.\n\n{agent}",
+        "sms": "{brand}: Tack! - {agent}",
     }
     assert (
-        await client.put("/v1/recovery/message-templates/recovered/fr", json=body, headers=ana)
+        await client.put("/v1/recovery/message-templates/recovered/sv", json=body, headers=ana)
     ).status_code == 403
     admin = await make_key("admin", name="ops")
     bad = await client.put(
-        "/v1/recovery/message-templates/recovered/fr",
-        json={**body, "sms": "{brand}: Merci {prenom}"},
+        "/v1/recovery/message-templates/recovered/sv",
+        json={**body, "sms": "{brand}: Tack {prenom}"},
         headers=admin,
     )
     assert bad.status_code == 422
@@ -364,30 +373,30 @@ async def test_templates_are_read_by_agents_and_changed_by_admins_with_placehold
             "source": "body",
         }
     ]
-    created = await client.put("/v1/recovery/message-templates/recovered/fr", json=body, headers=admin)
+    created = await client.put("/v1/recovery/message-templates/recovered/sv", json=body, headers=admin)
     assert created.status_code == 201, created.text
-    assert (created.json()["locale"], created.json()["updated_by"]) == ("fr", "ops (API key)")
+    assert (created.json()["locale"], created.json()["updated_by"]) == ("sv", "ops (API key)")
     changed = await client.put(
-        "/v1/recovery/message-templates/recovered/FR",
-        json={**body, "subject": "Merci beaucoup"},
+        "/v1/recovery/message-templates/recovered/SV",
+        json={**body, "subject": "Tack så mycket"},
         headers=admin,
     )
-    assert (changed.status_code, changed.json()["subject"]) == (200, "Merci beaucoup")
+    assert (changed.status_code, changed.json()["subject"]) == (200, "Tack så mycket")
 
-    await unhappy_customer(client, crm, pool, send_settings, locale="fr-CA")
+    await unhappy_customer(client, crm, pool, send_settings, locale="sv-SE")
     task = await claim(client, ana)
     message = (await resolve(client, ana, task, follow_up={})).json()["follow_up"]
-    assert (message["locale"], message["subject"]) == ("fr", "Merci beaucoup")
-    assert message["text"].startswith("Bonjour Ana,\n\nMerci pour votre retour.\n\nana")
+    assert (message["locale"], message["subject"]) == ("sv", "Tack så mycket")
+    assert message["text"].startswith("Hej Ana,\n\nTack för din återkoppling.\n\nana")
 
     assert (
         await client.delete("/v1/recovery/message-templates/recovered/en", headers=admin)
     ).status_code == 409
     assert (
-        await client.delete("/v1/recovery/message-templates/recovered/fr", headers=admin)
+        await client.delete("/v1/recovery/message-templates/recovered/sv", headers=admin)
     ).status_code == 204
     assert (
-        await client.delete("/v1/recovery/message-templates/recovered/fr", headers=admin)
+        await client.delete("/v1/recovery/message-templates/recovered/sv", headers=admin)
     ).status_code == 404
 
 

@@ -86,8 +86,9 @@ def test_the_page_language_is_the_one_its_texts_are_in(pages: SurveyPages) -> No
     german = Page(pages.render_survey_page(survey_view(locale="de")))
     assert german.one("html").get("lang") == "de"
     assert german.one("button", class_="button").text == "Absenden"
-    # no Portuguese texts yet: the page is English and says so
-    assert Page(pages.render_survey_page(survey_view(locale="pt-BR"))).one("html").get("lang") == "en"
+    assert Page(pages.render_survey_page(survey_view(locale="pt-BR"))).one("html").get("lang") == "pt"
+    # no Swedish texts: the page is English and says so
+    assert Page(pages.render_survey_page(survey_view(locale="sv"))).one("html").get("lang") == "en"
 
 
 def test_a_score_from_the_email_link_is_checked_with_one_confirm_button(pages: SurveyPages) -> None:

@@ -7,7 +7,8 @@ from feedback_svc.surveys.web.texts import PAGE_LOCALES, negotiate_locale, page_
 
 
 @pytest.mark.parametrize(
-    ("locale", "expected"), [("de", "de"), ("de-AT", "de"), ("pt-BR", "en"), ("pt", "en"), ("en-GB", "en")]
+    ("locale", "expected"),
+    [("de", "de"), ("de-AT", "de"), ("pt-BR", "pt"), ("pt", "pt"), ("sv", "en"), ("en-GB", "en")],
 )
 def test_page_texts_fall_back_from_region_to_language_to_english(locale: str, expected: str) -> None:
     assert page_texts(locale).locale == expected
@@ -31,7 +32,7 @@ def test_every_translation_keeps_the_placeholders_the_pages_fill_in() -> None:
     english = placeholders("en")
     assert english["survey.edit_note"] == ["{until}"]
     assert english["thanks.contact_promise"] == ["{deadline}"]
-    assert english["survey.comment_hint"] == ["{max}"]
+    assert english["survey.comment_error"] == ["{max}"]
     for locale in PAGE_LOCALES:
         assert placeholders(locale) == english, locale
 
@@ -42,7 +43,8 @@ def test_every_translation_keeps_the_placeholders_the_pages_fill_in() -> None:
         (None, "en"),
         ("", "en"),
         ("de-DE,de;q=0.9,en;q=0.8", "de"),
-        ("fr-CH, fr;q=0.9, de;q=0.7, en;q=0.5", "de"),
+        ("fr-CH, fr;q=0.9, de;q=0.7, en;q=0.5", "fr"),
+        ("sv-SE, sv;q=0.9, pl;q=0.7, en;q=0.5", "pl"),
         ("en;q=0.2, de;q=0.8", "de"),
         ("de;q=0, en", "en"),
         ("de;q=oops, en", "en"),
