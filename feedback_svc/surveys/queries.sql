@@ -93,24 +93,32 @@ SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.opened_at,
        i.purpose,
-       s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
+       s.id AS survey_id, s.key AS survey, s.kind, v.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
-       it.touchpoint
+       it.touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   JOIN customers c ON c.id = i.customer_id
   LEFT JOIN interactions it ON it.id = i.interaction_id
+  LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.token_hash = $1;
 
 -- name: invitation_by_id
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.purpose,
-       s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
+       s.id AS survey_id, s.key AS survey, s.kind, v.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at, c.time_zone,
-       it.touchpoint
+       it.touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   JOIN customers c ON c.id = i.customer_id
   LEFT JOIN interactions it ON it.id = i.interaction_id
+  LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.id = $1;
 
 -- name: upsert_invited_response
@@ -160,12 +168,17 @@ RETURNING id;
 -- edit window has closed; the caller then looks again to say which.
 WITH invitation AS (
     -- open as in service.invitation_is_open; $5 lists the kinds whose scale admits the score
+    -- with what the thanks page fills its placeholders with (its survey version's texts)
     SELECT i.id, i.customer_id, i.survey_id, i.interaction_id, i.channel, i.locale, c.time_zone,
-           s.key AS survey, s.kind, s.answer_window, it.touchpoint
+           s.key AS survey, s.kind, s.answer_window, it.touchpoint, v.texts,
+           t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+           coalesce(it.occurred_at, i.created_at) AS occurred_at
       FROM invitations i
       JOIN surveys s ON s.id = i.survey_id
+      JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
       JOIN customers c ON c.id = i.customer_id
       LEFT JOIN interactions it ON it.id = i.interaction_id
+      LEFT JOIN touchpoints t ON t.key = it.touchpoint
      WHERE (i.token_hash = $1 OR i.id = $2)
        AND c.erased_at IS NULL
        AND i.expires_at > $3
@@ -219,7 +232,8 @@ event AS (
      ) f
     ON CONFLICT (dedupe_key) DO NOTHING
 )
-SELECT a.*, i.survey, i.locale, i.time_zone
+SELECT a.*, i.survey, i.locale, i.time_zone, i.texts, i.touchpoint_names, i.touchpoint_name, i.agent,
+       i.occurred_at
   FROM answer a
  CROSS JOIN invitation i;
 

@@ -20,6 +20,14 @@ class SurveyTexts(msgspec.Struct, frozen=True, kw_only=True):
     high_label: str
     reason: str
     contact: str
+    # the survey's own, where it has one for the customer's language; None: each channel's
+    # shipped wording (the thanks page's heading, the SMS thanks; the SMS invitation per kind)
+    thanks: str | None = None
+    sms: str | None = None
+
+
+# Fields with no shipped default here: their defaults live with each channel's wording.
+CHANNEL_DEFAULTED = ("thanks", "sms")
 
 
 _DEFAULTS: dict[str, dict[str, dict[str, str]]] = {
@@ -95,16 +103,32 @@ def resolve_texts(
     overrides: dict[str, dict[str, str]] | None = None,
     brand: str | None = None,
     touchpoint: str = "experience",
+    touchpoint_name: str | None = None,
+    agent: str | None = None,
+    date: str | None = None,
 ) -> SurveyTexts:
-    """The texts for one survey in one locale: survey overrides, then shipped defaults."""
+    """The texts for one survey in one locale: survey overrides, then shipped defaults.
+
+    `touchpoint_name` is {touchpoint} as the customer reads it (placeholders.touchpoint_name),
+    else the key with spaces; {agent} and {date} are filled when given."""
     resolved: dict[str, str] = {}
     for code in reversed(locale_chain(locale)):
         defaults = _DEFAULTS.get(code, {})
+        if defaults:
+            # shipped wording in a closer language beats the survey's own in a farther one
+            for field in CHANNEL_DEFAULTED:
+                resolved.pop(field, None)
         resolved.update(defaults.get("common", {}))
         resolved.update(defaults.get(kind, {}))
         resolved.update((overrides or {}).get(code, {}))
-    names = {"brand": brand or resolved["us"], "touchpoint": touchpoint.replace("_", " ")}
-    return SurveyTexts(**{field: _fill(resolved[field], names) for field in SurveyTexts.__struct_fields__})
+    names = {"brand": brand or resolved["us"], "touchpoint": touchpoint_name or touchpoint.replace("_", " ")}
+    names |= {name: value for name, value in (("agent", agent or brand), ("date", date)) if value}
+    return SurveyTexts(
+        **{
+            field: _fill(resolved[field], names) if field in resolved else None
+            for field in SurveyTexts.__struct_fields__
+        }
+    )
 
 
 def _fill(template: str, names: dict[str, str]) -> str:

@@ -106,6 +106,12 @@ def reminder(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
     return template.format(brand=brand, low=low, high=high)
 
 
+def reminder_of(text: str, *, locale: str | None, brand: str) -> str:
+    """A survey's own SMS text as a reminder: led by "a reminder", its own "{brand}: " lead dropped."""
+    lead = _texts(locale).reminder_lead.format(brand=brand)
+    return lead + text.removeprefix(f"{brand}: ")
+
+
 def reprompt(*, locale: str | None, kind: SurveyKind) -> str:
     """Sent once after a reply that is neither a score nor a keyword."""
     low, high = SCALES[kind]
