@@ -42,18 +42,25 @@ MAX_SMS_SEGMENTS = 3
 SAMPLE_LENGTHS = {"touchpoint": 30, "agent": 30, "date": 20}
 
 _BRACED = re.compile(r"\{([^{}]*)\}")
-_LOCALE_SHAPE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*")
+# as customers' locales are written (customers/schemas.py): a language, perhaps a region
+_LOCALE_SHAPE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
+
+
+def canonical_locale(code: str) -> str:
+    """'pt_br' and 'PT-BR' read 'pt-BR', as customers' locales are stored."""
+    language, _, region = code.strip().replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
 
 def locale_problem(code: str) -> str | None:
-    """Why `code` is no locale a survey can have texts for (None when it is one): Babel's CLDR
-    data must know it, so "xx" or "en-XX-foo" never reach a customer's fallback chain."""
-    if len(code) > 35 or not _LOCALE_SHAPE.fullmatch(code):
-        return "not a language tag; use one such as en, de or pt-BR"
+    """Why `code` (canonical) is no locale a survey can have texts for; None when it is one.
+    Babel's CLDR data must know it, so "xx" or "en-XX" never sit in a fallback chain."""
+    if not _LOCALE_SHAPE.fullmatch(code):
+        return "not a locale; use a language with an optional region, such as en, de or pt-BR"
     try:
-        Locale.parse(code, sep="-" if "-" in code else "_")
+        Locale.parse(code, sep="-")
     except (UnknownLocaleError, ValueError):
-        return f"unknown locale {code!r}; use a language tag such as en, de or pt-BR"
+        return f"unknown locale {code!r}; use one such as en, de or pt-BR"
     return None
 
 

@@ -24,15 +24,21 @@ SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
  ORDER BY key;
 
 -- name: get_touchpoint
--- The rule for a touchpoint: which survey, after what delay, and whether it is critical.
-SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key
+-- The rule for a touchpoint: which survey, after what delay, whether it is critical, and
+-- whether it (or its survey) is retired.
+SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key, coalesce(s.active, true) AS survey_active,
+       t.retired_at
   FROM touchpoints t
-  LEFT JOIN surveys s ON s.id = t.survey_id AND s.active
+  LEFT JOIN surveys s ON s.id = t.survey_id
  WHERE t.key = $1;
+
+-- name: survey_is_active
+-- NULL: no such survey (invite says so).
+SELECT coalesce((SELECT active FROM surveys WHERE key = $1), true);
 
 -- name: list_touchpoints
 SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_count, t.reminder_delay,
-       t.updated_at
+       t.updated_at, t.display_names, t.retired_at
   FROM touchpoints t
   LEFT JOIN surveys s ON s.id = t.survey_id
  ORDER BY t.key;
@@ -41,17 +47,18 @@ SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_co
 -- The whole rule of touchpoint $1, created when it is new; the survey by key ($4, NULL: none).
 WITH upserted AS (
     INSERT INTO touchpoints AS t (key, name, critical, survey_id, invite_delay, reminder_count,
-                                  reminder_delay)
-    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7)
+                                  reminder_delay, display_names)
+    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, $8)
     ON CONFLICT (key) DO UPDATE
        SET name = excluded.name, critical = excluded.critical, survey_id = excluded.survey_id,
            invite_delay = excluded.invite_delay, reminder_count = excluded.reminder_count,
-           reminder_delay = excluded.reminder_delay, updated_at = now()
+           reminder_delay = excluded.reminder_delay, display_names = excluded.display_names,
+           updated_at = now()
     RETURNING t.key, t.name, t.critical, t.survey_id, t.invite_delay, t.reminder_count, t.reminder_delay,
-              t.updated_at, (xmax = 0) AS created
+              t.updated_at, t.display_names, t.retired_at, (xmax = 0) AS created
 )
 SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_count, u.reminder_delay,
-       u.updated_at, u.created
+       u.updated_at, u.display_names, u.retired_at, u.created
   FROM upserted u
   LEFT JOIN surveys s ON s.id = u.survey_id;
 
@@ -59,16 +66,16 @@ SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_co
 -- A resent interaction (same external id) returns the stored one instead of a copy.
 WITH inserted AS (
     INSERT INTO interactions (customer_id, external_id, touchpoint, critical, occurred_at,
-                              channel_preference, agent, attributes)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              channel_preference, agent, attributes, no_survey_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (external_id) DO NOTHING
     RETURNING id, customer_id, external_id, touchpoint, critical, occurred_at, channel_preference,
-              agent, created_at, true AS inserted
+              agent, created_at, no_survey_reason, true AS inserted
 )
 SELECT * FROM inserted
 UNION ALL
 SELECT id, customer_id, external_id, touchpoint, critical, occurred_at, channel_preference, agent,
-       created_at, false
+       created_at, no_survey_reason, false
   FROM interactions
  WHERE external_id = $2 AND NOT EXISTS (SELECT 1 FROM inserted);
 
@@ -285,3 +292,10 @@ event AS (
 SELECT a.*, s.key AS survey
   FROM answer a
  CROSS JOIN survey s;
+
+-- name: lock_touchpoint
+SELECT key, retired_at FROM touchpoints WHERE key = $1 FOR UPDATE;
+
+-- name: retire_touchpoint
+-- Interactions with it get no survey from now on; its rule is kept, to be read back.
+UPDATE touchpoints SET retired_at = now(), updated_at = now() WHERE key = $1 AND retired_at IS NULL;

@@ -98,10 +98,15 @@ async def invite(
     """Decide and record one invitation (call inside a transaction that locked the customer
     exclusively first: `customer` is that row). A pulse (`purpose`) names its recovery task."""
     survey = await queries.get_survey(conn, survey_key)
-    if survey is None or not survey["active"]:
+    if survey is None:
         raise InvalidInput(
-            f"No active survey {survey_key!r}; GET /v1/surveys lists them.",
-            errors=[{"field": "survey", "message": "unknown or inactive survey"}],
+            f"No survey {survey_key!r}; GET /v1/surveys lists them.",
+            errors=[{"field": "survey", "message": "unknown survey"}],
+        )
+    if not survey["active"]:
+        raise Conflict(
+            f"Survey {survey_key!r} is retired: it sends no new invitations. GET /v1/surveys lists "
+            "the active ones."
         )
     customer_id = customer["id"]
     decision = decide(
@@ -161,6 +166,8 @@ async def record_interaction(
     # before the insert below takes its own (weaker) lock: see customers/locks.py
     customer = await lock_for_write(conn, customer_id, exclusive=True)
     rule = await queries.get_touchpoint(conn, data.touchpoint)
+    survey_key = rule["survey_key"] if rule else DEFAULT_SURVEY
+    no_survey = await _no_survey_reason(conn, data.touchpoint, rule, survey_key)
     row = await queries.insert_interaction(
         conn,
         customer_id=customer_id,
@@ -171,6 +178,7 @@ async def record_interaction(
         channel_preference=data.channel_preference,
         agent=data.agent,
         attributes={} if data.attributes is msgspec.UNSET else data.attributes,
+        no_survey_reason=no_survey,
     )
     interaction = msgspec.convert({k: row[k] for k in Interaction.__struct_fields__}, Interaction)
     if not row["inserted"]:
@@ -179,10 +187,14 @@ async def record_interaction(
         invitation = (
             _invitation(existing, survey=existing["survey"], kind=existing["kind"]) if existing else None
         )
-        return InteractionRecorded(interaction=interaction, invitation=invitation, replayed=True)
-    if rule is not None and rule["survey_key"] is None:
-        return InteractionRecorded(interaction=interaction, invitation=None)
-    survey_key = rule["survey_key"] if rule else DEFAULT_SURVEY
+        return InteractionRecorded(
+            interaction=interaction,
+            invitation=invitation,
+            replayed=True,
+            no_survey_reason=row["no_survey_reason"],
+        )
+    if no_survey is not None:
+        return InteractionRecorded(interaction=interaction, invitation=None, no_survey_reason=no_survey)
     delay = rule["invite_delay"] if rule else DEFAULT_DELAY
     invitation = await invite(
         conn,
@@ -196,6 +208,20 @@ async def record_interaction(
         now=now,
     )
     return InteractionRecorded(interaction=interaction, invitation=invitation)
+
+
+async def _no_survey_reason(
+    conn: asyncpg.Connection, touchpoint: str, rule: dict[str, Any] | None, survey_key: str | None
+) -> str | None:
+    """Why an interaction at `touchpoint` gets no survey (stored with it), or None when it gets one."""
+    if rule is not None and rule["retired_at"] is not None:
+        return f"no survey: touchpoint {touchpoint} is retired"
+    if survey_key is None:
+        return "no survey: the touchpoint's rule sends none"
+    active = rule["survey_active"] if rule is not None else await queries.survey_is_active(conn, survey_key)
+    if not active:
+        return f"no survey: survey {survey_key} is retired"
+    return None
 
 
 async def create_invitation(
