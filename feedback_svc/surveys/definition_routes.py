@@ -45,6 +45,10 @@ class SurveyDefinitionsController(Controller):
     opt = requires_scope("crm")
     security = BEARER
 
+    @get("/", summary="List survey definitions", responses=problem_responses(401, 403))
+    async def list_surveys(self, pool: NamedDependency[asyncpg.Pool]) -> list[Survey]:
+        return await definitions.list_surveys(pool)
+
     @post(
         "/",
         summary="Create a survey (admin)",

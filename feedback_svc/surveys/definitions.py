@@ -15,6 +15,7 @@ import msgspec
 
 from feedback_svc.db.sql import load_queries
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
+from feedback_svc.surveys import queries
 from feedback_svc.surveys.placeholders import canonical_locale, locale_problem, text_problems
 from feedback_svc.surveys.queries import days
 from feedback_svc.surveys.schemas import LocaleTexts, Survey, SurveyCreate, SurveyUpdate, SurveyVersion
@@ -79,6 +80,10 @@ async def _definition(conn: Conn, key: str, *, lock: bool = False) -> dict[str, 
     if row is None:
         raise NotFound(f"No survey {key!r}; GET /v1/surveys lists them.")
     return dict(row)
+
+
+async def list_surveys(conn: Conn) -> list[Survey]:
+    return [survey_of(row) for row in await queries.list_surveys(conn)]
 
 
 async def get_survey(conn: Conn, key: str) -> Survey:

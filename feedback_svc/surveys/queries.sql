@@ -19,7 +19,7 @@ SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
  WHERE key = $1;
 
 -- name: list_surveys
-SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
+SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active, version, retired_at
   FROM surveys
  ORDER BY key;
 

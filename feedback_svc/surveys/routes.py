@@ -33,7 +33,6 @@ from feedback_svc.surveys.schemas import (
     InvitationRecord,
     InvitationStatus,
     ResponseCreate,
-    Survey,
     SurveyResponse,
     Touchpoint,
     TouchpointUpdate,
@@ -48,10 +47,6 @@ class SurveysController(Controller):
     tags = ["surveys"]
     opt = requires_scope("crm")
     security = BEARER
-
-    @get("/surveys", summary="List survey definitions", responses=problem_responses(401, 403))
-    async def list_surveys(self, pool: NamedDependency[asyncpg.Pool]) -> list[Survey]:
-        return await service.list_surveys(pool)
 
     @post(
         "/interactions",

@@ -21,7 +21,6 @@ from feedback_svc.surveys.schemas import (
     Invitation,
     InvitationCreate,
     ResponseCreate,
-    Survey,
     SurveyResponse,
 )
 from feedback_svc.surveys.texts import SCALES
@@ -432,18 +431,3 @@ async def record_api_response(
     response = _response(row, survey["key"])
     await _emit_response_event(conn, response, created=True)
     return response
-
-
-async def list_surveys(pool: asyncpg.Pool) -> list[Survey]:
-    return [
-        Survey(
-            key=row["key"],
-            kind=row["kind"],
-            cooldown_days=queries.days(row["cooldown"]),
-            answer_window_days=queries.days(row["answer_window"]),
-            token_ttl_days=queries.days(row["token_ttl"]),
-            active=row["active"],
-            texts=row["texts"],
-        )
-        for row in await queries.list_surveys(pool)
-    ]
