@@ -66,7 +66,7 @@ async def upsert_touchpoint(
     invite_delay: timedelta,
     reminder_count: int | None,
     reminder_delay: timedelta | None,
-    display_names: dict[str, str],
+    display_names: dict[str, str] | None,
 ) -> Row:
     row = await conn.fetchrow(
         Q["upsert_touchpoint"],

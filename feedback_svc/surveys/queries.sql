@@ -48,11 +48,13 @@ SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_co
 WITH upserted AS (
     INSERT INTO touchpoints AS t (key, name, critical, survey_id, invite_delay, reminder_count,
                                   reminder_delay, display_names)
-    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, $8)
+    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, coalesce($8::jsonb, '{}'))
     ON CONFLICT (key) DO UPDATE
        SET name = excluded.name, critical = excluded.critical, survey_id = excluded.survey_id,
            invite_delay = excluded.invite_delay, reminder_count = excluded.reminder_count,
-           reminder_delay = excluded.reminder_delay, display_names = excluded.display_names,
+           reminder_delay = excluded.reminder_delay,
+           -- display names left out ($8 NULL) keep theirs: clients that predate them wipe none
+           display_names = coalesce($8::jsonb, t.display_names),
            updated_at = now()
     RETURNING t.key, t.name, t.critical, t.survey_id, t.invite_delay, t.reminder_count, t.reminder_delay,
               t.updated_at, t.display_names, t.retired_at, (xmax = 0) AS created

@@ -168,7 +168,8 @@ class Touchpoint(Wire):
 
 
 class TouchpointUpdate(Wire):
-    """The whole rule; a touchpoint not known yet is created."""
+    """The whole rule (display names excepted: left out, they stay); a touchpoint not known yet is
+    created."""
 
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     survey: Annotated[Key | None, Meta(description="The survey sent after it; null: none.")]
@@ -176,10 +177,13 @@ class TouchpointUpdate(Wire):
     invite_delay_minutes: DelayMinutes = 60.0
     reminder_count: ReminderCount | None = None
     reminder_delay_hours: ReminderHours | None = None
-    display_names: Annotated[
-        dict[Annotated[str, Meta(max_length=35)], Annotated[str, Meta(min_length=1, max_length=100)]],
-        Meta(description='Per language tag, e.g. {"de": "Installationstermin"}.'),
-    ] = msgspec.field(default_factory=dict)
+    display_names: (
+        Annotated[
+            dict[Annotated[str, Meta(max_length=35)], Annotated[str, Meta(min_length=1, max_length=100)]],
+            Meta(description='Per language tag, e.g. {"de": "Installationstermin"}; left out: unchanged.'),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 InvitationStatus = Literal["scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired"]

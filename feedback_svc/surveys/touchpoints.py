@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from msgspec import UNSET
 
 from feedback_svc.lib.bounds import ecma_regex
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
@@ -68,7 +69,7 @@ async def put_touchpoint(
                 f"Survey {data.survey!r} is retired and sends no new invitations; choose an active one.",
                 errors=[{"field": "survey", "message": "retired survey", "source": "body"}],
             )
-    display_names = checked_display_names(data.display_names)
+    display_names = None if data.display_names is UNSET else checked_display_names(data.display_names)
     existing = await queries.lock_touchpoint(conn, key)
     if existing is not None and existing["retired_at"] is not None:
         raise Conflict(f"Touchpoint {key!r} is retired; it takes no new rule.")

@@ -281,6 +281,12 @@ async def test_touchpoints_are_named_per_locale_and_retired(
     )
     assert bad.status_code == 422, bad.text
     assert [e["pointer"] for e in bad.json()["errors"]] == ["/display_names/xx", "/display_names/fr"]
+    # a rule put without display names (as clients that predate them do) keeps them
+    without = {k: v for k, v in rule.items() if k != "display_names"}
+    kept = await client.put("/v1/touchpoints/installation_visit", json=without, headers=admin)
+    assert kept.json()["display_names"] == put.json()["display_names"], kept.text
+    shipped = {t["key"]: t for t in (await client.get("/v1/touchpoints", headers=crm)).json()}
+    assert shipped["support_call"]["display_names"] == {"en": "support call"}
 
     customer = await client.post(
         "/v1/customers",
