@@ -122,13 +122,15 @@ def ask_reason(*, locale: str | None) -> str:
     return _texts(locale).ask_reason
 
 
-def thanks(*, locale: str | None, contact_by: str | None = None) -> str:
+def thanks(*, locale: str | None, contact_by: str | None = None, own: str | None = None) -> str:
     """`contact_by` is the deadline promised to the customer, already written in their own time zone
-    (`feedback_svc.lib.localtime.local_text` with the customer's `time_zone`)."""
+    (`feedback_svc.lib.localtime.local_text` with the customer's `time_zone`); `own` is the survey's
+    own thank-you text (already filled), said instead of ours."""
     texts = _texts(locale)
+    said = own if own is not None else texts.thanks
     if contact_by is None:
-        return texts.thanks
-    return texts.thanks + texts.thanks_contact.format(deadline=contact_by)
+        return said
+    return said + texts.thanks_contact.format(deadline=contact_by)
 
 
 def contact_confirmation(*, locale: str | None, brand: str, contact_by: str) -> str:
