@@ -37,6 +37,8 @@ ONE_LINE = frozenset({"subject", "low_label", "high_label", "sms"})
 # An invitation SMS costs a segment per 153 GSM-7 characters (67 in UCS-2, as soon as one
 # character is outside GSM-7): three segments is where a survey question stops being short.
 MAX_SMS_SEGMENTS = 3
+# the texts that go out by SMS: the invitation, and the thanks that ends an SMS conversation
+SENT_BY_SMS = frozenset({"sms", "thanks"})
 # what the placeholders are counted as when an SMS is measured at save time: the longest
 # plausible values, so a text that passes stays within the limit when sent
 SAMPLE_LENGTHS = {"touchpoint": 30, "agent": 30, "date": 20}
@@ -105,7 +107,7 @@ def text_problems(locale: str, texts: dict[str, Any], *, brand: str) -> list[dic
         if field in ONE_LINE and "\n" in value.strip():
             problems.append({"pointer": pointer, "detail": "must be one line"})
             continue
-        if field == "sms":
+        if field in SENT_BY_SMS:
             encoding, segments = sms_measure(fill_for_measure(value, brand=brand))
             if segments > MAX_SMS_SEGMENTS:
                 detail = (

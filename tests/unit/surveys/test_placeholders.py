@@ -68,6 +68,9 @@ def test_an_sms_is_measured_in_segments_with_its_placeholders_filled() -> None:
     [quoted] = text_problems("en", {"sms": "“" + "a" * (3 * 67)}, brand="Acme")
     assert quoted["detail"].startswith("4 SMS segments in UCS-2")
     assert "outside GSM-7" in quoted["detail"]
+    # the thank-you text ends SMS conversations: measured the same way
+    [thanks] = text_problems("en", {"thanks": "Danke “" + "ü" * 200}, brand="Acme")
+    assert (thanks["pointer"], thanks["detail"][:22]) == ("/texts/en/thanks", "4 SMS segments in UCS-")
 
 
 @pytest.mark.parametrize(("given", "canonical"), [("pt_br", "pt-BR"), ("PT-br", "pt-BR"), ("de", "de")])
