@@ -65,7 +65,7 @@ def survey_texts(invitation: dict[str, Any], *, brand: str) -> SurveyTexts:
         overrides=invitation["texts"],
         brand=brand,
         touchpoint=invitation["touchpoint"] or "experience",
-        **values_for(invitation, brand=brand),
+        **values_for(invitation),
     )
 
 

@@ -155,7 +155,7 @@ def date_text(moment: datetime | date, *, time_zone: str | None, locale: str) ->
     return format_date(day, format="long", locale=_babel_locale(locale))
 
 
-def values_for(invitation: dict[str, Any], *, brand: str) -> dict[str, str]:
+def values_for(invitation: dict[str, Any]) -> dict[str, str | None]:
     """The keyword arguments of resolve_texts for one invitation row (as the senders read it)."""
     locale = invitation["locale"]
     return {
@@ -165,6 +165,6 @@ def values_for(invitation: dict[str, Any], *, brand: str) -> dict[str, str]:
             display_names=invitation.get("touchpoint_names"),
             locale=locale,
         ),
-        "agent": invitation.get("agent") or brand,
+        "agent": invitation.get("agent"),
         "date": date_text(invitation["occurred_at"], time_zone=invitation.get("time_zone"), locale=locale),
     }

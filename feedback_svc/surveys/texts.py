@@ -110,7 +110,7 @@ def resolve_texts(
     """The texts for one survey in one locale: survey overrides, then shipped defaults.
 
     `touchpoint_name` is {touchpoint} as the customer reads it (placeholders.touchpoint_name),
-    else the key with spaces; {agent} and {date} are filled when given."""
+    else the key with spaces; {agent} is the agent, else the brand; {date} is filled when given."""
     resolved: dict[str, str] = {}
     for code in reversed(locale_chain(locale)):
         defaults = _DEFAULTS.get(code, {})
@@ -122,7 +122,8 @@ def resolve_texts(
         resolved.update(defaults.get(kind, {}))
         resolved.update((overrides or {}).get(code, {}))
     names = {"brand": brand or resolved["us"], "touchpoint": touchpoint_name or touchpoint.replace("_", " ")}
-    names |= {name: value for name, value in (("agent", agent or brand), ("date", date)) if value}
+    # without an agent, the company itself handled the interaction
+    names |= {"agent": agent or names["brand"]} | ({"date": date} if date else {})
     return SurveyTexts(
         **{
             field: _fill(resolved[field], names) if field in resolved else None
