@@ -11,7 +11,7 @@ from msgspec import UNSET
 from feedback_svc.lib.bounds import ecma_regex
 from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.surveys import queries
-from feedback_svc.surveys.placeholders import canonical_locale, locale_problem, placeholder_problem
+from feedback_svc.surveys.placeholders import canonical_locale, locale_problem
 from feedback_svc.surveys.rules import ReminderRule, reminder_rule
 from feedback_svc.surveys.schemas import KEY_PATTERN, ReminderSettings, Touchpoint, TouchpointUpdate
 
@@ -95,9 +95,9 @@ def checked_display_names(names: dict[str, str]) -> dict[str, str]:
     problems = []
     for given, name in names.items():
         locale = canonical_locale(given)
-        problem = locale_problem(locale) or placeholder_problem(name)
-        if problem is None and "{" in name:
-            problem = "a display name is filled into texts: no placeholders in it"
+        problem = locale_problem(locale)
+        if problem is None and ("{" in name or "}" in name):
+            problem = "a display name is filled into texts as it is: no braces in it"
         if problem is None and not name.strip():
             problem = "must not be empty"
         if problem is not None:
