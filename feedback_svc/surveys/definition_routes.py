@@ -29,6 +29,8 @@ from feedback_svc.surveys.schemas import (
 
 AdminRequest = Request[Principal, Principal, State]
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
+# 422: a key or version number outside its pattern or range
+READ_ERRORS = problem_responses(401, 403, 404, 422)
 SurveyKey = Annotated[str, PathParameter(pattern=KEY_PATTERN, description="The survey's key, e.g. nps.")]
 VersionNumber = Annotated[int, PathParameter(ge=1, le=2_000_000_000)]
 
@@ -76,7 +78,7 @@ class SurveyDefinitionsController(Controller):
 
         return await respond_idempotently(request, pool, idempotency_key, work)
 
-    @get("/{key:str}", summary="Read a survey as it stands", responses=problem_responses(401, 403, 404))
+    @get("/{key:str}", summary="Read a survey as it stands", responses=READ_ERRORS)
     async def get_survey(self, pool: NamedDependency[asyncpg.Pool], key: SurveyKey) -> Survey:
         return await definitions.get_survey(pool, key)
 
@@ -131,7 +133,7 @@ class SurveyDefinitionsController(Controller):
     @get(
         "/{key:str}/versions",
         summary="A survey's versions, newest first",
-        responses=problem_responses(401, 403, 404),
+        responses=READ_ERRORS,
     )
     async def list_versions(self, pool: NamedDependency[asyncpg.Pool], key: SurveyKey) -> list[SurveyVersion]:
         return await definitions.list_versions(pool, key)
@@ -139,7 +141,7 @@ class SurveyDefinitionsController(Controller):
     @get(
         "/{key:str}/versions/{version:int}",
         summary="One version of a survey: the texts its invitations and answers were made with",
-        responses=problem_responses(401, 403, 404),
+        responses=READ_ERRORS,
     )
     async def get_version(
         self, pool: NamedDependency[asyncpg.Pool], key: SurveyKey, version: VersionNumber
