@@ -51,6 +51,7 @@ from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.definition_routes import SurveyDefinitionsController
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController, TouchpointsController
 from feedback_svc.surveys.sms_routes import SmsInboundController
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> Litestar:
             ImportsController,
             PrivacyController,
             SurveysController,
+            SurveyDefinitionsController,
             TouchpointsController,
             SurveyPagesController,
             SmsInboundController,

@@ -14,7 +14,8 @@ from feedback_svc.delivery.email.render import make_message_id, render_survey_em
 from feedback_svc.delivery.errors import PermanentDeliveryError
 from feedback_svc.delivery.sms import texts as sms_texts
 from feedback_svc.surveys.email_texts import email_texts, expires_in
-from feedback_svc.surveys.texts import resolve_texts
+from feedback_svc.surveys.placeholders import values_for
+from feedback_svc.surveys.texts import SurveyTexts, resolve_texts
 from feedback_svc.surveys.tokens import token_for
 
 
@@ -30,13 +31,7 @@ def survey_email(
 ) -> EmailMessage:
     """The survey email to `to`; reminder number `reminder` when it is one (0: the invitation)."""
     token = token_for(secret_key, invitation["id"])
-    survey = resolve_texts(
-        kind=invitation["kind"],
-        locale=invitation["locale"],
-        overrides=invitation["texts"],
-        brand=brand,
-        touchpoint=invitation["touchpoint"],
-    )
+    survey = survey_texts(invitation, brand=brand)
     original = make_message_id(invitation["id"], mail_from=mail_from)
     try:
         return render_survey_email(
@@ -64,8 +59,25 @@ def survey_email(
         raise PermanentDeliveryError(f"cannot build the survey email: {error}") from error
 
 
+def survey_texts(invitation: dict[str, Any], *, brand: str) -> SurveyTexts:
+    """The survey's texts for this invitation: its version's, in its locale, placeholders filled."""
+    return resolve_texts(
+        kind=invitation["kind"],
+        locale=invitation["locale"],
+        overrides=invitation["texts"],
+        brand=brand,
+        touchpoint=invitation["touchpoint"],
+        **values_for(invitation),
+    )
+
+
 def survey_sms(invitation: dict[str, Any], *, brand: str, reminder: int = 0) -> str:
-    """The survey SMS; a reply with a number answers it, invitation or reminder alike."""
+    """The survey SMS; a reply with a number answers it, invitation or reminder alike.
+
+    A survey with an SMS text of its own sends that (a reminder leads it with "a reminder")."""
+    own = survey_texts(invitation, brand=brand).sms
+    if own is not None:
+        return sms_texts.reminder_of(own, locale=invitation["locale"], brand=brand) if reminder else own
     if reminder:
         return sms_texts.reminder(locale=invitation["locale"], kind=invitation["kind"], brand=brand)
     return sms_texts.invitation(locale=invitation["locale"], kind=invitation["kind"], brand=brand)

@@ -26,7 +26,8 @@ from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import promised_contact
 from feedback_svc.surveys import queries, reading, service
-from feedback_svc.surveys.texts import SCALES, resolve_texts
+from feedback_svc.surveys.messages import survey_texts
+from feedback_svc.surveys.texts import SCALES
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
 from feedback_svc.surveys.web.render import SurveyPages
 from feedback_svc.surveys.web.schemas import (
@@ -87,6 +88,68 @@ def _when(moment: datetime, time_zone: str | None, locale: str) -> str:
     return format_moment(moment, locale=locale, time_zone=time_zone)
 
 
+def survey_page_view(
+    invitation: dict[str, Any],
+    *,
+    brand: str,
+    token: str,
+    score: int | None = None,
+    comment: str = "",
+    contact: bool = False,
+    editable_until: datetime | None = None,
+    errors: list[FieldError] | None = None,
+) -> SurveyPageView:
+    """The survey page for an invitation (its survey version, locale and touchpoint); previews too."""
+    chrome = page_texts(invitation["locale"])
+    texts = survey_texts(invitation, brand=brand)
+    low, high = SCALES[invitation["kind"]]
+    return SurveyPageView(
+        lang=chrome.locale,
+        brand_name=brand,
+        texts=survey_page_texts(texts, chrome.survey),
+        kind=invitation["kind"],
+        scale=Scale(min=low, max=high),
+        form_action=f"/s/{token}",
+        selected_score=score,
+        comment=comment,
+        contact_requested=contact,
+        editable_until=(
+            _when(editable_until, invitation["time_zone"], chrome.locale) if editable_until else None
+        ),
+        errors=errors or [],
+        unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
+        score_only=invitation["purpose"] == "pulse",
+    )
+
+
+def thanks_page_view(
+    locale: str,
+    *,
+    brand: str,
+    token: str,
+    editable_until: datetime,
+    contact_by: datetime | None,
+    time_zone: str | None,
+    survey_thanks: str | None = None,
+) -> ThanksPageView:
+    """The page after an answer; a survey's own thank-you text stands for the shipped heading."""
+    texts = page_texts(locale)
+    open_for_edits = editable_until > datetime.now(UTC)
+    thanks = (
+        texts.thanks
+        if survey_thanks is None
+        else msgspec.structs.replace(texts.thanks, heading=survey_thanks)
+    )
+    return ThanksPageView(
+        lang=texts.locale,
+        brand_name=brand,
+        texts=thanks,
+        edit_url=f"/s/{token}" if open_for_edits else None,
+        editable_until=_when(editable_until, time_zone, texts.locale) if open_for_edits else None,
+        contact_deadline=_when(contact_by, time_zone, texts.locale) if contact_by else None,
+    )
+
+
 class SurveyPagesController(Controller):
     tags = ["survey pages"]
     opt = {"public": True}
@@ -119,30 +182,15 @@ class SurveyPagesController(Controller):
         editable_until: datetime | None = None,
         errors: list[FieldError] | None = None,
     ) -> SurveyPageView:
-        chrome = page_texts(invitation["locale"])
-        texts = resolve_texts(
-            kind=invitation["kind"],
-            locale=invitation["locale"],
-            overrides=invitation["texts"],
-            touchpoint=invitation["touchpoint"] or "experience",
-        )
-        low, high = SCALES[invitation["kind"]]
-        return SurveyPageView(
-            lang=chrome.locale,
-            brand_name=_brand(request),
-            texts=survey_page_texts(texts, chrome.survey),
-            kind=invitation["kind"],
-            scale=Scale(min=low, max=high),
-            form_action=f"/s/{token}",
-            selected_score=score,
+        return survey_page_view(
+            invitation,
+            brand=_brand(request),
+            token=token,
+            score=score,
             comment=comment,
-            contact_requested=contact,
-            editable_until=(
-                _when(editable_until, invitation["time_zone"], chrome.locale) if editable_until else None
-            ),
-            errors=errors or [],
-            unsubscribe_action=f"/u/{token}" if invitation["channel"] in ("email", "sms") else None,
-            score_only=invitation["purpose"] == "pulse",
+            contact=contact,
+            editable_until=editable_until,
+            errors=errors,
         )
 
     def _thanks(
@@ -154,16 +202,16 @@ class SurveyPagesController(Controller):
         contact_by: datetime | None = None,
         *,
         time_zone: str | None,
+        survey_thanks: str | None = None,
     ) -> Response[str]:
-        texts = page_texts(locale)
-        open_for_edits = editable_until > datetime.now(UTC)
-        view = ThanksPageView(
-            lang=texts.locale,
-            brand_name=_brand(request),
-            texts=texts.thanks,
-            edit_url=f"/s/{token}" if open_for_edits else None,
-            editable_until=_when(editable_until, time_zone, texts.locale) if open_for_edits else None,
-            contact_deadline=_when(contact_by, time_zone, texts.locale) if contact_by else None,
+        view = thanks_page_view(
+            locale,
+            brand=_brand(request),
+            token=token,
+            editable_until=editable_until,
+            contact_by=contact_by,
+            time_zone=time_zone,
+            survey_thanks=survey_thanks,
         )
         return _html(_pages(request).render_thanks_page(view))
 
@@ -188,7 +236,10 @@ class SurveyPagesController(Controller):
         answer = await queries.response_by_invitation(pool, invitation["id"])
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
             closed_at, zone = answer["editable_until"], invitation["time_zone"]
-            return self._thanks(request, invitation["locale"], token, closed_at, time_zone=zone)
+            thanks = survey_texts(invitation, brand=_brand(request)).thanks
+            return self._thanks(
+                request, invitation["locale"], token, closed_at, time_zone=zone, survey_thanks=thanks
+            )
         low, high = SCALES[invitation["kind"]]
         chosen = read_score(score)
         errors: list[FieldError] = []
@@ -245,6 +296,7 @@ class SurveyPagesController(Controller):
                     stored["editable_until"],
                     contact_by,
                     time_zone=stored["time_zone"],
+                    survey_thanks=survey_texts(stored, brand=_brand(request)).thanks,
                 )
         invitation = await self._invitation(pool, token)
         if invitation is None:
@@ -309,6 +361,7 @@ class SurveyPagesController(Controller):
             answer.editable_until,
             contact_by,
             time_zone=invitation["time_zone"],
+            survey_thanks=survey_texts(invitation, brand=_brand(request)).thanks,
         )
 
     @get("/u/{token:str}")

@@ -40,6 +40,18 @@ async def get_touchpoint(conn: Conn, key: str) -> Row | None:
     return _row(await conn.fetchrow(Q["get_touchpoint"], key))
 
 
+async def survey_is_active(conn: Conn, key: str) -> bool:
+    return bool(await conn.fetchval(Q["survey_is_active"], key))
+
+
+async def lock_touchpoint(conn: Conn, key: str) -> Row | None:
+    return _row(await conn.fetchrow(Q["lock_touchpoint"], key))
+
+
+async def retire_touchpoint(conn: Conn, key: str) -> None:
+    await conn.execute(Q["retire_touchpoint"], key)
+
+
 async def list_touchpoints(conn: Conn) -> list[Row]:
     return [dict(row) for row in await conn.fetch(Q["list_touchpoints"])]
 
@@ -54,9 +66,18 @@ async def upsert_touchpoint(
     invite_delay: timedelta,
     reminder_count: int | None,
     reminder_delay: timedelta | None,
+    display_names: dict[str, str] | None,
 ) -> Row:
     row = await conn.fetchrow(
-        Q["upsert_touchpoint"], key, name, critical, survey_key, invite_delay, reminder_count, reminder_delay
+        Q["upsert_touchpoint"],
+        key,
+        name,
+        critical,
+        survey_key,
+        invite_delay,
+        reminder_count,
+        reminder_delay,
+        display_names,
     )
     assert row is not None
     return dict(row)
@@ -73,6 +94,7 @@ async def insert_interaction(
     channel_preference: str | None,
     agent: str | None,
     attributes: dict[str, Any],
+    no_survey_reason: str | None = None,
 ) -> Row:
     row = await conn.fetchrow(
         Q["insert_interaction"],
@@ -84,6 +106,7 @@ async def insert_interaction(
         channel_preference,
         agent,
         attributes,
+        no_survey_reason,
     )
     assert row is not None
     return dict(row)

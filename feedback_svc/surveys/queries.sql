@@ -19,20 +19,26 @@ SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
  WHERE key = $1;
 
 -- name: list_surveys
-SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active
+SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active, version, retired_at
   FROM surveys
  ORDER BY key;
 
 -- name: get_touchpoint
--- The rule for a touchpoint: which survey, after what delay, and whether it is critical.
-SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key
+-- The rule for a touchpoint: which survey, after what delay, whether it is critical, and
+-- whether it (or its survey) is retired.
+SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key, coalesce(s.active, true) AS survey_active,
+       t.retired_at
   FROM touchpoints t
-  LEFT JOIN surveys s ON s.id = t.survey_id AND s.active
+  LEFT JOIN surveys s ON s.id = t.survey_id
  WHERE t.key = $1;
+
+-- name: survey_is_active
+-- NULL: no such survey (invite says so).
+SELECT coalesce((SELECT active FROM surveys WHERE key = $1), true);
 
 -- name: list_touchpoints
 SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_count, t.reminder_delay,
-       t.updated_at
+       t.updated_at, t.display_names, t.retired_at
   FROM touchpoints t
   LEFT JOIN surveys s ON s.id = t.survey_id
  ORDER BY t.key;
@@ -41,17 +47,20 @@ SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_co
 -- The whole rule of touchpoint $1, created when it is new; the survey by key ($4, NULL: none).
 WITH upserted AS (
     INSERT INTO touchpoints AS t (key, name, critical, survey_id, invite_delay, reminder_count,
-                                  reminder_delay)
-    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7)
+                                  reminder_delay, display_names)
+    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, coalesce($8::jsonb, '{}'))
     ON CONFLICT (key) DO UPDATE
        SET name = excluded.name, critical = excluded.critical, survey_id = excluded.survey_id,
            invite_delay = excluded.invite_delay, reminder_count = excluded.reminder_count,
-           reminder_delay = excluded.reminder_delay, updated_at = now()
+           reminder_delay = excluded.reminder_delay,
+           -- display names left out ($8 NULL) keep theirs: clients that predate them wipe none
+           display_names = coalesce($8::jsonb, t.display_names),
+           updated_at = now()
     RETURNING t.key, t.name, t.critical, t.survey_id, t.invite_delay, t.reminder_count, t.reminder_delay,
-              t.updated_at, (xmax = 0) AS created
+              t.updated_at, t.display_names, t.retired_at, (xmax = 0) AS created
 )
 SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_count, u.reminder_delay,
-       u.updated_at, u.created
+       u.updated_at, u.display_names, u.retired_at, u.created
   FROM upserted u
   LEFT JOIN surveys s ON s.id = u.survey_id;
 
@@ -59,16 +68,16 @@ SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_co
 -- A resent interaction (same external id) returns the stored one instead of a copy.
 WITH inserted AS (
     INSERT INTO interactions (customer_id, external_id, touchpoint, critical, occurred_at,
-                              channel_preference, agent, attributes)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              channel_preference, agent, attributes, no_survey_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (external_id) DO NOTHING
     RETURNING id, customer_id, external_id, touchpoint, critical, occurred_at, channel_preference,
-              agent, created_at, true AS inserted
+              agent, created_at, no_survey_reason, true AS inserted
 )
 SELECT * FROM inserted
 UNION ALL
 SELECT id, customer_id, external_id, touchpoint, critical, occurred_at, channel_preference, agent,
-       created_at, false
+       created_at, no_survey_reason, false
   FROM interactions
  WHERE external_id = $2 AND NOT EXISTS (SELECT 1 FROM inserted);
 
@@ -93,24 +102,32 @@ SELECT id, customer_id, touchpoint FROM interactions WHERE id = $1;
 -- The survey page and one-click unsubscribe find the invitation by the hash of its token.
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.opened_at,
        i.purpose,
-       s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
+       s.id AS survey_id, s.key AS survey, s.kind, v.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.time_zone,
-       it.touchpoint
+       it.touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   JOIN customers c ON c.id = i.customer_id
   LEFT JOIN interactions it ON it.id = i.interaction_id
+  LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.token_hash = $1;
 
 -- name: invitation_by_id
 SELECT i.id, i.customer_id, i.interaction_id, i.channel, i.status, i.locale, i.expires_at, i.purpose,
-       s.id AS survey_id, s.key AS survey, s.kind, s.texts, s.answer_window,
+       s.id AS survey_id, s.key AS survey, s.kind, v.texts, s.answer_window,
        c.email, c.phone, c.erased_at IS NOT NULL AS erased, c.erased_at, c.time_zone,
-       it.touchpoint
+       it.touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at
   FROM invitations i
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   JOIN customers c ON c.id = i.customer_id
   LEFT JOIN interactions it ON it.id = i.interaction_id
+  LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.id = $1;
 
 -- name: upsert_invited_response
@@ -160,12 +177,17 @@ RETURNING id;
 -- edit window has closed; the caller then looks again to say which.
 WITH invitation AS (
     -- open as in service.invitation_is_open; $5 lists the kinds whose scale admits the score
+    -- with what the thanks page fills its placeholders with (its survey version's texts)
     SELECT i.id, i.customer_id, i.survey_id, i.interaction_id, i.channel, i.locale, c.time_zone,
-           s.key AS survey, s.kind, s.answer_window, it.touchpoint
+           s.key AS survey, s.kind, s.answer_window, it.touchpoint, v.texts,
+           t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+           coalesce(it.occurred_at, i.created_at) AS occurred_at
       FROM invitations i
       JOIN surveys s ON s.id = i.survey_id
+      JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
       JOIN customers c ON c.id = i.customer_id
       LEFT JOIN interactions it ON it.id = i.interaction_id
+      LEFT JOIN touchpoints t ON t.key = it.touchpoint
      WHERE (i.token_hash = $1 OR i.id = $2)
        AND c.erased_at IS NULL
        AND i.expires_at > $3
@@ -219,7 +241,8 @@ event AS (
      ) f
     ON CONFLICT (dedupe_key) DO NOTHING
 )
-SELECT a.*, i.survey, i.locale, i.time_zone
+SELECT a.*, i.survey, i.locale, i.time_zone, i.texts, i.touchpoint_names, i.touchpoint_name, i.agent,
+       i.occurred_at
   FROM answer a
  CROSS JOIN invitation i;
 
@@ -271,3 +294,10 @@ event AS (
 SELECT a.*, s.key AS survey
   FROM answer a
  CROSS JOIN survey s;
+
+-- name: lock_touchpoint
+SELECT key, retired_at FROM touchpoints WHERE key = $1 FOR UPDATE;
+
+-- name: retire_touchpoint
+-- Interactions with it get no survey from now on; its rule is kept, to be read back.
+UPDATE touchpoints SET retired_at = now(), updated_at = now() WHERE key = $1 AND retired_at IS NULL;

@@ -24,12 +24,15 @@ RETURNING number;
 -- locks only the invitation.
 SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at, i.sent_at, i.purpose,
        c.email, c.phone, c.name, c.time_zone, c.erased_at IS NOT NULL AS erased,
-       s.key AS survey, s.kind, s.texts,
+       s.key AS survey, s.kind, v.texts, s.retired_at IS NOT NULL AS survey_retired,
        coalesce(it.touchpoint, 'experience') AS touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at,
        t.reminder_count, t.reminder_delay
   FROM invitations i
   JOIN customers c ON c.id = i.customer_id
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   LEFT JOIN interactions it ON it.id = i.interaction_id
   LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.id = $1

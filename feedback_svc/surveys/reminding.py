@@ -30,7 +30,7 @@ from feedback_svc.settings import Settings
 from feedback_svc.surveys.messages import sms_idempotency_key, survey_email, survey_sms
 from feedback_svc.surveys.queries import opted_out_channels
 from feedback_svc.surveys.reminders import Q, default_rule, plan_reminder
-from feedback_svc.surveys.rules import Contact, decide_reminder, reminder_rule
+from feedback_svc.surveys.rules import Contact, ReminderDecision, decide_reminder, reminder_rule
 from feedback_svc.surveys.sending import EmailSender, SmsSender
 from feedback_svc.surveys.sending import Q as SENDING
 
@@ -128,6 +128,8 @@ class ReminderSender:
                 expires_at=invitation["expires_at"],
                 now=now,
             )
+            if invitation["survey_retired"]:
+                decision = ReminderDecision(action="skip", reason="the survey is retired")
             if decision.action == "skip":
                 reason = f"skipped: {decision.reason}"
                 if reminder["status"] == "sending":

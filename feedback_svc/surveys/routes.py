@@ -33,7 +33,6 @@ from feedback_svc.surveys.schemas import (
     InvitationRecord,
     InvitationStatus,
     ResponseCreate,
-    Survey,
     SurveyResponse,
     Touchpoint,
     TouchpointUpdate,
@@ -48,10 +47,6 @@ class SurveysController(Controller):
     tags = ["surveys"]
     opt = requires_scope("crm")
     security = BEARER
-
-    @get("/surveys", summary="List survey definitions", responses=problem_responses(401, 403))
-    async def list_surveys(self, pool: NamedDependency[asyncpg.Pool]) -> list[Survey]:
-        return await service.list_surveys(pool)
 
     @post(
         "/interactions",
@@ -212,7 +207,9 @@ class TouchpointsController(Controller):
         summary="Set a touchpoint's rule (admin)",
         description="Replaces the whole rule; a new key creates the touchpoint (201). `reminder_count` 0 "
         "turns reminders off (also those already planned and not yet sent); null follows "
-        "FEEDBACK_REMINDER_COUNT. A changed delay applies to reminders planned from now on.",
+        "FEEDBACK_REMINDER_COUNT. A changed delay applies to reminders planned from now on. "
+        "`display_names` fill {touchpoint} in the customer's language (else `name`). The survey must "
+        "be active (422); a retired touchpoint answers 409.",
         opt=requires_scope("admin"),
         status_code=HTTP_200_OK,
         dto=StrictBody[TouchpointUpdate],
@@ -235,5 +232,30 @@ class TouchpointsController(Controller):
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             rule, created = await touchpoints.put_touchpoint(conn, key, data, default=default)
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(rule)
+
+        return await respond_idempotently(request, pool, idempotency_key, work)
+
+    @post(
+        "/{key:str}/retire",
+        summary="Retire a touchpoint (admin): its interactions get no survey",
+        description="Interactions at it are still recorded, each with `no_survey_reason`. Retiring "
+        "again changes nothing.",
+        opt=requires_scope("admin"),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def retire_touchpoint(
+        self,
+        request: Request[Principal, Principal, State],
+        pool: NamedDependency[asyncpg.Pool],
+        key: TouchpointKey,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Touchpoint]:
+        default = default_rule(request.app.state.settings)
+
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            return HTTP_200_OK, _encoder.encode(
+                await touchpoints.retire_touchpoint(conn, key, default=default)
+            )
 
         return await respond_idempotently(request, pool, idempotency_key, work)

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from feedback_svc.customers.schemas import Attributes, CustomerRef
@@ -76,6 +77,12 @@ class InteractionRecorded(Wire):
     interaction: Interaction
     invitation: Invitation | None
     replayed: bool = False
+    no_survey_reason: Annotated[
+        str | None,
+        Meta(
+            description="Why no invitation: 'touchpoint installation_visit retired', 'its rule sends none'."
+        ),
+    ] = None
 
 
 class InvitationCreate(CustomerRef, kw_only=True):
@@ -118,8 +125,10 @@ class Survey(Wire):
     cooldown_days: float
     answer_window_days: float
     token_ttl_days: float
-    active: bool
-    texts: dict[str, dict[str, str]]
+    active: Annotated[bool, Meta(description="False once retired: it sends nothing new.")]
+    texts: Annotated[dict[str, dict[str, str]], Meta(description="The current version's own texts.")]
+    version: Annotated[int, Meta(description="The current version; new invitations are made with it.")] = 1
+    retired_at: datetime | None = None
 
 
 DelayMinutes = Annotated[float, Meta(ge=0, le=30 * 24 * 60)]
@@ -149,10 +158,18 @@ class Touchpoint(Wire):
     ]
     reminders: Annotated[ReminderSettings, Meta(description="What applies now, defaults filled in.")]
     updated_at: datetime
+    display_names: Annotated[
+        dict[str, str],
+        Meta(description="{touchpoint} in the customer's language (pt-BR, pt, en), else `name`."),
+    ] = msgspec.field(default_factory=dict)
+    retired_at: Annotated[
+        datetime | None, Meta(description="Set once retired: interactions with it get no survey.")
+    ] = None
 
 
 class TouchpointUpdate(Wire):
-    """The whole rule; a touchpoint not known yet is created."""
+    """The whole rule (display names excepted: left out, they stay); a touchpoint not known yet is
+    created."""
 
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     survey: Annotated[Key | None, Meta(description="The survey sent after it; null: none.")]
@@ -160,6 +177,13 @@ class TouchpointUpdate(Wire):
     invite_delay_minutes: DelayMinutes = 60.0
     reminder_count: ReminderCount | None = None
     reminder_delay_hours: ReminderHours | None = None
+    display_names: (
+        Annotated[
+            dict[Annotated[str, Meta(max_length=35)], Annotated[str, Meta(min_length=1, max_length=100)]],
+            Meta(description='Per language tag, e.g. {"de": "Installationstermin"}; left out: unchanged.'),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 InvitationStatus = Literal["scheduled", "queued", "sent", "answered", "suppressed", "failed", "expired"]
@@ -222,3 +246,96 @@ class InvitationPage(Wire):
     next_cursor: Annotated[
         str | None, Meta(description="Pass as `cursor` for the next (older) page; null on the last.")
     ]
+
+
+# -- survey definitions through the API (definitions.py) ------------------------------------
+
+LocaleTag = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$",
+        max_length=35,
+        description="A language tag Babel knows, such as en, de or pt-BR.",
+    ),
+]
+PLACEHOLDER_NOTE = (
+    "Placeholders: {brand}, {touchpoint} (its display name in the customer's language), {agent} "
+    "(who handled the interaction; without one, the brand) and {date} (the interaction's day, in the "
+    "customer's time zone and language). Anything else in braces is refused with 422."
+)
+
+
+class LocaleTexts(Wire):
+    """A survey's own wording in one language; what it leaves out comes from the next language in
+    the customer's chain (pt-BR, pt, en) or the shipped wording."""
+
+    question: Annotated[str, Meta(description="The score question.")] | UnsetType = UNSET
+    low_label: Annotated[str, Meta(description="The scale's low end.")] | UnsetType = UNSET
+    high_label: Annotated[str, Meta(description="The scale's high end.")] | UnsetType = UNSET
+    reason: Annotated[str, Meta(description="The follow-up: why this score?")] | UnsetType = UNSET
+    contact: Annotated[str, Meta(description="The 'contact me' checkbox.")] | UnsetType = UNSET
+    thanks: Annotated[str, Meta(description="The thank-you page's heading.")] | UnsetType = UNSET
+    subject: Annotated[str, Meta(description="The email's subject.")] | UnsetType = UNSET
+    sms: (
+        Annotated[str, Meta(description="The whole SMS invitation; at most 3 segments when filled.")]
+        | UnsetType
+    ) = UNSET
+
+
+SurveyTextsIn = Annotated[dict[LocaleTag, LocaleTexts], Meta(description=PLACEHOLDER_NOTE)]
+Days = Annotated[float, Meta(gt=0, le=3650)]
+
+
+class SurveyCreate(Wire):
+    key: Key
+    kind: Annotated[Kind, Meta(description="Fixed once created, and with it the scale.")]
+    texts: SurveyTextsIn = msgspec.field(default_factory=dict)
+    cooldown_days: Days = 30.0
+    answer_window_days: Days = 7.0
+    token_ttl_days: Days = 14.0
+
+
+class SurveyUpdate(Wire):
+    """Given `texts` are the new version's in full (a new version when they differ); settings apply
+    from now on and are not versioned."""
+
+    texts: SurveyTextsIn | UnsetType = UNSET
+    cooldown_days: Days | UnsetType = UNSET
+    answer_window_days: Days | UnsetType = UNSET
+    token_ttl_days: Days | UnsetType = UNSET
+
+
+class SurveyVersion(Wire):
+    survey: str
+    version: int
+    current: bool
+    texts: dict[str, dict[str, str]]
+    created_at: datetime
+    created_by: str | None
+
+
+class PagePreview(Wire):
+    html: Annotated[str, Meta(description="The survey page as the customer sees it.")]
+    thanks_html: Annotated[str, Meta(description="The page after an answer.")]
+
+
+class EmailPreview(Wire):
+    subject: str
+    text: str
+    html: str
+
+
+class SmsPreview(Wire):
+    text: str
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+
+
+class SurveyPreview(Wire):
+    survey: str
+    version: int
+    locale: str
+    touchpoint: str | None
+    page: PagePreview | None = None
+    email: EmailPreview | None = None
+    sms: SmsPreview | None = None

@@ -206,6 +206,8 @@ class InvitationSender:
         channel = invitation["channel"]
         if invitation["erased"]:
             return "customer erased"
+        if invitation["survey_retired"]:
+            return f"survey {invitation['survey']} retired"
         address = invitation["email"] if channel == "email" else invitation["phone"]
         if not address:
             return f"no {'email address' if channel == 'email' else 'phone number'}"

@@ -9,15 +9,20 @@ SELECT c.id, c.erased_at
 
 -- name: lock_invitation_for_send
 -- Held while the send is decided, so an answer, erasure or second sender waits for us.
--- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey.
+-- FOR UPDATE OF i: only the invitation is locked, not the customer or the survey. The texts are
+-- those of the survey version the invitation was made with.
 SELECT i.id, i.customer_id, i.channel, i.status, i.locale, i.expires_at, i.purpose,
        c.email, c.phone, c.name, c.erased_at IS NOT NULL AS erased,
-       s.key AS survey, s.kind, s.texts,
-       coalesce(it.touchpoint, 'experience') AS touchpoint
+       c.time_zone, s.key AS survey, s.kind, v.texts, s.retired_at IS NOT NULL AS survey_retired,
+       coalesce(it.touchpoint, 'experience') AS touchpoint,
+       i.survey_version, t.display_names AS touchpoint_names, t.name AS touchpoint_name, it.agent,
+       coalesce(it.occurred_at, i.created_at) AS occurred_at
   FROM invitations i
   JOIN customers c ON c.id = i.customer_id
   JOIN surveys s ON s.id = i.survey_id
+  JOIN survey_versions v ON v.survey_id = i.survey_id AND v.version = i.survey_version
   LEFT JOIN interactions it ON it.id = i.interaction_id
+  LEFT JOIN touchpoints t ON t.key = it.touchpoint
  WHERE i.id = $1
    FOR UPDATE OF i;
 

@@ -21,7 +21,6 @@ from feedback_svc.surveys.schemas import (
     Invitation,
     InvitationCreate,
     ResponseCreate,
-    Survey,
     SurveyResponse,
 )
 from feedback_svc.surveys.texts import SCALES
@@ -98,10 +97,15 @@ async def invite(
     """Decide and record one invitation (call inside a transaction that locked the customer
     exclusively first: `customer` is that row). A pulse (`purpose`) names its recovery task."""
     survey = await queries.get_survey(conn, survey_key)
-    if survey is None or not survey["active"]:
+    if survey is None:
         raise InvalidInput(
-            f"No active survey {survey_key!r}; GET /v1/surveys lists them.",
-            errors=[{"field": "survey", "message": "unknown or inactive survey"}],
+            f"No survey {survey_key!r}; GET /v1/surveys lists them.",
+            errors=[{"field": "survey", "message": "unknown survey"}],
+        )
+    if not survey["active"]:
+        raise Conflict(
+            f"Survey {survey_key!r} is retired: it sends no new invitations. GET /v1/surveys lists "
+            "the active ones."
         )
     customer_id = customer["id"]
     decision = decide(
@@ -161,6 +165,8 @@ async def record_interaction(
     # before the insert below takes its own (weaker) lock: see customers/locks.py
     customer = await lock_for_write(conn, customer_id, exclusive=True)
     rule = await queries.get_touchpoint(conn, data.touchpoint)
+    survey_key = rule["survey_key"] if rule else DEFAULT_SURVEY
+    no_survey = await _no_survey_reason(conn, data.touchpoint, rule, survey_key)
     row = await queries.insert_interaction(
         conn,
         customer_id=customer_id,
@@ -171,6 +177,7 @@ async def record_interaction(
         channel_preference=data.channel_preference,
         agent=data.agent,
         attributes={} if data.attributes is msgspec.UNSET else data.attributes,
+        no_survey_reason=no_survey,
     )
     interaction = msgspec.convert({k: row[k] for k in Interaction.__struct_fields__}, Interaction)
     if not row["inserted"]:
@@ -179,10 +186,14 @@ async def record_interaction(
         invitation = (
             _invitation(existing, survey=existing["survey"], kind=existing["kind"]) if existing else None
         )
-        return InteractionRecorded(interaction=interaction, invitation=invitation, replayed=True)
-    if rule is not None and rule["survey_key"] is None:
-        return InteractionRecorded(interaction=interaction, invitation=None)
-    survey_key = rule["survey_key"] if rule else DEFAULT_SURVEY
+        return InteractionRecorded(
+            interaction=interaction,
+            invitation=invitation,
+            replayed=True,
+            no_survey_reason=row["no_survey_reason"],
+        )
+    if no_survey is not None:
+        return InteractionRecorded(interaction=interaction, invitation=None, no_survey_reason=no_survey)
     delay = rule["invite_delay"] if rule else DEFAULT_DELAY
     invitation = await invite(
         conn,
@@ -196,6 +207,20 @@ async def record_interaction(
         now=now,
     )
     return InteractionRecorded(interaction=interaction, invitation=invitation)
+
+
+async def _no_survey_reason(
+    conn: asyncpg.Connection, touchpoint: str, rule: dict[str, Any] | None, survey_key: str | None
+) -> str | None:
+    """Why an interaction at `touchpoint` gets no survey (stored with it), or None when it gets one."""
+    if rule is not None and rule["retired_at"] is not None:
+        return f"no survey: touchpoint {touchpoint} is retired"
+    if survey_key is None:
+        return "no survey: the touchpoint's rule sends none"
+    active = rule["survey_active"] if rule is not None else await queries.survey_is_active(conn, survey_key)
+    if not active:
+        return f"no survey: survey {survey_key} is retired"
+    return None
 
 
 async def create_invitation(
@@ -406,18 +431,3 @@ async def record_api_response(
     response = _response(row, survey["key"])
     await _emit_response_event(conn, response, created=True)
     return response
-
-
-async def list_surveys(pool: asyncpg.Pool) -> list[Survey]:
-    return [
-        Survey(
-            key=row["key"],
-            kind=row["kind"],
-            cooldown_days=queries.days(row["cooldown"]),
-            answer_window_days=queries.days(row["answer_window"]),
-            token_ttl_days=queries.days(row["token_ttl"]),
-            active=row["active"],
-            texts=row["texts"],
-        )
-        for row in await queries.list_surveys(pool)
-    ]

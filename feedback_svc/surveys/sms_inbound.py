@@ -50,6 +50,7 @@ from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import RecoveryTriggers, promised_contact
 from feedback_svc.settings import DEFAULT_BRAND, Settings
 from feedback_svc.surveys import queries
+from feedback_svc.surveys.messages import survey_texts
 from feedback_svc.surveys.schemas import SurveyResponse
 from feedback_svc.surveys.service import answer_invitation, invitation_is_open
 
@@ -349,7 +350,7 @@ async def _score(conn: asyncpg.Connection, context: _Context, body: str) -> _Out
         return _Outcome("score", texts.ask_reason(locale=context.locale))
     if reply.comment is None:  # a pulse asks the score alone
         await _set_state(conn, context, "closed")
-        return _Outcome("score", texts.thanks(locale=context.locale))
+        return _Outcome("score", _thanks(context))
     await _set_state(conn, context, "closed")
     return await _thanks_for_comment(conn, context, answer, contact=contact)
 
@@ -360,7 +361,7 @@ async def _thanks_for_comment(
     """Thanks for a score with its reason; with "call me", the promise the task will keep (it
     opens from the answer's event, with the deadline the survey page would promise)."""
     if not contact:
-        return _Outcome("score_with_comment", texts.thanks(locale=context.locale))
+        return _Outcome("score_with_comment", _thanks(context))
     deadline = await promised_contact(
         conn,
         customer_id=answer.customer_id,
@@ -373,7 +374,13 @@ async def _thanks_for_comment(
         if deadline
         else None
     )
-    return _Outcome("score_with_contact", texts.thanks(locale=context.locale, contact_by=contact_by))
+    return _Outcome("score_with_contact", _thanks(context, contact_by=contact_by))
+
+
+def _thanks(context: _Context, *, contact_by: str | None = None) -> str:
+    """Thanks for an answer: the survey version's own thank-you text where it has one."""
+    own = survey_texts(context.invitation, brand=context.brand).thanks if context.invitation else None
+    return texts.thanks(locale=context.locale, contact_by=contact_by, own=own)
 
 
 async def _reason(conn: asyncpg.Connection, context: _Context, body: str) -> _Outcome:
@@ -400,7 +407,7 @@ async def _reason(conn: asyncpg.Connection, context: _Context, body: str) -> _Ou
         await _set_state(conn, context, "closed")
         return _Outcome("comment:answer_closed")
     await _set_state(conn, context, "closed")
-    return _Outcome("comment", texts.thanks(locale=context.locale))
+    return _Outcome("comment", _thanks(context))
 
 
 async def _set_state(

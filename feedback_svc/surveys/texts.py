@@ -28,6 +28,14 @@ class SurveyTexts(msgspec.Struct, frozen=True, kw_only=True):
     high_label: str
     reason: str
     contact: str
+    # the survey's own, where it has one for the customer's language; None: each channel's
+    # shipped wording (the thanks page's heading, the SMS thanks; the SMS invitation per kind)
+    thanks: str | None = None
+    sms: str | None = None
+
+
+# Fields with no shipped default here: their defaults live with each channel's wording.
+CHANNEL_DEFAULTED = ("thanks", "sms")
 
 
 # The msgids: English source texts. {brand} and {touchpoint} are filled after translation.
@@ -92,18 +100,28 @@ def resolve_texts(
     brand: str | None = None,
     touchpoint: str | None = GENERAL_TOUCHPOINT,
     touchpoint_display: str | None = None,
+    agent: str | None = None,
+    date: str | None = None,
 ) -> SurveyTexts:
     """The texts for one survey in one locale: survey overrides, then shipped defaults.
 
-    `touchpoint` is the touchpoint's key; `touchpoint_display` its name in this locale when the
-    caller has one (stored per touchpoint), else the shipped touchpoints are named from the catalog.
+    `touchpoint` is the touchpoint's key; `touchpoint_display` its name as the customer reads it
+    when one is stored for their language (placeholders.touchpoint_name), else the shipped
+    touchpoints are named from the catalog. {agent} is the agent, else the brand; {date} is
+    filled when given.
     """
     resolved: dict[str, str] = {}
     overridden: set[str] = set()
     for code in reversed(locale_chain(locale)):
         defaults = shipped_texts(code.lower())
+        if defaults:
+            # shipped wording in a closer language beats the survey's own in a farther one
+            for field in CHANNEL_DEFAULTED:
+                resolved.pop(field, None)
         resolved.update(defaults.get("common", {}))
         resolved.update(defaults.get(kind, {}))
+        # a key is the survey's own only while no closer shipped wording has replaced it
+        overridden.difference_update(defaults.get("common", {}), defaults.get(kind, {}))
         override = (overrides or {}).get(code, {})
         resolved.update(override)
         overridden.update(override)
@@ -117,7 +135,14 @@ def resolve_texts(
                 resolved[key] = resolved[f"{key}_us"]
     named = touchpoint_display or touchpoint_name(touchpoint or GENERAL_TOUCHPOINT, locale=language)
     names = {"brand": brand if brand and has_brand(brand) else resolved["us"], "touchpoint": named}
-    return SurveyTexts(**{field: _fill(resolved[field], names) for field in SurveyTexts.__struct_fields__})
+    # without an agent, the company itself handled the interaction
+    names |= {"agent": agent or names["brand"]} | ({"date": date} if date else {})
+    return SurveyTexts(
+        **{
+            field: _fill(resolved[field], names) if field in resolved else None
+            for field in SurveyTexts.__struct_fields__
+        }
+    )
 
 
 def _language_of(locale: str, overrides: dict[str, dict[str, str]] | None) -> str:

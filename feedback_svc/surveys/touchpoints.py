@@ -6,10 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from msgspec import UNSET
 
 from feedback_svc.lib.bounds import ecma_regex
-from feedback_svc.lib.errors import InvalidInput
+from feedback_svc.lib.errors import Conflict, InvalidInput, NotFound
 from feedback_svc.surveys import queries
+from feedback_svc.surveys.placeholders import canonical_locale, locale_problem
 from feedback_svc.surveys.rules import ReminderRule, reminder_rule
 from feedback_svc.surveys.schemas import KEY_PATTERN, ReminderSettings, Touchpoint, TouchpointUpdate
 
@@ -30,6 +32,8 @@ def _touchpoint(row: dict[str, Any], default: ReminderRule) -> Touchpoint:
         reminder_delay_hours=_hours(row["reminder_delay"]),
         reminders=ReminderSettings(count=applies.count, delay_hours=applies.delay.total_seconds() / 3600),
         updated_at=row["updated_at"],
+        display_names=row["display_names"],
+        retired_at=row["retired_at"],
     )
 
 
@@ -53,11 +57,22 @@ async def put_touchpoint(
             "(e.g. support_call).",
             errors=[{"field": "key", "message": "lower-case slug, at most 64 characters", "source": "path"}],
         )
-    if data.survey is not None and await queries.get_survey(conn, data.survey) is None:
-        raise InvalidInput(
-            f"No survey {data.survey!r}; GET /v1/surveys lists them.",
-            errors=[{"field": "survey", "message": "unknown survey"}],
-        )
+    if data.survey is not None:
+        survey = await queries.get_survey(conn, data.survey)
+        if survey is None:
+            raise InvalidInput(
+                f"No survey {data.survey!r}; GET /v1/surveys lists them.",
+                errors=[{"field": "survey", "message": "unknown survey"}],
+            )
+        if not survey["active"]:
+            raise InvalidInput(
+                f"Survey {data.survey!r} is retired and sends no new invitations; choose an active one.",
+                errors=[{"field": "survey", "message": "retired survey", "source": "body"}],
+            )
+    display_names = None if data.display_names is UNSET else checked_display_names(data.display_names)
+    existing = await queries.lock_touchpoint(conn, key)
+    if existing is not None and existing["retired_at"] is not None:
+        raise Conflict(f"Touchpoint {key!r} is retired; it takes no new rule.")
     row = await queries.upsert_touchpoint(
         conn,
         key=key,
@@ -69,5 +84,40 @@ async def put_touchpoint(
         reminder_delay=None
         if data.reminder_delay_hours is None
         else timedelta(hours=data.reminder_delay_hours),
+        display_names=display_names,
     )
     return _touchpoint(row, default), row["created"]
+
+
+def checked_display_names(names: dict[str, str]) -> dict[str, str]:
+    """Display names keyed as customers' locales are, or InvalidInput naming each bad one."""
+    checked: dict[str, str] = {}
+    problems = []
+    for given, name in names.items():
+        locale = canonical_locale(given)
+        problem = locale_problem(locale)
+        if problem is None and ("{" in name or "}" in name):
+            problem = "a display name is filled into texts as it is: no braces in it"
+        if problem is None and not name.strip():
+            problem = "must not be empty"
+        if problem is not None:
+            pointer = f"/display_names/{given}"
+            problems.append({"field": f"display_names.{given}", "pointer": pointer, "message": problem,
+                             "source": "body"})  # fmt: skip
+        checked[locale] = name.strip()
+    if problems:
+        raise InvalidInput(
+            "The touchpoint was not saved: "
+            + "; ".join(f"{p['pointer']}: {p['message']}" for p in problems)
+            + ".",
+            errors=problems,
+        )
+    return checked
+
+
+async def retire_touchpoint(conn: asyncpg.Connection, key: str, *, default: ReminderRule) -> Touchpoint:
+    """Interactions with it get no survey from now on (the reason is stored with each); a no-op twice."""
+    if await queries.lock_touchpoint(conn, key) is None:
+        raise NotFound(f"No touchpoint {key!r}; GET /v1/touchpoints lists them.")
+    await queries.retire_touchpoint(conn, key)
+    return next(t for t in await list_touchpoints(conn, default=default) if t.key == key)

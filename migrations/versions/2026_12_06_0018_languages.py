@@ -1,7 +1,7 @@
 """Closing messages in French, Spanish, Italian, Dutch, Portuguese and Polish.
 
 Revision ID: 20261206_0018
-Revises: 20261206_0013
+Revises: 20261206_0017
 Create Date: 2026-12-06
 
 The closing message's templates are rows (recovery_message_templates), shipped in English and
@@ -17,7 +17,7 @@ lacks), so that a closing SMS costs what the English one does.
 from alembic import op
 
 revision = "20261206_0018"
-down_revision = "20261206_0013"
+down_revision = "20261206_0017"
 branch_labels = None
 depends_on = None
 

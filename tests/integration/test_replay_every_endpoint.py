@@ -260,6 +260,28 @@ async def _touchpoint(client: Client, conn: asyncpg.Connection, key: dict[str, s
     return Request("/v1/touchpoints/delivery", json=body)
 
 
+async def _retire_touchpoint(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    return Request("/v1/touchpoints/delivery/retire")
+
+
+SURVEY = {"key": "acme", "kind": "nps", "texts": {"en": {"question": "Would you recommend {brand}?"}}}
+SURVEYS = "SELECT string_agg(key || version || coalesce(retired_at::text, ''), ',' ORDER BY key) FROM surveys"
+
+
+async def _new_survey(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    return Request("/v1/surveys", json=SURVEY)
+
+
+async def _reword_survey(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    assert (await client.post("/v1/surveys", json=SURVEY, headers=key)).status_code == 201
+    return Request("/v1/surveys/acme", json={"texts": {"en": {"question": "Recommend {brand}?"}}})
+
+
+async def _retire_survey(client: Client, conn: asyncpg.Connection, key: dict[str, str]) -> Request:
+    assert (await client.post("/v1/surveys", json=SURVEY, headers=key)).status_code == 201
+    return Request("/v1/surveys/acme/retire")
+
+
 ERASED = "SELECT count(*) FROM customers WHERE erased_at IS NOT NULL"
 
 
@@ -402,6 +424,14 @@ REPLAYS: dict[tuple[str, str], Replay] = {
     ("PUT", "/v1/touchpoints/{key:str}"): Replay(
         "admin", _touchpoint, "SELECT updated_at::text FROM touchpoints WHERE key = 'delivery'"
     ),
+    ("POST", "/v1/touchpoints/{key:str}/retire"): Replay(
+        "admin", _retire_touchpoint, "SELECT retired_at::text FROM touchpoints WHERE key = 'delivery'"
+    ),
+    ("POST", "/v1/surveys"): Replay("admin", _new_survey, SURVEYS),
+    ("PATCH", "/v1/surveys/{key:str}"): Replay(
+        "admin", _reword_survey, "SELECT count(*) FROM survey_versions"
+    ),
+    ("POST", "/v1/surveys/{key:str}/retire"): Replay("admin", _retire_survey, SURVEYS),
     ("PUT", "/v1/alerts/rules/{trigger:str}/{urgency:str}"): Replay(
         "admin",
         _alert_rule,

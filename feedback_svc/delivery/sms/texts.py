@@ -105,6 +105,12 @@ def reminder(*, locale: str | None, kind: SurveyKind, brand: str) -> str:
     return template.format(brand=brand, low=low, high=high)
 
 
+def reminder_of(text: str, *, locale: str | None, brand: str) -> str:
+    """A survey's own SMS text as a reminder: led by "a reminder", its own "{brand}: " lead dropped."""
+    lead = _texts(locale).reminder_lead.format(brand=brand)
+    return lead + text.removeprefix(f"{brand}: ")
+
+
 def reprompt(*, locale: str | None, kind: SurveyKind) -> str:
     """Sent once after a reply that is neither a score nor a keyword."""
     low, high = SCALES[kind]
@@ -115,13 +121,15 @@ def ask_reason(*, locale: str | None) -> str:
     return _texts(locale).ask_reason
 
 
-def thanks(*, locale: str | None, contact_by: str | None = None) -> str:
+def thanks(*, locale: str | None, contact_by: str | None = None, own: str | None = None) -> str:
     """`contact_by` is the deadline promised to the customer, already written in their own time zone
-    (`feedback_svc.lib.localtime.local_text` with the customer's `time_zone`)."""
+    (`feedback_svc.lib.localtime.local_text` with the customer's `time_zone`); `own` is the survey's
+    own thank-you text (already filled), said instead of ours."""
     texts = _texts(locale)
+    said = own if own is not None else texts.thanks
     if contact_by is None:
-        return texts.thanks
-    return texts.thanks + texts.thanks_contact.format(deadline=contact_by)
+        return said
+    return said + texts.thanks_contact.format(deadline=contact_by)
 
 
 def contact_confirmation(*, locale: str | None, brand: str, contact_by: str) -> str:

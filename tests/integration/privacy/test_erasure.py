@@ -441,6 +441,7 @@ KEPT_ON_PURPOSE = {
     "invitations.locale": "the language code the survey was sent in",
     "recovery_tasks.follow_up_locale": "the language code the closing message was written in",
     "interactions.agent": "names the company's own agent, not the customer",
+    "interactions.no_survey_reason": "written by the service: why no survey followed (names a touchpoint)",
     "recovery_tasks.assignee": "names the company's own agent",
     "recovery_task_history.actor": "names the company's own agent or key",
     "recovery_task_history.action": "the service's word for what was done (claim, resolve ...)",

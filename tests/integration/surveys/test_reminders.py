@@ -237,6 +237,27 @@ async def test_a_rule_turned_off_after_planning_stops_the_planned_reminder(
     assert skipped["reason"] == "skipped: reminders are turned off for this touchpoint now"
 
 
+async def test_a_survey_retired_after_the_invitation_went_gets_no_reminder(
+    client: Client,
+    crm: dict[str, str],
+    make_key: KeyFactory,
+    conn: asyncpg.Connection,
+    worker: OutboxWorker,
+    inbox: Inbox,
+) -> None:
+    invitation_id = await invite(client, crm)
+    await drain(worker)
+    admin = await make_key("admin", name="admin")
+    # relationship keeps its reminders but sends another survey, so nps can be retired
+    await set_rule(client, admin, "relationship", survey="csat")
+    assert (await client.post("/v1/surveys/nps/retire", headers=admin)).status_code == 200
+    await make_reminders_due(conn)
+    await drain(worker)
+    assert len(inbox.received) == 1
+    [skipped] = await reminder_rows(conn, invitation_id)
+    assert skipped["reason"] == "skipped: the survey is retired"
+
+
 async def test_two_reminders_each_a_delay_after_the_one_before(
     client: Client,
     crm: dict[str, str],

@@ -22,6 +22,7 @@ from feedback_svc.outbox.queries import Job
 from feedback_svc.outbox.worker import OutboxWorker
 from feedback_svc.settings import Settings
 from feedback_svc.surveys.sending import TOPIC, InvitationSender
+from tests.conftest import KeyFactory
 from tests.integration.delivery.email.conftest import (
     Inbox,
     Passwords,
@@ -466,3 +467,60 @@ async def test_refused_sms_credentials_wait_and_send_once_the_token_is_fixed(
     assert await worker.run_once() == 1
     assert (await invitation(conn, invitation_id))["status"] == "sent"
     assert len(provider.requests) == 2  # the refused try and the one that went through
+
+
+async def test_an_invitation_goes_out_with_the_survey_version_it_was_made_with(
+    client: Client,
+    crm: dict[str, str],
+    make_key: KeyFactory,
+    worker: OutboxWorker,
+    inbox: Inbox,
+    provider: FakeProvider,
+    conn: asyncpg.Connection,
+) -> None:
+    admin = await make_key("admin", name="ops")
+    made_before = await invite(client, crm)
+    texts = {
+        "en": {
+            "subject": "{brand} wants to know",
+            "question": "Would you recommend {brand} after your {touchpoint}?",
+            "sms": "{brand}: Would you recommend us? Reply 0-10, or STOP to opt out.",
+        }
+    }
+    reworded = await client.patch("/v1/surveys/nps", json={"texts": texts}, headers=admin)
+    assert reworded.json()["version"] == 2, reworded.text
+    made_after = await invite(client, crm, external_id="after")
+    by_sms = await invite(client, crm, preference="sms", external_id="after-sms")
+    await make_due(conn)  # the SMS may fall in Berlin's quiet hours
+    assert await worker.run_once() == 3
+    subjects = {mail.message["Message-ID"]: mail.message["Subject"] for mail in inbox.received}
+    assert subjects == {
+        f"<survey-{made_before}@acme.example>": "How likely are you to recommend Acme?",
+        f"<survey-{made_after}@acme.example>": "Acme wants to know",
+    }
+    [after] = [m for m in inbox.received if m.message["Subject"] == "Acme wants to know"]
+    assert "Would you recommend Acme after your relationship?" in plain_text(after.message)
+    [sms] = provider.requests
+    assert sms.form["Body"] == "Acme: Would you recommend us? Reply 0-10, or STOP to opt out."
+    versions = await conn.fetch("SELECT id::text, survey_version FROM invitations")
+    assert dict(versions) == {made_before: 1, made_after: 2, by_sms: 2}
+
+
+async def test_an_invitation_of_a_survey_retired_before_it_went_is_not_sent(
+    client: Client,
+    crm: dict[str, str],
+    make_key: KeyFactory,
+    conn: asyncpg.Connection,
+    worker: OutboxWorker,
+    inbox: Inbox,
+) -> None:
+    admin = await make_key("admin", name="ops")
+    invitation_id = await invite(client, crm)
+    # the relationship touchpoint sends nps: it has to send something else before nps can retire
+    rule = {"name": "Relationship survey", "survey": "csat"}
+    assert (await client.put("/v1/touchpoints/relationship", json=rule, headers=admin)).status_code == 200
+    assert (await client.post("/v1/surveys/nps/retire", headers=admin)).status_code == 200
+    await worker.run_once()
+    assert inbox.received == []
+    row = await invitation(conn, invitation_id)
+    assert (row["status"], row["reason"]) == ("suppressed", "suppressed at send: survey nps retired")

@@ -15,6 +15,8 @@ from twilio.request_validator import RequestValidator
 from feedback_svc.app import create_app
 from feedback_svc.delivery.sms import texts
 from feedback_svc.settings import Settings
+from feedback_svc.surveys import definitions
+from feedback_svc.surveys.schemas import LocaleTexts, SurveyUpdate
 from feedback_svc.surveys.sms_inbound import BRAND, OutgoingSms, process_inbound
 from feedback_svc.surveys.sms_routes import SmsInboundController
 
@@ -432,3 +434,14 @@ async def test_opted_out_number_is_not_replied_to(
     assert await text(client, conn, settings, "6") == []
     assert [row["score"] for row in await responses(conn)] == [6]  # the answer itself is kept
     assert await sends(conn) == []
+
+
+async def test_the_surveys_own_thanks_ends_the_conversation(
+    client: Client, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    texts_v2 = {"en": LocaleTexts(thanks="Thanks from all of us at {brand}!")}
+    update = SurveyUpdate(texts=texts_v2)
+    await definitions.update_survey(conn, "nps", update, brand=settings.brand_name, actor="test")
+    await invited(conn)
+    replies = await text(client, conn, settings, "9 great service")
+    assert [reply.body for reply in replies] == [f"Thanks from all of us at {settings.brand_name}!"]
