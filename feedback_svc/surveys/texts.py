@@ -137,9 +137,14 @@ def resolve_texts(
     names = {"brand": brand if brand and has_brand(brand) else resolved["us"], "touchpoint": named}
     # without an agent, the company itself handled the interaction
     names |= {"agent": agent or names["brand"]} | ({"date": date} if date else {})
+    # "us" stands for the placeholder brand only in the shipped sentences, which are worded for
+    # it; a survey's own sentence gets the brand it was written with
+    own_names = names | ({"brand": brand, "agent": agent or brand} if brand else {})
     return SurveyTexts(
         **{
-            field: _fill(resolved[field], names) if field in resolved else None
+            field: _fill(resolved[field], own_names if field in overridden else names)
+            if field in resolved
+            else None
             for field in SurveyTexts.__struct_fields__
         }
     )

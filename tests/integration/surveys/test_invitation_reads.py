@@ -13,7 +13,8 @@ from tests.integration.surveys import test_sending
 from tests.integration.surveys.test_sending import LINK, Client, invite, plain_text
 
 # the sending tests' fixtures: a real SMTP server, the SMS provider stand-in, the outbox worker
-smtp_port, start_smtp, inbox, provider = (
+smtp_socket, smtp_port, start_smtp, inbox, provider = (
+    test_sending.smtp_socket,
     test_sending.smtp_port,
     test_sending.start_smtp,
     test_sending.inbox,

@@ -499,7 +499,8 @@ async def test_an_invitation_goes_out_with_the_survey_version_it_was_made_with(
         f"<survey-{made_after}@acme.example>": "Acme wants to know",
     }
     [after] = [m for m in inbox.received if m.message["Subject"] == "Acme wants to know"]
-    assert "Would you recommend Acme after your relationship?" in plain_text(after.message)
+    # {touchpoint} for the shipped `relationship` touchpoint reads as the catalog names it
+    assert "Would you recommend Acme after your time with us?" in plain_text(after.message)
     [sms] = provider.requests
     assert sms.form["Body"] == "Acme: Would you recommend us? Reply 0-10, or STOP to opt out."
     versions = await conn.fetch("SELECT id::text, survey_version FROM invitations")

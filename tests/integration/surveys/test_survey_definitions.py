@@ -158,21 +158,33 @@ async def test_previews_render_every_channel_in_the_customers_language(
         "segments": 1,
     }
 
-    # French has no texts of its own: English, the survey's first, then the shipped wording
+    # French has no texts of its own, but French wording ships: a French customer reads French
+    # rather than the survey's English
     french = (
         await client.get(
             "/v1/surveys/acme-nps/preview", params={"locale": "fr", "channel": "page"}, headers=crm
         )
     ).json()
-    assert V1_QUESTION in french["page"]["html"]
-    assert "Thank you from all of us at Acme!" in french["page"]["thanks_html"]
+    assert V1_QUESTION not in french["page"]["html"]
+    assert "Quelle est la probabilité que vous recommandiez Acme" in french["page"]["html"]
+    assert "Merci pour votre avis" in french["page"]["thanks_html"]
+    assert "Thank you from all of us at Acme!" not in french["page"]["thanks_html"]
     assert (french["email"], french["sms"]) == (None, None)
     sms = (
         await client.get(
             "/v1/surveys/acme-nps/preview", params={"locale": "fr", "channel": "sms"}, headers=crm
         )
     ).json()
-    assert sms["sms"]["text"].startswith("Acme: How likely are you to recommend us")
+    assert sms["sms"]["text"].startswith("Acme: Nous recommanderiez-vous")
+
+    # Swedish ships no wording: the survey's own English, the survey's first language, stands
+    swedish = (
+        await client.get(
+            "/v1/surveys/acme-nps/preview", params={"locale": "sv", "channel": "page"}, headers=crm
+        )
+    ).json()
+    assert V1_QUESTION in swedish["page"]["html"]
+    assert "Thank you from all of us at Acme!" in swedish["page"]["thanks_html"]
 
     for params, status in (({"locale": "xx"}, 422), ({"version": 2}, 404), ({"touchpoint": "nowhere"}, 404)):
         answer = await client.get("/v1/surveys/acme-nps/preview", params=params, headers=crm)
@@ -286,7 +298,8 @@ async def test_touchpoints_are_named_per_locale_and_retired(
     kept = await client.put("/v1/touchpoints/installation_visit", json=without, headers=admin)
     assert kept.json()["display_names"] == put.json()["display_names"], kept.text
     shipped = {t["key"]: t for t in (await client.get("/v1/touchpoints", headers=crm)).json()}
-    assert shipped["support_call"]["display_names"] == {"en": "support call"}
+    # the shipped touchpoints store no names: the translation catalogs name them in each language
+    assert shipped["support_call"]["display_names"] == {}
 
     customer = await client.post(
         "/v1/customers",
