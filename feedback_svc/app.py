@@ -41,7 +41,8 @@ from feedback_svc.lib.openapi import api_docs_assets, openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
-from feedback_svc.metrics.collector import WorkGauges, prometheus_config
+from feedback_svc.metrics.collector import WorkGauges
+from feedback_svc.metrics.requests import RequestMetrics
 from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.privacy.routes import PrivacyController
 from feedback_svc.recovery.message_routes import MessageTemplatesController
@@ -182,7 +183,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
             # outside authentication, so refused requests are measured too
-            prometheus_config().middleware,
+            RequestMetrics,
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -63,7 +63,8 @@ class CustomersController(Controller):
             customer, created = await service.upsert_customer(conn, data)
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(customer)
 
-        return await respond_idempotently(request, pool, idempotency_key, work)
+        # the upsert is one statement (a refusal reads a count after it, writing nothing)
+        return await respond_idempotently(request, pool, idempotency_key, work, one_statement=True)
 
     @get(
         "/",

@@ -10,6 +10,7 @@ import sys
 import msgspec
 import structlog
 
+from feedback_svc.lib.request_context import add_request_id
 from feedback_svc.settings import Settings
 
 _encoder = msgspec.json.Encoder()
@@ -28,6 +29,7 @@ def _jsonable(value: object) -> object:
 def configure_logging(settings: Settings) -> None:
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

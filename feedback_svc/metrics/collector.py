@@ -1,7 +1,7 @@
 """Prometheus metrics: request latency per route, answers stored, and the state of the work.
 
-Request metrics come from Litestar's Prometheus middleware (labelled by route template,
-not raw path, so ids don't explode the series). Counters live in the process, as
+Request metrics come from RequestMetrics (requests.py), labelled by route template, not
+raw path, so ids don't explode the series. Counters live in the process, as
 Prometheus expects: each replica is scraped on its own. Gauges about shared work (outbox,
 recovery queue, active model) are read from PostgreSQL at scrape time, so every replica
 reports the same truth.
@@ -10,7 +10,6 @@ reports the same truth.
 from pathlib import Path
 
 import asyncpg
-from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 
 from feedback_svc.db.sql import load_queries
@@ -23,17 +22,7 @@ PREFIX = "feedback"
 BUCKETS: list[str | float] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
 
 
-def prometheus_config() -> PrometheusConfig:
-    return PrometheusConfig(
-        app_name="feedback-svc",
-        prefix=PREFIX,
-        group_path=True,
-        buckets=BUCKETS,
-        exclude=["^/metrics$", "^/static/"],
-    )
-
-
-# Process-wide, in the default registry beside the middleware's request metrics: a module
+# Process-wide, in the default registry beside the request metrics: a module
 # is imported once per process, so this registers once however many apps tests create.
 ANSWERS = Counter(
     f"{PREFIX}_answers", "Survey answers stored, by channel and survey kind", ["channel", "kind"]

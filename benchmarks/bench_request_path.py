@@ -1,0 +1,265 @@
+"""Every hot request of feedback-svc against a bare Litestar no-op app, in one run.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_request_path \
+        python -m benchmarks.bench_request_path [--seconds 5] [--rounds 3] [--concurrency 16]
+
+Two servers run side by side on the same cores, each one uvicorn worker started the same way:
+`benchmarks/bare_app.py` (one route returning `{"status": "ok"}`, nothing else) and
+`feedback-svc serve`. Round by round the same load generator measures the bare app, then
+feedback-svc's liveness probe, a web-form answer (`POST /s/{token}`, each on a fresh invitation
+prepared before its round), an API answer (`POST /v1/responses` with a new Idempotency-Key and a
+`crm` key), a new customer (`POST /v1/customers`) and a one-customer score (`POST /v1/scores`).
+Each is printed as a ratio to the bare app: what feedback-svc's request path costs on top of
+the work itself. Every 2xx is committed (synchronous_commit on) before its reply.
+
+With `--profile DIR`, py-spy records the service while each scenario runs (one SVG flame graph
+per scenario; py-spy must be installed, and may need ptrace permission).
+
+The 1,000-customer score latency and the serving RSS are measured by bench_scores.py (it needs
+a trained model on simulated histories, which takes minutes to prepare).
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import deque
+from pathlib import Path
+
+from benchmarks.bench_answers import SPENT, _answers_per_second, _prepare
+from benchmarks.loadgen import (
+    RequestFactory,
+    Result,
+    create_key,
+    free_port,
+    http_request,
+    json_body,
+    measure,
+    running_service,
+)
+
+BARE = "bare Litestar GET (no-op)"
+LIVE = "GET /health/live"
+FORM = "POST /s/{token} (web form)"
+API = "POST /v1/responses"
+CUSTOMERS = "POST /v1/customers (create)"
+SCORE = "POST /v1/scores (1 customer)"
+
+
+def _start_bare(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.bare_app:app",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bare app did not start") from None
+            time.sleep(0.2)
+
+
+def _serve_pid(env_port: int) -> int | None:
+    """The `feedback-svc serve` process listening on env_port (a child of ours)."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = int(re.search(r"PPid:\s+(\d+)", status.read_text()).group(1))  # type: ignore[union-attr]
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except (OSError, AttributeError):
+            continue
+        if ppid == os.getpid() and b"serve" in cmdline:
+            return int(status.parent.name)
+    return None
+
+
+def _start_profile(
+    pid: int | None, folder: Path | None, name: str, seconds: float
+) -> subprocess.Popen[bytes] | None:
+    """py-spy recording `pid` for `seconds` into folder/<scenario>.svg, or None."""
+    if folder is None or pid is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--output",
+            str(folder / f"{slug}.svg"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--customers", type=int, default=200, help="customers the score requests pick from")
+    parser.add_argument("--profile", type=Path, help="write a py-spy flame graph per scenario here")
+    args = parser.parse_args()
+
+    bare_port = free_port()
+    bare = _start_bare(bare_port)
+    try:
+        with running_service(extra_env={"FEEDBACK_RUN_WORKERS": "false"}) as (port, key, env):
+            results, cpu = _run(args, bare_port, bare.pid, port, key, env)
+    finally:
+        bare.send_signal(signal.SIGTERM)
+        bare.wait(timeout=30)
+    _report(args, results, cpu)
+
+
+def _run(
+    args: argparse.Namespace, bare_port: int, bare_pid: int, port: int, key: str, env: dict[str, str]
+) -> tuple[dict[str, Result], dict[str, float]]:
+    admin = {"Authorization": f"Bearer {key}"}
+    crm = {"Authorization": f"Bearer {create_key(env, 'crm')}", "Content-Type": "application/json"}
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    live = http_request("GET", "/health/live")
+    customer_ids = asyncio.run(_customers(port, crm, args.customers))
+    rng = random.Random(0)
+    stock: deque[str] = deque()
+    serial = itertools.count()
+    run = f"{os.getpid()}-{time.time_ns()}"
+
+    def answer_form(n: int) -> bytes:
+        path = stock.popleft() if stock else SPENT
+        body = f"score={n % 11}&comment=Quick+and+friendly".encode()
+        return http_request("POST", path, body=body, headers=form_headers)
+
+    def answer_api(n: int) -> bytes:
+        body = json_body(
+            {"customer_id": customer_ids[0], "survey": "nps", "score": n % 11, "comment": "In-app answer"}
+        )
+        headers = {**crm, "Idempotency-Key": f"bench-{run}-{next(serial)}"}
+        return http_request("POST", "/v1/responses", body=body, headers=headers)
+
+    def create_customer(_: int) -> bytes:
+        n = next(serial)
+        body = json_body(
+            {
+                "external_id": f"bench-{run}-{n}",
+                "email": f"c{n}@example.com",
+                "value": n % 1000,
+                "segment": "smb",
+                "attributes": {"plan": "pro", "seats": n % 50},
+            }
+        )
+        return http_request("POST", "/v1/customers", body=body, headers=crm)
+
+    def score_one(_: int) -> bytes:
+        body = json_body({"items": [{"customer_id": rng.choice(customer_ids)}]})
+        return http_request("POST", "/v1/scores", body=body, headers=crm)
+
+    # (port, request factory, the process that serves it)
+    scenarios: dict[str, tuple[int, RequestFactory, int | None]] = {
+        BARE: (bare_port, lambda _: live, bare_pid),
+        LIVE: (port, lambda _: live, None),
+        FORM: (port, answer_form, None),
+        API: (port, answer_api, None),
+        CUSTOMERS: (port, create_customer, None),
+        SCORE: (port, score_one, None),
+    }
+    serve_pid = _serve_pid(port)
+    results = {name: Result(name=name, seconds=0.0) for name in scenarios}
+    cpu = dict.fromkeys(scenarios, 0.0)
+    expected_form_rate = 1000.0  # a guess for the first round; later rounds use what was seen
+    for round_number in range(args.rounds):
+        for name, (target, make, own_pid) in scenarios.items():
+            pid = own_pid or serve_pid
+            if name == FORM:
+                need = int(expected_form_rate * args.seconds * 1.5) + 500
+                stock.clear()
+                stock.extend(asyncio.run(_prepare(port, admin, need, args.concurrency)))
+            profile = args.profile if round_number == 0 else None
+            cpu_before = _cpu_seconds(pid)
+            profiler = _start_profile(pid, profile, name, args.seconds)
+            part = measure(name, target, make, seconds=args.seconds, concurrency=args.concurrency)
+            if profiler is not None:
+                profiler.wait(timeout=60)
+            cpu[name] += _cpu_seconds(pid) - cpu_before
+            if name == FORM:
+                expected_form_rate = max(expected_form_rate, _answers_per_second(part))
+            total = results[name]
+            total.seconds += part.seconds
+            total.latencies.extend(part.latencies)
+            for status, count in part.statuses.items():
+                total.statuses[status] = total.statuses.get(status, 0) + count
+    return results, cpu
+
+
+async def _customers(port: int, headers: dict[str, str], count: int) -> list[str]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        ids = []
+        for n in range(count):
+            created = await client.post(
+                "/v1/customers", json={"external_id": f"score-{os.getpid()}-{n}"}, headers=headers
+            )
+            created.raise_for_status()
+            ids.append(str(created.json()["id"]))
+        # the model loads on the first score (once per process): not part of any request measured
+        warm = await client.post("/v1/scores", json={"items": [{"customer_id": ids[0]}]}, headers=headers)
+        warm.raise_for_status()
+        return ids
+
+
+def _report(args: argparse.Namespace, results: dict[str, Result], cpu: dict[str, float]) -> None:
+    print(
+        f"# {platform.node()} {os.cpu_count()} cpus, concurrency {args.concurrency}, "
+        f"{args.rounds} rounds x {args.seconds:g}s each, database: "
+        f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}, "
+        "one uvicorn worker per server, outbox not drained"
+    )
+    base = _answers_per_second(results[BARE])
+    print(f"{'scenario':34} {'2xx/s':>9}   {'p50':>8}   {'p99':>8}   {'ratio':>5}   server CPU/request")
+    for name, result in results.items():
+        done = sum(count for status, count in result.statuses.items() if 200 <= status < 300)
+        rate = _answers_per_second(result)
+        per_request = cpu[name] / done * 1e6 if done else float("nan")
+        print(
+            f"{name:34} {rate:9.0f}   {result.percentile(0.5):6.2f}ms   {result.percentile(0.99):6.2f}ms   "
+            f"{rate / base:5.2f}   {per_request:6.0f} µs   {dict(sorted(result.statuses.items()))}"
+        )
+
+
+if __name__ == "__main__":
+    main()
