@@ -118,7 +118,9 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
         f"{base}/notes", json={"lease_token": first["lease_token"], "text": "x"}, headers=agent
     )
     assert expired.status_code == 409
+    # the holder is told what happened to the task and what to do: it is in the queue again
     assert "expired" in expired.json()["detail"]
+    assert "went back to the queue; claim it again" in expired.json()["detail"]
     again = await claim(client, bob)
     assert again is not None
     assert again["id"] == str(task_id)
@@ -305,4 +307,28 @@ async def test_an_expired_lease_allows_no_action_even_to_its_holder(
     assert await conn.fetchrow("SELECT * FROM recovery_tasks WHERE id = $1", task_id) == before
     assert (
         await conn.fetchval("SELECT count(*) FROM recovery_task_history WHERE task_id = $1", task_id) == steps
+    )
+
+
+async def test_assigning_without_the_lease_tells_an_agent_to_claim_first_and_answers_the_task(
+    client: Client, make_key: KeyFactory, conn: asyncpg.Connection
+) -> None:
+    ana = await make_key("agent", name="ana-key", agent="ana")
+    task_id = await insert_task(conn, await insert_customer(conn))
+    path = f"/v1/recovery/tasks/{task_id}/assign"
+
+    refused = await client.post(path, json={"assignee": "ana"}, headers=ana)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith(PROBLEM)
+    assert "claim it first" in refused.json()["detail"]
+
+    held = await claim(client, ana)
+    assert held is not None
+    kept = await client.post(path, json={"assignee": "ana", "lease_token": held["lease_token"]}, headers=ana)
+    assert kept.status_code == 200, kept.text
+    # the answer is the task as it now is, not an empty body
+    assert (kept.json()["id"], kept.json()["assignee"], kept.json()["lease_holder"]) == (
+        str(task_id),
+        "ana",
+        "ana",
     )
