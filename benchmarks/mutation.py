@@ -138,14 +138,16 @@ def results(modules: list[Module], only: set[str] | None = None) -> dict[str, in
 def tally(codes: dict[str, int | None]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for code in codes.values():
-        if code in KILLED:
+        if code is None:
+            counts["not run"] += 1  # an interrupted run: these are left out of the score
+        elif code in KILLED:
             counts["killed"] += 1
         elif code in SURVIVED:
             counts["survived"] += 1
         elif code in TIMEOUT:
             counts["timeout"] += 1
         elif code in NO_TESTS:
-            counts["no tests"] += 1
+            counts["no tests"] += 1  # no selected test reaches the function: counted as survivors
         else:
             counts["other"] += 1
     return {"mutants": len(codes), **counts}
@@ -153,7 +155,8 @@ def tally(codes: dict[str, int | None]) -> dict[str, int]:
 
 def score(counts: dict[str, int]) -> float:
     detected = counts.get("killed", 0) + counts.get("timeout", 0)
-    return 100.0 * detected / counts["mutants"] if counts["mutants"] else 0.0
+    tested = counts["mutants"] - counts.get("not run", 0)
+    return 100.0 * detected / tested if tested else 0.0
 
 
 def generate_mutants() -> None:
@@ -233,7 +236,8 @@ def test_minutes(modules: list[Module], only: set[str] | None) -> float:
 
 
 def print_table(rows: list[tuple[str, dict[str, int], float]]) -> None:
-    header = ("module", "mutants", "killed", "timeouts", "survived", "no tests", "score", "test time")
+    header = ("module", "mutants", "killed", "timeouts", "survived", "no tests", "not run", "score")
+    header += ("test time",)
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join(" --- " for _ in header) + "|")
     for name, counts, minutes in rows:
@@ -244,6 +248,7 @@ def print_table(rows: list[tuple[str, dict[str, int], float]]) -> None:
             str(counts.get("timeout", 0)),
             str(counts.get("survived", 0)),
             str(counts.get("no tests", 0)),
+            str(counts.get("not run", 0)),
             f"{score(counts):.1f} %",
             f"{minutes:.1f} min",
         )
