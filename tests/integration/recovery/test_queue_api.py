@@ -332,3 +332,26 @@ async def test_assigning_without_the_lease_tells_an_agent_to_claim_first_and_ans
         "ana",
         "ana",
     )
+
+
+@pytest.mark.parametrize(("rule", "promise"), [("kept", timedelta(hours=4)), ("gone", timedelta(hours=24))])
+async def test_a_reopened_task_is_promised_its_rules_deadline_or_a_day_without_one(
+    rule: str, promise: timedelta, client: Client, agent: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    task_id = await insert_task(conn, await insert_customer(conn), trigger="contact_requested")
+    if rule == "gone":
+        # a task may outlive its trigger's rule (tasks keep the trigger as text)
+        await conn.execute("DELETE FROM recovery_rules WHERE trigger = 'contact_requested'")
+    task = await claim(client, agent)
+    assert task is not None
+    base = f"/v1/recovery/tasks/{task_id}"
+    resolved = await client.post(
+        f"{base}/resolve",
+        json={"lease_token": task["lease_token"], "outcome": "recovered", "root_cause": "refund"},
+        headers=agent,
+    )
+    assert resolved.status_code == 200, resolved.text
+    reopened = await client.post(f"{base}/reopen", json={"reason": "called back"}, headers=agent)
+    assert reopened.status_code == 200, reopened.text
+    deadline = await conn.fetchval("SELECT deadline_at - now() FROM recovery_tasks WHERE id = $1", task_id)
+    assert promise - timedelta(minutes=5) < deadline <= promise
