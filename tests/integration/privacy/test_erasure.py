@@ -336,9 +336,15 @@ async def test_unknown_customer_is_404_and_erasure_needs_the_crm_scope(
     client: Client, make_key: KeyFactory
 ) -> None:
     crm = await make_key("crm")
-    missing = await client.delete("/v1/customers/00000000-0000-0000-0000-000000000000", headers=crm)
+    nobody = "00000000-0000-0000-0000-000000000000"
+    missing = await client.delete(f"/v1/customers/{nobody}", headers=crm)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+    # the problem names the id it did not find, for erasure and export alike
+    assert nobody in missing.json()["detail"]
+    not_exported = await client.get(f"/v1/customers/{nobody}/export", headers=crm)
+    assert not_exported.status_code == 404, not_exported.text
+    assert nobody in not_exported.json()["detail"]
     customer = (
         await client.post("/v1/customers", json={"external_id": "c-9", "email": EMAIL}, headers=crm)
     ).json()
