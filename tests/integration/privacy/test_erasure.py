@@ -239,7 +239,13 @@ async def test_erasure_leaves_no_trace_in_any_table(
     assert "no longer" in (await client.get(f"/s/{footprint['token']}")).text.lower()
     event = await conn.fetchrow("SELECT payload FROM outbox WHERE payload->>'type' = 'customer.erased'")
     assert event["payload"]["data"]["customer_id"] == customer_id
-    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.erase'") == 1
+    audit = await conn.fetch(
+        "SELECT actor_type, target_type, target_id FROM audit_log WHERE action = 'customer.erase'"
+    )
+    # one entry, by the CRM key, naming the customer it erased
+    assert [dict(row) for row in audit] == [
+        {"actor_type": "api_key", "target_type": "customer", "target_id": customer_id}
+    ]
 
 
 async def test_an_erased_customer_accepts_nothing_new_from_any_endpoint(
