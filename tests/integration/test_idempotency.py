@@ -316,7 +316,10 @@ async def test_a_malformed_key_is_422_naming_the_header(
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
-    assert [e["field"] for e in response.json()["errors"]] == [HEADER]
+    assert response.json()["errors"] == [
+        {"field": HEADER, "message": "1-255 visible ASCII characters", "source": "header"}
+    ]
+    assert HEADER in response.json()["detail"]
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
 
 
