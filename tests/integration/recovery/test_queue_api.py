@@ -120,7 +120,7 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
     assert expired.status_code == 409
     # the holder is told what happened to the task and what to do: it is in the queue again
     assert "expired" in expired.json()["detail"]
-    assert "went back to the queue; claim it again" in expired.json()["detail"]
+    assert expired.json()["detail"].endswith(" and the task went back to the queue; claim it again.")
     again = await claim(client, bob)
     assert again is not None
     assert again["id"] == str(task_id)
@@ -320,7 +320,9 @@ async def test_assigning_without_the_lease_tells_an_agent_to_claim_first_and_ans
     refused = await client.post(path, json={"assignee": "ana"}, headers=ana)
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith(PROBLEM)
-    assert "claim it first" in refused.json()["detail"]
+    assert refused.json()["detail"] == (
+        "Only the agent holding this task (send its lease_token) or an admin may assign it; claim it first."
+    )
 
     held = await claim(client, ana)
     assert held is not None
