@@ -3,6 +3,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import KeyFactory
+from tests.integration.recovery.conftest import insert_customer, insert_task
 
 
 async def test_mutations_by_admin_keys_are_audited_and_crm_writes_are_not(
@@ -47,3 +48,32 @@ async def test_audit_log_is_for_admins_and_pages_newest_first(
     bad = await client.get("/v1/audit-log?actor_type=robot", headers=admin)
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_action_on_one_thing_is_named_by_its_route_and_targets_that_thing(
+    client: AsyncTestClient[Litestar], conn: asyncpg.Connection, make_key: KeyFactory
+) -> None:
+    admin = await make_key("admin", name="ops-bob")
+    task_id = await insert_task(conn, await insert_customer(conn))
+    claimed = await client.post("/v1/recovery/tasks/claim", json={}, headers=admin)
+    assert claimed.status_code == 200, claimed.text
+    noted = await client.post(
+        f"/v1/recovery/tasks/{task_id}/notes",
+        json={"lease_token": claimed.json()["lease_token"], "text": "called"},
+        headers=admin,
+    )
+    assert noted.status_code == 201, noted.text
+
+    entries = (await client.get("/v1/audit-log?limit=10", headers=admin)).json()["entries"]
+    note = entries[0]
+    # the route's template, not the path: every note on every task is one action to filter on
+    assert note["action"] == "POST /v1/recovery/tasks/{task_id}/notes"
+    assert (note["target_type"], note["target_id"]) == ("recovery", str(task_id))
+    assert note["details"] == {"key_name": "ops-bob", "path_params": {"task_id": str(task_id)}, "status": 201}
+    # a route without a path parameter has no single target
+    claim = entries[1]
+    assert (claim["action"], claim["target_type"], claim["target_id"]) == (
+        "POST /v1/recovery/tasks/claim",
+        "recovery",
+        None,
+    )

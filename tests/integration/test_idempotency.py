@@ -26,6 +26,7 @@ SPEC = json.loads((Path(__file__).parents[2] / "openapi" / "openapi.json").read_
 MUTATING = ("post", "put", "patch", "delete")
 PUBLIC_URL = "https://93.184.215.14/hooks"  # an IP literal: public, and no DNS needed
 PROBLEM = "application/problem+json"
+REPLAYED = "idempotent-replayed"
 
 
 def test_every_mutating_operation_with_an_api_key_declares_the_idempotency_key() -> None:
@@ -316,7 +317,10 @@ async def test_a_malformed_key_is_422_naming_the_header(
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
-    assert [e["field"] for e in response.json()["errors"]] == [HEADER]
+    assert response.json()["errors"] == [
+        {"field": HEADER, "message": "1-255 visible ASCII characters", "source": "header"}
+    ]
+    assert HEADER in response.json()["detail"]
     assert await conn.fetchval("SELECT count(*) FROM customers") == 0
 
 
@@ -348,3 +352,13 @@ async def test_a_retry_replays_for_24_hours_and_runs_anew_after(
     assert anew.status_code == 201, anew.text
     assert "idempotent-replayed" not in anew.headers
     assert await conn.fetchval("SELECT count(*) FROM customer_events") == 2
+
+
+async def test_a_request_without_a_key_is_never_called_a_replay(
+    client: Client, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    for n in range(2):
+        created = await client.post("/v1/customers", json={"external_id": f"c-{n}"}, headers=crm)
+        assert created.status_code == 201, created.text
+        assert REPLAYED not in created.headers
+    assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0

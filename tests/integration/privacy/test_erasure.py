@@ -239,7 +239,13 @@ async def test_erasure_leaves_no_trace_in_any_table(
     assert "no longer" in (await client.get(f"/s/{footprint['token']}")).text.lower()
     event = await conn.fetchrow("SELECT payload FROM outbox WHERE payload->>'type' = 'customer.erased'")
     assert event["payload"]["data"]["customer_id"] == customer_id
-    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.erase'") == 1
+    audit = await conn.fetch(
+        "SELECT actor_type, target_type, target_id FROM audit_log WHERE action = 'customer.erase'"
+    )
+    # one entry, by the CRM key, naming the customer it erased
+    assert [dict(row) for row in audit] == [
+        {"actor_type": "api_key", "target_type": "customer", "target_id": customer_id}
+    ]
 
 
 async def test_an_erased_customer_accepts_nothing_new_from_any_endpoint(
@@ -336,9 +342,15 @@ async def test_unknown_customer_is_404_and_erasure_needs_the_crm_scope(
     client: Client, make_key: KeyFactory
 ) -> None:
     crm = await make_key("crm")
-    missing = await client.delete("/v1/customers/00000000-0000-0000-0000-000000000000", headers=crm)
+    nobody = "00000000-0000-0000-0000-000000000000"
+    missing = await client.delete(f"/v1/customers/{nobody}", headers=crm)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+    # the problem names the id it did not find, for erasure and export alike
+    assert nobody in missing.json()["detail"]
+    not_exported = await client.get(f"/v1/customers/{nobody}/export", headers=crm)
+    assert not_exported.status_code == 404, not_exported.text
+    assert nobody in not_exported.json()["detail"]
     customer = (
         await client.post("/v1/customers", json={"external_id": "c-9", "email": EMAIL}, headers=crm)
     ).json()

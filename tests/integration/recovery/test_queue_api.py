@@ -118,7 +118,9 @@ async def test_a_wrong_or_expired_lease_token_is_409_and_the_task_returns_to_the
         f"{base}/notes", json={"lease_token": first["lease_token"], "text": "x"}, headers=agent
     )
     assert expired.status_code == 409
+    # the holder is told what happened to the task and what to do: it is in the queue again
     assert "expired" in expired.json()["detail"]
+    assert expired.json()["detail"].endswith(" and the task went back to the queue; claim it again.")
     again = await claim(client, bob)
     assert again is not None
     assert again["id"] == str(task_id)
@@ -306,3 +308,52 @@ async def test_an_expired_lease_allows_no_action_even_to_its_holder(
     assert (
         await conn.fetchval("SELECT count(*) FROM recovery_task_history WHERE task_id = $1", task_id) == steps
     )
+
+
+async def test_assigning_without_the_lease_tells_an_agent_to_claim_first_and_answers_the_task(
+    client: Client, make_key: KeyFactory, conn: asyncpg.Connection
+) -> None:
+    ana = await make_key("agent", name="ana-key", agent="ana")
+    task_id = await insert_task(conn, await insert_customer(conn))
+    path = f"/v1/recovery/tasks/{task_id}/assign"
+
+    refused = await client.post(path, json={"assignee": "ana"}, headers=ana)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"].startswith(PROBLEM)
+    assert refused.json()["detail"] == (
+        "Only the agent holding this task (send its lease_token) or an admin may assign it; claim it first."
+    )
+
+    held = await claim(client, ana)
+    assert held is not None
+    kept = await client.post(path, json={"assignee": "ana", "lease_token": held["lease_token"]}, headers=ana)
+    assert kept.status_code == 200, kept.text
+    # the answer is the task as it now is, not an empty body
+    assert (kept.json()["id"], kept.json()["assignee"], kept.json()["lease_holder"]) == (
+        str(task_id),
+        "ana",
+        "ana",
+    )
+
+
+@pytest.mark.parametrize(("rule", "promise"), [("kept", timedelta(hours=4)), ("gone", timedelta(hours=24))])
+async def test_a_reopened_task_is_promised_its_rules_deadline_or_a_day_without_one(
+    rule: str, promise: timedelta, client: Client, agent: dict[str, str], conn: asyncpg.Connection
+) -> None:
+    task_id = await insert_task(conn, await insert_customer(conn), trigger="contact_requested")
+    if rule == "gone":
+        # a task may outlive its trigger's rule (tasks keep the trigger as text)
+        await conn.execute("DELETE FROM recovery_rules WHERE trigger = 'contact_requested'")
+    task = await claim(client, agent)
+    assert task is not None
+    base = f"/v1/recovery/tasks/{task_id}"
+    resolved = await client.post(
+        f"{base}/resolve",
+        json={"lease_token": task["lease_token"], "outcome": "recovered", "root_cause": "refund"},
+        headers=agent,
+    )
+    assert resolved.status_code == 200, resolved.text
+    reopened = await client.post(f"{base}/reopen", json={"reason": "called back"}, headers=agent)
+    assert reopened.status_code == 200, reopened.text
+    deadline = await conn.fetchval("SELECT deadline_at - now() FROM recovery_tasks WHERE id = $1", task_id)
+    assert promise - timedelta(minutes=5) < deadline <= promise

@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -15,6 +15,7 @@ from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.settings import Settings
 from feedback_svc.surveys import queries
 from feedback_svc.surveys.schemas import SurveyResponse
+from feedback_svc.surveys.service import invitation_is_open
 from tests.integration.surveys.test_pages import invited, token
 
 Client = AsyncTestClient[Litestar]
@@ -186,3 +187,13 @@ async def test_an_answer_and_its_event_commit_together_or_neither_does(
     assert (await client.post(url, data={"score": "2", "comment": "late"})).status_code == 200
     assert await conn.fetchval("SELECT count(*) FROM responses") == 1
     assert len(await events(conn)) == 1
+
+
+def test_an_invitation_expiring_at_this_very_instant_takes_no_answer() -> None:
+    now = datetime.now(UTC)
+    invitation = {"erased": False, "expires_at": now, "status": "sent"}
+    assert not invitation_is_open(invitation, now)
+    assert invitation_is_open({**invitation, "expires_at": now + timedelta(microseconds=1)}, now)
+    for closed in ({"erased": True}, {"status": "suppressed"}, {"status": "failed"}, {"status": "expired"}):
+        later = {**invitation, "expires_at": now + timedelta(days=1), **closed}
+        assert not invitation_is_open(later, now), closed
