@@ -9,13 +9,20 @@ API key that sent them.
 A handler declares `idempotency_key: IdempotencyKey = None` and answers with
 `await respond_idempotently(request, pool, idempotency_key, work)`, where `work`
 does all its database work on the connection it is given.
+
+A hot endpoint may also give `at_once`: one statement that writes the work, the key and
+the reply together (see surveys/keyed_answers.sql), tried first with a key. It answers
+None when it wrote nothing, and a key already taken fails it with a unique violation of
+the key (nothing written either); both then take the usual path, which says why.
 """
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 import asyncpg
 from litestar import Request, Response
@@ -38,7 +45,26 @@ KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 # how long a replay waits for the first request before answering 409
 IN_FLIGHT_WAIT = "200ms"
 
+# the key's primary key: a one-statement work's insert of a taken key fails on it
+KEY_CONSTRAINT = "idempotency_keys_pkey"
+
 Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyToClaim:
+    """What a one-statement work needs to insert the key with its reply itself."""
+
+    api_key_id: UUID
+    key: str
+    method: str
+    path: str
+    request_hash: bytes
+    keep_for: timedelta = KEEP_FOR
+    lock_wait: str = IN_FLIGHT_WAIT
+
+
+AtOnce = Callable[[asyncpg.Connection, KeyToClaim], Awaitable[tuple[int, bytes] | None]]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -64,6 +90,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def in_flight() -> Conflict:
+    """The 409 for a key whose first request is still running."""
+    return Conflict(
+        f"A request with this {HEADER} is still being processed; retry in a moment.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def request_hash(method: str, path: str, body: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).digest()
 
@@ -79,11 +113,13 @@ async def run_idempotent(
     work: Work,
     scope: Scope | None = None,
     one_statement: bool = False,
+    at_once: AtOnce | None = None,
 ) -> tuple[int, bytes, bool]:
     """Run `work` in a transaction once per key; returns (status, body, replayed).
 
     With the request's `scope`, an agent's or admin's action is audited in that transaction.
     `one_statement` says `work` writes with a single statement (it may read after a refusal).
+    `at_once` is tried first for a key when nothing is audited (see the module's docstring).
     """
     audited = scope is not None and is_audited(principal)
 
@@ -104,6 +140,10 @@ async def run_idempotent(
                 status, content = await work_and_audit(conn)
             return status, content, False
         digest = request_hash(method, path, body)
+        if at_once is not None and not audited:
+            done = await _try_at_once(conn, at_once, KeyToClaim(principal.key_id, key, method, path, digest))
+            if done is not None:
+                return *done, False
         try:
             async with conn.transaction():
                 claimed = await conn.fetchval(
@@ -121,16 +161,10 @@ async def run_idempotent(
                     await conn.execute(Q["store_idempotent_response"], principal.key_id, key, status, content)
                     return status, content, False
         except asyncpg.LockNotAvailableError:
-            raise Conflict(
-                f"A request with this {HEADER} is still being processed; retry in a moment.",
-                headers={"Retry-After": "1"},
-            ) from None
+            raise in_flight() from None
         stored = await conn.fetchrow(Q["stored_idempotent_response"], principal.key_id, key)
     if stored is None or stored["response_status"] is None:
-        raise Conflict(
-            f"A request with this {HEADER} is still being processed; retry in a moment.",
-            headers={"Retry-After": "1"},
-        )
+        raise in_flight()
     if stored["request_hash"] != digest:
         raise InvalidInput(
             f"This {HEADER} was used for a different request ({stored['method']} {stored['path']} with "
@@ -140,6 +174,20 @@ async def run_idempotent(
     return stored["response_status"], stored["response_body"], True
 
 
+async def _try_at_once(
+    conn: asyncpg.Connection, at_once: AtOnce, claim: KeyToClaim
+) -> tuple[int, bytes] | None:
+    """The one statement's reply, or None when it wrote nothing (the usual path then runs)."""
+    try:
+        return await at_once(conn, claim)
+    except asyncpg.LockNotAvailableError:
+        raise in_flight() from None
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name != KEY_CONSTRAINT:
+            raise
+        return None
+
+
 async def respond_idempotently(
     request: Request[Principal, Any, Any],
     pool: asyncpg.Pool,
@@ -147,6 +195,7 @@ async def respond_idempotently(
     work: Work,
     *,
     one_statement: bool = False,
+    at_once: AtOnce | None = None,
 ) -> Response[Any]:
     """Answer with what `work` answered, or with what it answered the first time for this key.
 
@@ -165,6 +214,7 @@ async def respond_idempotently(
         work=work,
         scope=request.scope,
         one_statement=one_statement,
+        at_once=at_once,
     )
     return reply(status, body, replayed=replayed)
 

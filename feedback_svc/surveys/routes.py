@@ -17,10 +17,10 @@ from feedback_svc.apikeys.service import Principal
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
 from feedback_svc.lib.bounds import check_instant
-from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
+from feedback_svc.lib.idempotency import IdempotencyKey, KeyToClaim, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.metrics.collector import count_answer
-from feedback_svc.surveys import reading, service, touchpoints
+from feedback_svc.surveys import keyed_answers, reading, service, touchpoints
 from feedback_svc.surveys.reminders import default_rule
 from feedback_svc.surveys.schemas import (
     KEY_PATTERN,
@@ -167,15 +167,23 @@ class SurveysController(Controller):
         data: JSONBody[ResponseCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SurveyResponse]:
-        stored: list[SurveyResponse] = []
+        stored: list[str] = []  # the answer's kind, once written
 
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
-            stored.append(await service.record_api_response(conn, data))
-            return 201, _encoder.encode(stored[-1])
+            answer = await service.record_api_response(conn, data)
+            stored.append(answer.kind)
+            return 201, _encoder.encode(answer)
 
-        result = await respond_idempotently(request, pool, idempotency_key, work)
+        async def at_once(conn: asyncpg.Connection, claim: KeyToClaim) -> tuple[int, bytes] | None:
+            answer = await keyed_answers.record_api_response(conn, data, claim)
+            if answer is None:
+                return None
+            stored.append(answer.kind)
+            return answer.status, answer.body
+
+        result = await respond_idempotently(request, pool, idempotency_key, work, at_once=at_once)
         if stored:  # committed now; a replay ran no work and counts nothing
-            count_answer(channel="api", kind=stored[-1].kind)
+            count_answer(channel="api", kind=stored[-1])
         return result
 
 
