@@ -35,14 +35,13 @@ from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
-from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication
+from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication, unwrap_public_routes
 from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.lib.openapi import api_docs_assets, openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
 from feedback_svc.lib.ratelimit import RateLimiter
 from feedback_svc.lib.request_context import RequestContext
 from feedback_svc.metrics.collector import WorkGauges
-from feedback_svc.metrics.requests import RequestMetrics
 from feedback_svc.metrics.routes import MetricsController
 from feedback_svc.privacy.routes import PrivacyController
 from feedback_svc.recovery.message_routes import MessageTemplatesController
@@ -182,8 +181,6 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
-            # outside authentication, so refused requests are measured too
-            RequestMetrics,
             DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -203,7 +200,8 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # configure_logging owns the root logger
     )
-    # ids and access logs for every request, 404s included
+    unwrap_public_routes(app)
+    # ids, access logs and request metrics for every request, 404s included
     app.asgi_handler = RequestContext(app.asgi_handler)
     trusted = settings.proxy_networks_text()
     if trusted:

@@ -59,7 +59,8 @@ def summaries(rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray
             [[_number(row.get(key)) for key in _SUMMARY_NAMES] for row in rows], dtype=float
         ).reshape(len(rows), 4)
     raw[~np.isfinite(raw)] = math.nan
-    raw[:, 0] = np.nan_to_num(raw[:, 0], nan=0.0)  # no purchase days: none
+    days = raw[:, 0]  # a view: no purchase days means none (np.nan_to_num costs 10 µs a call)
+    days[np.isnan(days)] = 0.0
     days, first, last, value = raw.T
     bought = (days >= 1) & np.isfinite(first) & np.isfinite(last) & (first >= last) & (last >= 0)
     frequency = np.where(bought, np.floor(days) - 1, 0.0)

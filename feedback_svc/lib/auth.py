@@ -6,8 +6,11 @@ signatures) set `opt={"public": True}`; everything else needs a key.
 
 from typing import Any
 
+from litestar import Litestar
+from litestar._asgi.routing_trie.types import ASGIHandlerTuple, RouteTrieNode
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware._internal.exceptions.middleware import ExceptionHandlerMiddleware
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
@@ -42,6 +45,31 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         check_api_key(connection, str(principal.key_id))
         authorize(principal, connection.route_handler.opt.get(SCOPE))
         return AuthenticationResult(user=principal, auth=principal)
+
+
+def unwrap_public_routes(app: Litestar) -> int:
+    """Serve public routes (the liveness probe, pages, provider webhooks) without route middleware.
+
+    The only route middleware is ApiKeyAuthentication, which waves public routes through; but
+    under any route middleware Litestar also puts an exception-handling layer, and every layer
+    costs a call and an await on every request: together a fifth of the liveness probe's CPU.
+    So, once Litestar has built each route's stack, a public route's stack becomes the route
+    itself. OPTIONS keeps its stack (ApiKeyAuthentication answers it, for every path alike);
+    a stack of any other shape is left as it is. Returns how many stacks were unwrapped.
+    """
+    unwrapped = 0
+    nodes: list[RouteTrieNode] = [app.asgi_router.root_route_map_node]
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children.values())
+        for method, (stack, handler) in list(node.asgi_handlers.items()):
+            if method == "OPTIONS" or not handler.opt.get(PUBLIC):
+                continue
+            if isinstance(stack, ApiKeyAuthentication) and isinstance(stack.app, ExceptionHandlerMiddleware):
+                node.asgi_handlers[method] = ASGIHandlerTuple(asgi_app=stack.app.app, handler=handler)
+                unwrapped += 1
+    app.asgi_router.handle_routing.cache_clear()  # type: ignore[attr-defined]
+    return unwrapped
 
 
 def _allowed(scope: Scope) -> str:

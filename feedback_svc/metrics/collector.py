@@ -1,6 +1,6 @@
 """Prometheus metrics: request latency per route, answers stored, and the state of the work.
 
-Request metrics come from RequestMetrics (requests.py), labelled by route template, not
+Request metrics come from requests.py (counted by lib/request_context.py), labelled by route template, not
 raw path, so ids don't explode the series. Counters live in the process, as
 Prometheus expects: each replica is scraped on its own. Gauges about shared work (outbox,
 recovery queue, active model) are read from PostgreSQL at scrape time, so every replica

@@ -9,12 +9,14 @@ The Litestar middleware built a Request and looked up four label sets per reques
 prometheus_client's own metrics take a lock per update: together a sixth of the liveness
 probe's CPU. Plain numbers need no lock: only the event loop's thread serves requests.
 
-A route middleware, so the route's template is known (ids don't explode the series),
-outside authentication, so refused requests are measured too.
+Counted by the outermost ASGI layer (lib/request_context.py, which times every request for
+its access line anyway) when the request is done, under the route template routing left in
+the scope (ids don't explode the series): refused requests are measured too, and no route
+pays for a second wrapping layer. Requests in flight are kept by scope and grouped by
+route only when scraped.
 """
 
 import re
-import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
@@ -50,12 +52,11 @@ class _Series:
 
 
 class _Route:
-    __slots__ = ("by_status", "in_progress", "method", "path")
+    __slots__ = ("by_status", "method", "path")
 
     def __init__(self, method: str, path: str) -> None:
         self.method = method
         self.path = path
-        self.in_progress = 0
         self.by_status: dict[int, _Series] = {}
 
     def finished(self, status: int, seconds: float) -> None:
@@ -70,6 +71,8 @@ class _RequestCollector(Collector):
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], _Route | None] = {}
+        # the scopes of requests being served, by id: grouped by route only when scraped
+        self.in_flight: dict[int, Any] = {}
 
     def route(self, method: str, template: str) -> _Route | None:
         key = (method, template)
@@ -78,6 +81,27 @@ class _RequestCollector(Collector):
         except KeyError:
             route = self.routes[key] = None if EXCLUDE.search(template) else _Route(method, template)
             return route
+
+    def started(self, scope: Any) -> None:
+        self.in_flight[id(scope)] = scope
+
+    def finished(self, scope: Any, status: int, seconds: float) -> None:
+        """Counted under the route's template, which routing left in the scope (404s have none)."""
+        del self.in_flight[id(scope)]
+        template = scope.get("path_template")
+        if template is not None:
+            route = self.route(scope["method"], template)
+            if route is not None:
+                route.finished(status, seconds)
+
+    def _in_progress(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for scope in list(self.in_flight.values()):
+            template = scope.get("path_template")
+            if template is not None and self.route(scope["method"], template) is not None:
+                key = (scope["method"], template)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def collect(self) -> Iterator[Any]:
         requests = CounterMetricFamily(f"{PREFIX}_requests", "Total requests", labels=LABELS)
@@ -88,11 +112,13 @@ class _RequestCollector(Collector):
         in_progress = GaugeMetricFamily(
             f"{PREFIX}_requests_in_progress", "Total requests currently in progress", labels=LABELS
         )
+        serving = self._in_progress()
         for route in list(self.routes.values()):
             if route is None:
                 continue
             # as the Litestar middleware labelled it: the status is not known while in flight
-            in_progress.add_metric([route.method, route.path, "200", APP_NAME], route.in_progress)
+            now_serving = serving.get((route.method, route.path), 0)
+            in_progress.add_metric([route.method, route.path, "200", APP_NAME], now_serving)
             for status, series in list(route.by_status.items()):
                 labels = [route.method, route.path, str(status), APP_NAME]
                 requests.add_metric(labels, series.count)
@@ -110,35 +136,3 @@ class _RequestCollector(Collector):
 # registers once however many apps tests create.
 COLLECTOR = _RequestCollector()
 REGISTRY.register(COLLECTOR)
-
-
-class RequestMetrics:
-    """Pure ASGI: `Litestar(middleware=[RequestMetrics, ...])`."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        route = COLLECTOR.route(scope["method"], scope["path_template"]) if scope["type"] == "http" else None
-        if route is None:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 200
-        duration = 0.0
-
-        async def send_measured(message: Any) -> None:
-            nonlocal status, duration
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-            elif kind == "http.response.body":
-                duration = time.perf_counter() - started
-            await send(message)
-
-        route.in_progress += 1
-        try:
-            await self.app(scope, receive, send_measured)
-        finally:
-            route.in_progress -= 1
-            route.finished(status, duration)

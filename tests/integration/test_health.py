@@ -1,6 +1,9 @@
 import asyncpg
 from litestar import Litestar
+from litestar.middleware._internal.exceptions.middleware import ExceptionHandlerMiddleware
 from litestar.testing import AsyncTestClient
+
+from feedback_svc.lib.auth import ApiKeyAuthentication
 
 
 async def test_live_answers_without_a_key(client: AsyncTestClient[Litestar]) -> None:
@@ -31,3 +34,14 @@ async def test_a_client_request_id_is_echoed(client: AsyncTestClient[Litestar]) 
     assert response.headers["x-request-id"] == "crm-123.abc"
     junk = await client.get("/health/live", headers={"X-Request-Id": "<script>"})
     assert junk.headers["x-request-id"] != "<script>"
+
+
+async def test_public_routes_run_without_the_api_key_layer(client: AsyncTestClient[Litestar]) -> None:
+    # the liveness probe is the cheapest request: no route middleware, not even a pass-through
+    app = client.app
+    live, _, _, _, _ = app.asgi_router.handle_routing(path="/health/live", method="GET")
+    assert not isinstance(live, ApiKeyAuthentication | ExceptionHandlerMiddleware)
+    options, _, _, _, _ = app.asgi_router.handle_routing(path="/health/live", method="OPTIONS")
+    assert isinstance(options, ApiKeyAuthentication)  # OPTIONS is answered there, for every path
+    protected, _, _, _, _ = app.asgi_router.handle_routing(path="/v1/customers", method="POST")
+    assert isinstance(protected, ApiKeyAuthentication)
