@@ -67,6 +67,8 @@ async def upsert_touchpoint(
     reminder_count: int | None,
     reminder_delay: timedelta | None,
     display_names: dict[str, str] | None,
+    channel_preference: str | None = None,
+    cooldown: timedelta | None = None,
 ) -> Row:
     row = await conn.fetchrow(
         Q["upsert_touchpoint"],
@@ -78,6 +80,8 @@ async def upsert_touchpoint(
         reminder_count,
         reminder_delay,
         display_names,
+        channel_preference,
+        cooldown,
     )
     assert row is not None
     return dict(row)

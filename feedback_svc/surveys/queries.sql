@@ -24,10 +24,11 @@ SELECT id, key, kind, texts, cooldown, answer_window, token_ttl, active, version
  ORDER BY key;
 
 -- name: get_touchpoint
--- The rule for a touchpoint: which survey, after what delay, whether it is critical, and
--- whether it (or its survey) is retired.
+-- The rule for a touchpoint: which survey, after what delay, whether it is critical, the
+-- channel it prefers and its own cooldown (NULL: the survey's), and whether it (or its survey)
+-- is retired.
 SELECT t.key, t.critical, t.invite_delay, s.key AS survey_key, coalesce(s.active, true) AS survey_active,
-       t.retired_at
+       t.retired_at, t.channel_preference, t.cooldown
   FROM touchpoints t
   LEFT JOIN surveys s ON s.id = t.survey_id
  WHERE t.key = $1;
@@ -38,7 +39,7 @@ SELECT coalesce((SELECT active FROM surveys WHERE key = $1), true);
 
 -- name: list_touchpoints
 SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_count, t.reminder_delay,
-       t.updated_at, t.display_names, t.retired_at
+       t.updated_at, t.display_names, t.retired_at, t.channel_preference, t.cooldown
   FROM touchpoints t
   LEFT JOIN surveys s ON s.id = t.survey_id
  ORDER BY t.key;
@@ -47,20 +48,23 @@ SELECT t.key, t.name, t.critical, s.key AS survey, t.invite_delay, t.reminder_co
 -- The whole rule of touchpoint $1, created when it is new; the survey by key ($4, NULL: none).
 WITH upserted AS (
     INSERT INTO touchpoints AS t (key, name, critical, survey_id, invite_delay, reminder_count,
-                                  reminder_delay, display_names)
-    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, coalesce($8::jsonb, '{}'))
+                                  reminder_delay, display_names, channel_preference, cooldown)
+    VALUES ($1, $2, $3, (SELECT id FROM surveys WHERE key = $4), $5, $6, $7, coalesce($8::jsonb, '{}'),
+            $9, $10)
     ON CONFLICT (key) DO UPDATE
        SET name = excluded.name, critical = excluded.critical, survey_id = excluded.survey_id,
            invite_delay = excluded.invite_delay, reminder_count = excluded.reminder_count,
            reminder_delay = excluded.reminder_delay,
+           channel_preference = excluded.channel_preference, cooldown = excluded.cooldown,
            -- display names left out ($8 NULL) keep theirs: clients that predate them wipe none
            display_names = coalesce($8::jsonb, t.display_names),
            updated_at = now()
     RETURNING t.key, t.name, t.critical, t.survey_id, t.invite_delay, t.reminder_count, t.reminder_delay,
-              t.updated_at, t.display_names, t.retired_at, (xmax = 0) AS created
+              t.updated_at, t.display_names, t.retired_at, t.channel_preference, t.cooldown,
+              (xmax = 0) AS created
 )
 SELECT u.key, u.name, u.critical, s.key AS survey, u.invite_delay, u.reminder_count, u.reminder_delay,
-       u.updated_at, u.display_names, u.retired_at, u.created
+       u.updated_at, u.display_names, u.retired_at, u.channel_preference, u.cooldown, u.created
   FROM upserted u
   LEFT JOIN surveys s ON s.id = u.survey_id;
 

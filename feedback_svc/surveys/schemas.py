@@ -134,6 +134,8 @@ class Survey(Wire):
 DelayMinutes = Annotated[float, Meta(ge=0, le=30 * 24 * 60)]
 ReminderCount = Annotated[int, Meta(ge=0, le=3, description="0 turns reminders off for this touchpoint.")]
 ReminderHours = Annotated[float, Meta(ge=1, le=30 * 24)]
+TouchpointChannel = Literal["email", "sms", "web"]
+CooldownDays = Annotated[float, Meta(ge=0, le=3650)]
 
 
 class ReminderSettings(Wire):
@@ -165,6 +167,14 @@ class Touchpoint(Wire):
     retired_at: Annotated[
         datetime | None, Meta(description="Set once retired: interactions with it get no survey.")
     ] = None
+    channel_preference: Annotated[
+        TouchpointChannel | None,
+        Meta(description="Tried first; null: email, then SMS. An interaction's own preference wins."),
+    ] = None
+    cooldown_days: Annotated[
+        float | None,
+        Meta(description="Days after the last invitation before it surveys again; null: the survey's."),
+    ] = None
 
 
 class TouchpointUpdate(Wire):
@@ -177,6 +187,14 @@ class TouchpointUpdate(Wire):
     invite_delay_minutes: DelayMinutes = 60.0
     reminder_count: ReminderCount | None = None
     reminder_delay_hours: ReminderHours | None = None
+    channel_preference: Annotated[
+        TouchpointChannel | None,
+        Meta(description="Tried first; null: email, then SMS. An interaction's own preference wins."),
+    ] = None
+    cooldown_days: Annotated[
+        CooldownDays | None,
+        Meta(description="Overrides the survey's cooldown for this touchpoint; null: the survey's."),
+    ] = None
     display_names: (
         Annotated[
             dict[Annotated[str, Meta(max_length=35)], Annotated[str, Meta(min_length=1, max_length=100)]],

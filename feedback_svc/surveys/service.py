@@ -93,9 +93,11 @@ async def invite(
     now: datetime,
     purpose: Purpose = "survey",
     recovery_task_id: UUID | None = None,
+    cooldown: timedelta | None = None,
 ) -> Invitation:
     """Decide and record one invitation (call inside a transaction that locked the customer
-    exclusively first: `customer` is that row). A pulse (`purpose`) names its recovery task."""
+    exclusively first: `customer` is that row). A pulse (`purpose`) names its recovery task;
+    `cooldown` is a touchpoint's own, where its rule sets one (else the survey's)."""
     survey = await queries.get_survey(conn, survey_key)
     if survey is None:
         raise InvalidInput(
@@ -113,7 +115,7 @@ async def invite(
         preference=preference,  # type: ignore[arg-type]
         opted_out=await queries.opted_out_channels(conn, email=customer["email"], phone=customer["phone"]),
         last_invited_at=await queries.last_invited_at(conn, customer_id),
-        cooldown=survey["cooldown"],
+        cooldown=survey["cooldown"] if cooldown is None else cooldown,
         earliest=earliest,
         now=now,
         purpose=purpose,
@@ -199,12 +201,14 @@ async def record_interaction(
         conn,
         customer=customer,
         survey_key=survey_key,
-        preference=data.channel_preference,
+        # the CRM's preference for this interaction, else the touchpoint's
+        preference=data.channel_preference or (rule["channel_preference"] if rule else None),
         interaction_id=row["id"],
         earliest=data.occurred_at + delay,
         base_url=base_url,
         secret_key=secret_key,
         now=now,
+        cooldown=rule["cooldown"] if rule else None,
     )
     return InteractionRecorded(interaction=interaction, invitation=invitation)
 

@@ -34,6 +34,8 @@ def _touchpoint(row: dict[str, Any], default: ReminderRule) -> Touchpoint:
         updated_at=row["updated_at"],
         display_names=row["display_names"],
         retired_at=row["retired_at"],
+        channel_preference=row["channel_preference"],
+        cooldown_days=None if row["cooldown"] is None else row["cooldown"].total_seconds() / 86400,
     )
 
 
@@ -85,6 +87,8 @@ async def put_touchpoint(
         if data.reminder_delay_hours is None
         else timedelta(hours=data.reminder_delay_hours),
         display_names=display_names,
+        channel_preference=data.channel_preference,
+        cooldown=None if data.cooldown_days is None else timedelta(days=data.cooldown_days),
     )
     return _touchpoint(row, default), row["created"]
 

@@ -90,6 +90,54 @@ async def test_an_admin_sets_a_rule_and_an_interaction_follows_it(
     assert [row["action"] for row in audited] == ["PUT /v1/touchpoints/{key}"] * 2
 
 
+async def test_a_rule_chooses_the_channel_and_its_own_cooldown(
+    client: Client, crm: dict[str, str], admin: dict[str, str]
+) -> None:
+    rule = {**RULE, "invite_delay_minutes": 0, "channel_preference": "sms", "cooldown_days": 0}
+    put = await client.put("/v1/touchpoints/returns", json=rule, headers=admin)
+    assert put.status_code == 201, put.text
+    assert (put.json()["channel_preference"], put.json()["cooldown_days"]) == ("sms", 0.0)
+    customer = await client.post(
+        "/v1/customers",
+        # quiet hours may schedule the SMS for the morning: the channel is chosen either way
+        json={"external_id": "crm-9", "email": "ana@example.com", "phone": "+4915112345678"},
+        headers=crm,
+    )
+
+    async def interaction(touchpoint: str, **extra: str) -> dict[str, Any]:
+        recorded = await client.post(
+            "/v1/interactions",
+            json={
+                "customer_id": customer.json()["id"],
+                "touchpoint": touchpoint,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                **extra,
+            },
+            headers=crm,
+        )
+        assert recorded.status_code == 201, recorded.text
+        return recorded.json()["invitation"]
+
+    # the rule prefers SMS over the email a customer with both would otherwise get
+    first = await interaction("returns")
+    assert first["channel"] == "sms", first
+    # its cooldown of 0 days lets the next return survey again at once; the survey's own
+    # 30 days would have held it back
+    second = await interaction("returns", channel_preference="email")
+    assert second["status"] != "suppressed", second
+    # and the CRM's preference for this interaction beats the rule's
+    assert second["channel"] == "email", second
+    # another touchpoint keeps the survey's cooldown
+    other = await interaction("delivery")
+    assert (other["status"], other["reason"].split(",")[0]) == ("suppressed", "suppressed: cooldown"), other
+
+    # null puts the defaults back
+    reset = await client.put("/v1/touchpoints/returns", json=RULE, headers=admin)
+    assert (reset.json()["channel_preference"], reset.json()["cooldown_days"]) == (None, None)
+    third = await interaction("returns")
+    assert (third["status"], third["reason"].split(",")[0]) == ("suppressed", "suppressed: cooldown"), third
+
+
 async def test_no_survey_means_no_invitation(
     client: Client, crm: dict[str, str], admin: dict[str, str]
 ) -> None:
@@ -120,6 +168,8 @@ async def test_no_survey_means_no_invitation(
         ({"reminder_delay_hours": 24 * 31}, "reminder_delay_hours"),
         ({"invite_delay_minutes": -1}, "invite_delay_minutes"),
         ({"name": ""}, "name"),
+        ({"channel_preference": "fax"}, "channel_preference"),
+        ({"cooldown_days": -1}, "cooldown_days"),
     ],
 )
 async def test_a_rule_out_of_bounds_is_refused_and_nothing_changes(
