@@ -10,7 +10,7 @@ import importlib
 import json
 import pkgutil
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +41,36 @@ def all_structs() -> list[type[msgspec.Struct]]:
     return found
 
 
-def patterns_in(info: mi.Type) -> Iterator[str]:
+def patterns_in(info: mi.Type) -> Iterator[tuple[str, Callable[[str], Any]]]:
+    """Each pattern under a field's type, with how a string it accepts sits in the field's value
+    (itself, an item of a list, a key of a dict)."""
     match info:
         case mi.StrType(pattern=str() as pattern):
-            yield pattern
+            yield pattern, lambda value: value
         case mi.Metadata():
             yield from patterns_in(info.type)
         case mi.ListType() | mi.SetType() | mi.FrozenSetType() | mi.VarTupleType():
-            yield from patterns_in(info.item_type)
+            for pattern, place in patterns_in(info.item_type):
+                yield pattern, lambda value, place=place: [place(value)]
         case mi.DictType():
-            yield from patterns_in(info.key_type)
-            yield from patterns_in(info.value_type)
+            for pattern, place in patterns_in(info.key_type):
+                # the value None: the checker leaves it to msgspec, so only the key is checked
+                yield pattern, lambda value, place=place: {place(value): None}
+            for pattern, place in patterns_in(info.value_type):
+                yield pattern, lambda value, place=place: {"key": place(value)}
         case mi.UnionType():
             for member in info.types:
                 yield from patterns_in(member)
 
 
-def patterned_fields() -> list[tuple[type, str, Any, str]]:
-    """(struct, field, annotation, pattern) for every pattern on a field of a Struct in the app."""
+def patterned_fields() -> list[tuple[type, str, Any, str, Callable[[str], Any]]]:
+    """(struct, field, annotation, pattern, place) for every pattern on a field of a Struct in the
+    app; `place` puts a string where the pattern applies in the field's value."""
     found = []
     for struct in all_structs():
         for field in msgspec.structs.fields(struct):
-            for pattern in patterns_in(mi.type_info(field.type)):
-                found.append((struct, field.name, field.type, pattern))
+            for pattern, place in patterns_in(mi.type_info(field.type)):
+                found.append((struct, field.name, field.type, pattern, place))
     return found
 
 
@@ -71,11 +78,12 @@ PATTERNED = patterned_fields()
 
 
 def test_the_walk_finds_the_patterns_we_know_of() -> None:
-    named = {(struct.__name__, field) for struct, field, _, _ in PATTERNED}
+    named = {(struct.__name__, field) for struct, field, *_ in PATTERNED}
     assert {
         ("CustomerUpsert", "locale"),
         ("InteractionCreate", "touchpoint"),
         ("Resolve", "root_cause"),
+        ("SurveyCreate", "texts"),  # a pattern on a dict's keys (locale tags)
     } <= named
 
 
@@ -85,22 +93,27 @@ def _samples(pattern: str) -> st.SearchStrategy[str]:
 
 
 @pytest.mark.parametrize(
-    ("struct", "field", "annotation", "pattern"),
+    ("struct", "field", "annotation", "pattern", "place"),
     PATTERNED,
-    ids=[f"{struct.__name__}.{field}" for struct, field, _, _ in PATTERNED],
+    ids=[f"{struct.__name__}.{field}" for struct, field, *_ in PATTERNED],
 )
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_the_decoding_layer_holds_every_pattern_to_its_document_meaning(
-    struct: type, field: str, annotation: Any, pattern: str, data: st.DataObject
+    struct: type,
+    field: str,
+    annotation: Any,
+    pattern: str,
+    place: Callable[[str], Any],
+    data: st.DataObject,
 ) -> None:
     check = checker_for(annotation)
     assert check is not None, f"{struct.__name__}.{field}: the decoding layer does not check {pattern!r}"
     value = data.draw(_samples(pattern))
-    check(value, field)  # accepted
+    check(place(value), field)  # accepted
     if pattern.endswith("$"):
         with pytest.raises(Refused):
-            check(value.rstrip("\n") + "\n", field)
+            check(place(value.rstrip("\n") + "\n"), field)
 
 
 def test_every_pattern_in_the_document_is_checked_where_it_enters() -> None:
@@ -119,7 +132,7 @@ def test_every_pattern_in_the_document_is_checked_where_it_enters() -> None:
                 walk(item)
 
     walk(SPEC)
-    known = {pattern for *_, pattern in PATTERNED} | {KEY_PATTERN}
+    known = {pattern for *_, pattern, _ in PATTERNED} | {KEY_PATTERN}
     assert in_document, "the walk over the document found no pattern at all"
     assert in_document <= known
     for pattern in in_document:
