@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from tests.faults.load import (
@@ -57,9 +58,13 @@ async def test_a_server_killed_mid_load_loses_no_acknowledged_answer_and_retries
                 Invited(invitation_id, path, n % 11, "api" if n % 2 else "web")
                 for n, (invitation_id, path) in enumerate(await invite_on_the_web(http, bases[1], customers))
             ]
+            # one API answer is kept back: the test makes sure the server is working on it when
+            # it dies (a fast server may otherwise have answered everything the clients had sent)
+            held = next(one for one in reversed(invited) if one.via == "api")
             queue: asyncio.Queue[Invited] = asyncio.Queue()
             for one in invited:
-                queue.put_nowait(one)
+                if one is not held:
+                    queue.put_nowait(one)
 
             async def client() -> None:
                 while not queue.empty():
@@ -86,7 +91,45 @@ async def test_a_server_killed_mid_load_loses_no_acknowledged_answer_and_retries
                     timeout=GIVE_UP_AFTER,
                     interval=0.01,  # kill soon after the threshold, with plenty still in flight
                 )
-                first.kill()  # no shutdown: in-flight requests die with the process
+                # the held answer's customer row is locked here, so the first server (where every
+                # first attempt goes) is inside that answer, waiting, when it is killed
+                blocker = await asyncpg.connect(database_url)
+                try:
+                    async with blocker.transaction():
+                        await blocker.execute(
+                            "SELECT 1 FROM customers c JOIN invitations i ON i.customer_id = c.id "
+                            "WHERE i.id = $1 FOR UPDATE OF c",
+                            uuid.UUID(held.id),
+                        )
+                        held_answer = asyncio.create_task(
+                            answer_until_acknowledged(
+                                http,
+                                bases,
+                                {"invitation_id": held.id, "score": held.score},
+                                outcomes,
+                                key=f"answer-{held.id}",
+                            )
+                        )
+
+                        async def waiting_on_the_lock() -> int:
+                            return await blocker.fetchval(
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                            )
+
+                        await eventually(
+                            waiting_on_the_lock,
+                            until=lambda n: n >= 1,
+                            what="the held answer waiting for its customer's row on the first server",
+                            timeout=GIVE_UP_AFTER,
+                            interval=0.01,
+                        )
+                        first.kill()  # no shutdown: in-flight requests die with the process
+                finally:
+                    await blocker.close()
+                # the killed server's statement may still commit once the lock is gone: then the
+                # retry on the survivor replays it; else the retry runs it
+                acked_api[held.id] = await asyncio.wait_for(held_answer, timeout=GIVE_UP_AFTER)
             finally:
                 await asyncio.wait_for(asyncio.gather(*clients), timeout=GIVE_UP_AFTER + 15)
             # a client whose acknowledgement was lost sends the same answer again, with its key:
