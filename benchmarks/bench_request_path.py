@@ -3,7 +3,8 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_request_path \
         python -m benchmarks.bench_request_path [--seconds 5] [--rounds 3] [--concurrency 16]
 
-Two servers run side by side on the same cores, each one uvicorn worker started the same way:
+Two servers run side by side on the same cores, each with the same number of uvicorn workers
+(`--workers`, 1 by default; FEEDBACK_WORKERS for feedback-svc), started the same way:
 `benchmarks/bare_app.py` (one route returning `{"status": "ok"}`, nothing else) and
 `feedback-svc serve`. Round by round the same load generator measures the bare app, then
 feedback-svc's liveness probe, a web-form answer (`POST /s/{token}`, each on a fresh invitation
@@ -54,29 +55,36 @@ CUSTOMERS = "POST /v1/customers (create)"
 SCORE = "POST /v1/scores (1 customer)"
 
 
-def _start_bare(port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.bare_app:app",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-    )
-    deadline = time.monotonic() + 30
+def _server_command(server: str, target: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
+    """The command serving the ASGI app `target` on `port` with uvicorn or granian."""
+    if server == "granian":
+        granian = str(Path(sys.executable).with_name("granian"))
+        return [
+            granian, "--interface", "asgi", "--port", str(port), "--workers", str(workers),
+            "--no-ws", "--log-level", "warning", *(["--factory"] if factory else []), target,
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "uvicorn", target, "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning", *(["--factory"] if factory else []),
+    ]  # fmt: skip
+
+
+def _start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2):
                 return process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the bare app did not start") from None
+                raise RuntimeError(f"{' '.join(command)} did not start") from None
             time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
 
 
 def _serve_pid(env_port: int) -> int | None:
@@ -104,6 +112,7 @@ def _start_profile(
         [
             str(Path(sys.executable).with_name("py-spy")),
             "record",
+            "--subprocesses",  # with --workers, the requests are served by the pid's children
             "--pid",
             str(pid),
             "--duration",
@@ -120,10 +129,25 @@ def _start_profile(
 
 
 def _cpu_seconds(pid: int | None) -> float:
+    """CPU time of `pid` and every process below it (uvicorn's workers are its children)."""
     if pid is None:
         return float("nan")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, user + system seconds)
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(path.parent.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+        )
+    tree, grown = {pid}, True
+    while grown:
+        below = {child for child, (parent, _) in stats.items() if parent in tree} - tree
+        tree |= below
+        grown = bool(below)
+    return sum(stats[member][1] for member in tree if member in stats)
 
 
 def main() -> None:
@@ -133,21 +157,58 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--customers", type=int, default=200, help="customers the score requests pick from")
     parser.add_argument("--profile", type=Path, help="write a py-spy flame graph per scenario here")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes of each app (FEEDBACK_WORKERS for feedback-svc)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default="uvicorn",
+        help="what serves both apps: `feedback-svc serve` runs uvicorn; granian serves "
+        "feedback_svc.asgi:app_from_env (needs DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run only scenarios whose name holds this text (repeatable)",
+    )
     args = parser.parse_args()
 
     bare_port = free_port()
-    bare = _start_bare(bare_port)
+    bare = _start(_server_command(args.server, "benchmarks.bare_app:app", bare_port, args.workers), bare_port)
+    service_env = {"FEEDBACK_RUN_WORKERS": "false", "FEEDBACK_WORKERS": str(args.workers)}
     try:
-        with running_service(extra_env={"FEEDBACK_RUN_WORKERS": "false"}) as (port, key, env):
-            results, cpu = _run(args, bare_port, bare.pid, port, key, env)
+        with running_service(extra_env=service_env) as (port, key, env):
+            if args.server == "uvicorn":
+                results, cpu = _run(args, bare_port, bare.pid, port, _serve_pid(port), key, env)
+            else:
+                # `serve` migrated the database; granian serves the same app beside it
+                other = free_port()
+                command = _server_command(
+                    args.server, "feedback_svc.asgi:app_from_env", other, args.workers, factory=True
+                )
+                served = _start(command, other, {**env, "FEEDBACK_PORT": str(other)})
+                try:
+                    results, cpu = _run(args, bare_port, bare.pid, other, served.pid, key, env)
+                finally:
+                    _stop(served)
     finally:
-        bare.send_signal(signal.SIGTERM)
-        bare.wait(timeout=30)
+        _stop(bare)
     _report(args, results, cpu)
 
 
 def _run(
-    args: argparse.Namespace, bare_port: int, bare_pid: int, port: int, key: str, env: dict[str, str]
+    args: argparse.Namespace,
+    bare_port: int,
+    bare_pid: int,
+    port: int,
+    serve_pid: int | None,
+    key: str,
+    env: dict[str, str],
 ) -> tuple[dict[str, Result], dict[str, float]]:
     admin = {"Authorization": f"Bearer {key}"}
     crm = {"Authorization": f"Bearer {create_key(env, 'crm')}", "Content-Type": "application/json"}
@@ -197,7 +258,12 @@ def _run(
         CUSTOMERS: (port, create_customer, None),
         SCORE: (port, score_one, None),
     }
-    serve_pid = _serve_pid(port)
+    if args.only:  # the bare app always runs: every ratio is against it
+        scenarios = {
+            name: scenario
+            for name, scenario in scenarios.items()
+            if name == BARE or any(part in name for part in args.only)
+        }
     results = {name: Result(name=name, seconds=0.0) for name in scenarios}
     cpu = dict.fromkeys(scenarios, 0.0)
     expected_form_rate = 1000.0  # a guess for the first round; later rounds use what was seen
@@ -247,7 +313,7 @@ def _report(args: argparse.Namespace, results: dict[str, Result], cpu: dict[str,
         f"# {platform.node()} {os.cpu_count()} cpus, concurrency {args.concurrency}, "
         f"{args.rounds} rounds x {args.seconds:g}s each, database: "
         f"{'DATABASE_URL' if os.environ.get('DATABASE_URL') else 'embedded PostgreSQL'}, "
-        "one uvicorn worker per server, outbox not drained"
+        f"{args.workers} {args.server} worker(s) per server, outbox not drained"
     )
     base = _answers_per_second(results[BARE])
     print(f"{'scenario':34} {'2xx/s':>9}   {'p50':>8}   {'p99':>8}   {'ratio':>5}   server CPU/request")
