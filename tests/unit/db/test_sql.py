@@ -28,3 +28,14 @@ def test_every_shipped_sql_file_parses() -> None:
     assert files
     for path in files:
         assert parse_queries(path.read_text(), source=str(path))
+
+
+def test_each_connection_can_keep_every_shipped_statement_prepared() -> None:
+    # a statement evicted from asyncpg's per-connection cache is prepared again: one more round
+    # trip on a request that happens to follow a varied stretch of traffic
+    from feedback_svc.db.pool import STATEMENT_CACHE_SIZE
+
+    files = Path(feedback_svc.__file__).parent.rglob("*.sql")
+    statements = sum(len(parse_queries(path.read_text(), source=str(path))) for path in files)
+    assert statements > 100  # asyncpg's default cache would not hold them
+    assert statements <= STATEMENT_CACHE_SIZE
