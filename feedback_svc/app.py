@@ -30,6 +30,7 @@ from feedback_svc.console.users_pages import UsersPagesController
 from feedback_svc.console.web.render import STATIC_DIR as CONSOLE_STATIC_DIR
 from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
 from feedback_svc.console.web.render import ConsolePages
+from feedback_svc.customers.grouped import customer_upserts
 from feedback_svc.customers.routes import CustomersController, EventsController
 from feedback_svc.db import migrate
 from feedback_svc.db.pool import create_feature_pool, create_pool
@@ -64,6 +65,9 @@ MAX_BODY_BYTES = 1_048_576
 # below uvicorn's graceful shutdown timeout: the batch in hand finishes, the rest
 # comes back to another worker when its lease runs out
 WORKER_STOP_SECONDS = 15
+# concurrent customer upserts share statements (customers/grouped.py); a few lanes keep the
+# round trip and the commit of one group overlapping with the next
+CUSTOMER_UPSERT_LANES = 4
 
 
 def service_version() -> str:
@@ -100,6 +104,7 @@ def create_app(settings: Settings) -> Litestar:
             at_risk=AtRiskPolicy.from_settings(settings),
             lanes=settings.db_scoring_pool_max,
         )
+        upserts = app.state.customer_upserts = customer_upserts(pool, lanes=CUSTOMER_UPSERT_LANES)
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
         limiter = app.state.rate_limiter = RateLimiter(
             pool, longest_window_seconds=settings.console_login_window_seconds
@@ -113,6 +118,7 @@ def create_app(settings: Settings) -> Litestar:
             stop.set()
             await flushing
             await batcher.close()
+            await upserts.close()
             await scoring_pool.close()
             await pool.close()
 

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from feedback_svc.apikeys.service import create_api_key
 from feedback_svc.app import create_app
-from feedback_svc.db.pool import connect
+from feedback_svc.db.pool import connect, create_pool
 from feedback_svc.settings import Settings
 from tests.browser.chromium import MISSING, find_chromium
 from tests.db import ServerFolders, TemplateDatabase, database_server, with_database
@@ -126,6 +126,16 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The service's own pool (its codecs and settings) on this test's database."""
+    pool = await create_pool(settings, database_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture

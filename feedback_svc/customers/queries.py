@@ -1,5 +1,6 @@
 """Typed wrappers over customers/queries.sql."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,21 @@ def _customer(row: asyncpg.Record) -> Customer:
     return msgspec.convert({k: v for k, v in row.items() if k in _CUSTOMER_FIELDS}, Customer)
 
 
-async def upsert_customer(
-    conn: asyncpg.Connection | asyncpg.Pool, *, external_id: str, fields: dict[str, Any], max_attributes: int
-) -> tuple[Customer, bool] | None:
-    """The stored customer and whether it was created; None when the customer would pass
-    `max_attributes` (nothing changed)."""
-    row = await conn.fetchrow(Q["upsert_customer"], external_id, fields, max_attributes)
-    return (_customer(row), row["inserted"]) if row is not None else None
+async def upsert_customers(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    rows: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    max_attributes: int,
+) -> dict[str, tuple[Customer, bool]]:
+    """Each stored customer and whether it was created, by external id (distinct ids); a customer
+    that would pass `max_attributes` is left as it was and missing from the answer."""
+    stored = await conn.fetch(
+        Q["upsert_customers"],
+        [external_id for external_id, _ in rows],
+        [fields for _, fields in rows],
+        max_attributes,
+    )
+    return {row["external_id"]: (_customer(row), row["inserted"]) for row in stored}
 
 
 async def attribute_count_after(

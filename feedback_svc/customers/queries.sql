@@ -1,35 +1,48 @@
--- name: upsert_customer
--- One statement for create-or-update by the CRM's id. $2 holds only the fields
--- the CRM sent, so omitted ones keep their stored value; attributes merge and a
--- null removes a key. xmax = 0 tells a fresh insert from an update. No row back:
--- the merged attributes would pass the per-customer limit ($3 keys); nothing changed.
+-- name: upsert_customers
+-- Create-or-update by the CRM's id, for one customer or for a group committed together
+-- (customers/creations.py): row i is ($1[i], $2[i]), external ids distinct. $2[i] holds only
+-- the fields the CRM sent, so omitted ones keep their stored value; attributes merge and a null
+-- removes a key. The update reads its row's fields back from `input`: ON CONFLICT sees only the
+-- proposed row, not which fields were sent. xmax = 0 tells a fresh insert from an update. A
+-- customer whose merged attributes would pass the per-customer limit ($3 keys) returns no row
+-- and is not changed. Rows are written in external-id order, so two groups never wait on each
+-- other's rows in opposite orders.
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::jsonb[]) AS i(external_id, fields)
+)
 INSERT INTO customers AS c
        (external_id, email, phone, name, time_zone, locale, value, segment, customer_since, attributes)
-VALUES ($1,
-        $2::jsonb->>'email',
-        $2::jsonb->>'phone',
-        $2::jsonb->>'name',
-        coalesce($2::jsonb->>'time_zone', 'UTC'),
-        coalesce($2::jsonb->>'locale', 'en'),
-        coalesce(($2::jsonb->>'value')::double precision, 0),
-        $2::jsonb->>'segment',
-        ($2::jsonb->>'customer_since')::timestamptz,
-        jsonb_strip_nulls(coalesce($2::jsonb->'attributes', '{}'::jsonb)))
+SELECT external_id,
+       fields->>'email',
+       fields->>'phone',
+       fields->>'name',
+       coalesce(fields->>'time_zone', 'UTC'),
+       coalesce(fields->>'locale', 'en'),
+       coalesce((fields->>'value')::double precision, 0),
+       fields->>'segment',
+       (fields->>'customer_since')::timestamptz,
+       jsonb_strip_nulls(coalesce(fields->'attributes', '{}'::jsonb))
+  FROM input
+ ORDER BY external_id
 ON CONFLICT (external_id) DO UPDATE SET
-       email      = CASE WHEN $2::jsonb ? 'email'     THEN excluded.email     ELSE c.email END,
-       phone      = CASE WHEN $2::jsonb ? 'phone'     THEN excluded.phone     ELSE c.phone END,
-       name       = CASE WHEN $2::jsonb ? 'name'      THEN excluded.name      ELSE c.name END,
-       time_zone  = CASE WHEN $2::jsonb ? 'time_zone' THEN excluded.time_zone ELSE c.time_zone END,
-       locale     = CASE WHEN $2::jsonb ? 'locale'    THEN excluded.locale    ELSE c.locale END,
-       value      = CASE WHEN $2::jsonb ? 'value'     THEN excluded.value     ELSE c.value END,
-       segment    = CASE WHEN $2::jsonb ? 'segment'   THEN excluded.segment   ELSE c.segment END,
-       customer_since = CASE WHEN $2::jsonb ? 'customer_since' THEN excluded.customer_since
-                             ELSE c.customer_since END,
-       attributes = jsonb_strip_nulls(c.attributes || coalesce($2::jsonb->'attributes', '{}'::jsonb)),
-       updated_at = now()
- WHERE NOT $2::jsonb ? 'attributes'
-    OR (SELECT count(*) FROM jsonb_object_keys(
-            jsonb_strip_nulls(c.attributes || ($2::jsonb->'attributes')))) <= $3
+       (email, phone, name, time_zone, locale, value, segment, customer_since, attributes, updated_at) = (
+        SELECT CASE WHEN i.fields ? 'email'     THEN excluded.email     ELSE c.email END,
+               CASE WHEN i.fields ? 'phone'     THEN excluded.phone     ELSE c.phone END,
+               CASE WHEN i.fields ? 'name'      THEN excluded.name      ELSE c.name END,
+               CASE WHEN i.fields ? 'time_zone' THEN excluded.time_zone ELSE c.time_zone END,
+               CASE WHEN i.fields ? 'locale'    THEN excluded.locale    ELSE c.locale END,
+               CASE WHEN i.fields ? 'value'     THEN excluded.value     ELSE c.value END,
+               CASE WHEN i.fields ? 'segment'   THEN excluded.segment   ELSE c.segment END,
+               CASE WHEN i.fields ? 'customer_since' THEN excluded.customer_since ELSE c.customer_since END,
+               jsonb_strip_nulls(c.attributes || coalesce(i.fields->'attributes', '{}'::jsonb)),
+               now()
+          FROM input i
+         WHERE i.external_id = excluded.external_id)
+ WHERE (SELECT NOT i.fields ? 'attributes'
+            OR (SELECT count(*) FROM jsonb_object_keys(
+                    jsonb_strip_nulls(c.attributes || (i.fields->'attributes')))) <= $3
+          FROM input i
+         WHERE i.external_id = excluded.external_id)
 RETURNING id, external_id, email, phone, name, time_zone, locale, value, segment, customer_since, attributes,
           created_at, updated_at, (xmax = 0) AS inserted;
 

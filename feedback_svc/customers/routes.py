@@ -14,7 +14,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from feedback_svc.apikeys.service import Principal
+from feedback_svc.audit.actions import is_audited
 from feedback_svc.customers import service
+from feedback_svc.customers.grouped import upsert_grouped
 from feedback_svc.customers.schemas import (
     Customer,
     CustomerEvent,
@@ -25,7 +27,7 @@ from feedback_svc.customers.schemas import (
 )
 from feedback_svc.lib.auth import requires_scope
 from feedback_svc.lib.body import StrictBody
-from feedback_svc.lib.idempotency import IdempotencyKey, respond_idempotently
+from feedback_svc.lib.idempotency import IdempotencyKey, reply, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.lib.request_context import request_id_of
 from feedback_svc.privacy import service as privacy
@@ -59,6 +61,14 @@ class CustomersController(Controller):
         data: JSONBody[CustomerUpsert],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Customer]:
+        if idempotency_key is None and not is_audited(request.user):
+            stored = await upsert_grouped(request.app.state.customer_upserts, data)
+            if stored is not None:
+                customer, created = stored
+                return reply(
+                    HTTP_201_CREATED if created else HTTP_200_OK, _encoder.encode(customer), replayed=False
+                )
+
         async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
             customer, created = await service.upsert_customer(conn, data)
             return (HTTP_201_CREATED if created else HTTP_200_OK), _encoder.encode(customer)

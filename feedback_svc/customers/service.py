@@ -155,9 +155,9 @@ async def upsert_customer(
     conn: asyncpg.Connection | asyncpg.Pool, data: CustomerUpsert
 ) -> tuple[Customer, bool]:
     fields = validated_fields(data)
-    stored = await queries.upsert_customer(
-        conn, external_id=data.external_id, fields=fields, max_attributes=MAX_ATTRIBUTES
-    )
+    stored = (
+        await queries.upsert_customers(conn, [(data.external_id, fields)], max_attributes=MAX_ATTRIBUTES)
+    ).get(data.external_id)
     if stored is None:
         count = await queries.attribute_count_after(
             conn, external_id=data.external_id, attributes=fields["attributes"]

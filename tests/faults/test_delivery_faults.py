@@ -12,7 +12,7 @@ import re
 import signal
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -26,7 +26,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from standardwebhooks import Webhook
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.email.render import make_message_id
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.sms.client import SmsClient
@@ -63,15 +62,6 @@ TOKEN_IN_LINK = re.compile(re.escape(BASE_URL) + r"/s/([A-Za-z0-9_-]{32})")
 def settings(settings: Settings) -> Settings:
     # the CRM receiver listens on 127.0.0.1
     return msgspec.structs.replace(settings, public_base_url=BASE_URL, webhooks_allow_private=True)
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 # --- our side ----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from tests.faults.test_delivery_faults import (
     delivery_settings,
     drain,
     eventually,
-    pool,
     settings,
     wait_for_kill,
     worker_env,
@@ -38,7 +37,7 @@ from tests.integration.surveys.reminder_setup import (
 )
 from tests.listening import HeldPorts, port_of
 
-__all__ = ["pool", "settings"]  # the fixtures this module uses, as test_delivery_faults sets them up
+__all__ = ["settings"]  # the fixture this module uses, as test_delivery_faults sets it up
 
 
 async def reminder_job(conn: asyncpg.Connection) -> asyncpg.Record:

@@ -1,7 +1,7 @@
 """Alert fixtures: a real SMTP server (aiosmtpd) and a real HTTP receiver on 127.0.0.1, the people
 of a recovery team, and the alert sender wired to both."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +12,6 @@ import msgspec
 import pytest
 
 from feedback_svc.alerts.sender import AlertSender
-from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.recovery.escalation import EscalationSweeper
 from feedback_svc.settings import Settings
@@ -40,15 +39,6 @@ def settings(settings: Settings) -> Settings:
         webhooks_allow_private=True,
         alerts_signing_secret=SIGNING_SECRET,
     )
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

@@ -1,15 +1,12 @@
 """Uploading files and running the import job the way a worker does."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.imports.service import TOPIC, ImportJob
 from feedback_svc.outbox.worker import OutboxWorker
 from feedback_svc.settings import Settings
@@ -17,15 +14,6 @@ from feedback_svc.settings import Settings
 Client = AsyncTestClient[Litestar]
 CSV = "text/csv"
 NDJSON = "application/x-ndjson"
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def run_imports(pool: asyncpg.Pool, settings: Settings) -> int:

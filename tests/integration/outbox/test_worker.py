@@ -3,11 +3,9 @@
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 
 from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
@@ -17,15 +15,6 @@ from feedback_svc.settings import Settings
 from tests.waiting import eventually
 
 TOPIC = "test.topic"
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def add_jobs(conn: asyncpg.Connection, count: int = 1, topic: str = TOPIC) -> list[int]:

@@ -1,6 +1,5 @@
 """Erasure forgets a customer everywhere; export hands over everything first."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.outbox.handlers import outbox_handlers
 from feedback_svc.outbox.worker import OutboxWorker
@@ -49,15 +47,6 @@ SECRETS = (
 def settings(settings: Settings) -> Settings:
     # the CRM's webhook receiver in this test is never contacted, only registered
     return msgspec.structs.replace(settings, webhooks_allow_private=True)
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def run_events(pool: asyncpg.Pool, settings: Settings) -> None:

@@ -1,7 +1,6 @@
 """Recovery fixtures: a pool, keys, customers, answers and a way to drain the outbox."""
 
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -12,21 +11,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.outbox.events import Event
 from feedback_svc.outbox.handlers import outbox_handlers
 from feedback_svc.outbox.worker import OutboxWorker
 from feedback_svc.settings import Settings
 from tests.conftest import KeyFactory
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

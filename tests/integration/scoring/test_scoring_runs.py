@@ -3,7 +3,6 @@ the day's proactive tasks opened for the highest value at risk, at most the dail
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,15 +29,6 @@ CUSTOMERS = 250
 async def simulated(conn: asyncpg.Connection) -> list[uuid.UUID]:
     await populate(conn, customers=CUSTOMERS, seed=7, now=NOW)
     return [row["id"] for row in await conn.fetch("SELECT id FROM customers ORDER BY id")]
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def scheduled(settings: Settings, **changes: Any) -> Settings:

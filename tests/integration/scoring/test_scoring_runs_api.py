@@ -5,17 +5,14 @@ import html
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import msgspec
-import pytest
 from litestar.testing import AsyncTestClient
 
 from feedback_svc.app import create_app
 from feedback_svc.background import background_runners
-from feedback_svc.db.pool import create_pool
 from feedback_svc.outbox.events import Event
 from feedback_svc.recovery.triggers import RecoveryTriggers
 from feedback_svc.scoring.scheduler import ScoringScheduler
@@ -23,15 +20,6 @@ from feedback_svc.settings import Settings
 from tests.conftest import KeyFactory
 from tests.integration.recovery.conftest import drain
 from tests.integration.users.console_helpers import log_in, make_user
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def customers(conn: asyncpg.Connection, count: int) -> list[uuid.UUID]:

@@ -8,7 +8,7 @@ else; the reminder's own row keeps the due time it was planned for.
 
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.sms.client import SmsClient
 from feedback_svc.outbox.worker import OutboxWorker
@@ -99,15 +98,6 @@ def send_settings(settings: Settings, smtp_port: int, provider: FakeProvider) ->
         sms_auth_token="test-token",
         sms_from="+15005550006",
     )
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 def senders(pool: asyncpg.Pool, settings: Settings) -> tuple[InvitationSender, ReminderSender]:

@@ -20,9 +20,8 @@ smtp_socket, smtp_port, start_smtp, inbox, provider = (
     test_sending.inbox,
     test_sending.provider,
 )
-send_settings, pool, sender, worker = (
+send_settings, sender, worker = (
     test_sending.send_settings,
-    test_sending.pool,
     test_sending.sender,
     test_sending.worker,
 )

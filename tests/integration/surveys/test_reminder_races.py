@@ -34,7 +34,6 @@ from tests.integration.surveys.reminder_setup import (
     inbox,
     invite,
     make_reminders_due,
-    pool,
     provider,
     reminder_rows,
     send_settings,
@@ -44,7 +43,7 @@ from tests.integration.surveys.reminder_setup import (
 )
 from tests.waiting import eventually
 
-__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
+__all__ = ["inbox", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
 
 WAIT = 10.0  # seconds any one step may take before the test calls it stuck
 

@@ -30,7 +30,6 @@ from tests.integration.surveys.reminder_setup import (
     make_reminders_due,
     make_sends_due,
     night_zone,
-    pool,
     provider,
     reminder_jobs,
     reminder_rows,
@@ -44,7 +43,7 @@ from tests.integration.surveys.reminder_setup import (
 from tests.listening import held_port, port_of
 
 # the fixtures this module uses, imported from reminder_setup
-__all__ = ["inbox", "pool", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
+__all__ = ["inbox", "provider", "send_settings", "smtp_port", "smtp_socket", "worker"]
 
 TOKEN = re.compile(re.escape(BASE_URL) + r"/s/([A-Za-z0-9_-]{32})")
 THREE_DAYS = timedelta(hours=72)

@@ -4,7 +4,7 @@ import hashlib
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,6 @@ from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.email.smtp import SmtpSender
 from feedback_svc.delivery.sms.client import IDEMPOTENCY_HEADER, SmsClient
 from feedback_svc.outbox.queries import Job
@@ -90,15 +89,6 @@ def send_settings(settings: Settings, smtp_port: int, provider: FakeProvider) ->
         sms_auth_token="test-token",
         sms_from="+15005550006",
     )
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -8,7 +8,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.db.pool import create_pool
 from feedback_svc.outbox.events import EVENT_TOPIC, emit_event, event_handler
 from feedback_svc.outbox.worker import OutboxWorker
 from feedback_svc.settings import Settings
@@ -21,15 +20,6 @@ from tests.integration.webhooks.receiver import Receiver, running_receiver
 def settings(settings: Settings) -> Settings:
     # the receiver listens on 127.0.0.1; the SSRF tests build their own settings with this off
     return msgspec.structs.replace(settings, webhooks_allow_private=True)
-
-
-@pytest.fixture
-async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings, database_url)
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture
