@@ -48,6 +48,7 @@ from feedback_svc.recovery.message_routes import MessageTemplatesController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.batcher import ScoreBatcher
+from feedback_svc.scoring.blas import one_blas_thread
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await pool.close()
             raise
+        one_blas_thread()  # the lanes score side by side: see scoring/blas.py
         # a lane per scoring connection: a 1,000-customer request keeps four of them busy
         batcher = app.state.score_batcher = ScoreBatcher(
             scoring_pool,
