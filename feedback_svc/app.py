@@ -31,7 +31,7 @@ from feedback_svc.console.web.render import STATIC_DIR as CONSOLE_STATIC_DIR
 from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
 from feedback_svc.console.web.render import ConsolePages
 from feedback_svc.customers.routes import CustomersController, EventsController
-from feedback_svc.db import migrate
+from feedback_svc.db import revisions
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
@@ -190,7 +190,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "head_revision": migrate.head_revision(),
+                "head_revision": revisions.head_revision(),
                 "survey_pages": SurveyPages(),
                 "console_pages": ConsolePages(brand_name=settings.brand_name),
                 "work_gauges": WorkGauges(),

@@ -50,12 +50,14 @@ def database(settings: Settings, *, schema: bool = True) -> Iterator[Settings]:
 
 
 def _ensure_schema(settings: Settings, url: str) -> None:
-    from feedback_svc.db import migrate
+    from feedback_svc.db import revisions
 
-    current, head = migrate.current_revision(url), migrate.head_revision()
+    current, head = revisions.current_revision(url), revisions.head_revision()
     if current == head:
         return
     if settings.migrate_on_start:
+        from feedback_svc.db import migrate  # alembic only when there is something to migrate
+
         print(f"feedback-svc: migrating the database to {head}", file=sys.stderr, flush=True)
         migrate.upgrade(url)
         return
@@ -69,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from feedback_svc.app import create_app
-    from feedback_svc.db import migrate
+    from feedback_svc.db import revisions
 
     settings = _settings()
     if args.host:
@@ -79,9 +81,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _with_mailbox(settings, args)
     with database(settings, schema=False) as settings, _stop_signals_end_serving():
         assert settings.database_url is not None
-        if settings.migrate_on_start:
+        # alembic (and SQLAlchemy) only when there is something to migrate: a serving process
+        # would otherwise carry them in memory for nothing (db/revisions.py)
+        head = revisions.head_revision()
+        if settings.migrate_on_start and revisions.current_revision(settings.database_url) != head:
+            from feedback_svc.db import migrate
+
             migrate.upgrade(settings.database_url)
-            log.info("migrated", revision=migrate.head_revision())
+            log.info("migrated", revision=head)
         bound, listener = _listen(settings, port=args.port, port_file=args.port_file)
         _banner(bound, mailbox=args.mailbox)
         common = uvicorn_options(bound)

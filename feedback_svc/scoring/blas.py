@@ -7,7 +7,7 @@ waiting for each other: under a 1,000-customer request that one product took a t
 the scorer's time, for a few hundred microseconds of arithmetic. With one BLAS thread each
 call runs in the thread that made it, and the lanes are the parallelism. OpenBLAS splits a
 product between its threads by rows and columns of the result, never along the sum, so
-every score is the same number either way (tests/integration/scoring/test_blas.py).
+every score is the same number either way (tests/unit/ml/test_scorer.py).
 """
 
 from threadpoolctl import threadpool_limits
