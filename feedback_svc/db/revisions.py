@@ -26,7 +26,8 @@ def migrations_dir() -> Path:
 
 def head_revision() -> str:
     """The one revision no other migration follows."""
-    revisions, followed = set(), set()
+    revisions: set[str] = set()
+    followed: set[str] = set()
     for path in sorted((migrations_dir() / "versions").glob("*.py")):
         text = path.read_text(encoding="utf-8")
         revision, down = _REVISION.search(text), _DOWN_REVISION.search(text)
