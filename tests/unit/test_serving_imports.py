@@ -1,14 +1,14 @@
 """What a serving process does not load: modules only some other command or page needs.
 
-A serving process holds every module it imports for its whole life; alembic with SQLAlchemy
-and zxcvbn's dictionaries are about 35 MiB of it (docs/benchmarks.md, Scores). They load
-when they are used: a migration to run, a new console password to judge.
+A serving process holds every module it imports for its whole life; alembic with SQLAlchemy and
+psycopg, and zxcvbn's dictionaries, are about 40 MiB of it (docs/benchmarks.md, Scores). They
+load when they are used: a migration to run, a new console password to judge.
 """
 
 import subprocess
 import sys
 
-NOT_AT_SERVE_TIME = ("alembic", "sqlalchemy", "zxcvbn")
+NOT_AT_SERVE_TIME = ("alembic", "sqlalchemy", "psycopg", "zxcvbn")
 
 
 def _python(code: str) -> str:
