@@ -8,8 +8,8 @@ model), so every score reads real feature rows and is stored, like in production
 Prints: single-customer scoring req/s as a ratio to /health/live (16 clients, so
 concurrent requests share batches, see feedback_svc/scoring/batcher.py); the same
 request from one client alone, which never shares; p50/p99 of a 1,000-customer
-batch (one client, one request at a time); the serving process's resident memory
-with the model loaded.
+batch (one client, one request at a time) and the serving process's CPU time for each;
+the serving process's resident memory with the model loaded.
 """
 
 import argparse
@@ -22,6 +22,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from benchmarks.bench_request_path import _cpu_seconds, _serve_pid
 from benchmarks.loadgen import (
     create_key,
     http_request,
@@ -111,6 +112,8 @@ def main() -> None:
         batch = http_request(
             "POST", "/v1/scores", body=json_body({"items": [{"customer_id": i} for i in ids]}), headers=auth
         )
+        serve_pid = _serve_pid(port)
+        cpu_before = _cpu_seconds(serve_pid)
         batches = measure(
             f"POST /v1/scores ({len(ids)} customers)",
             port,
@@ -118,6 +121,8 @@ def main() -> None:
             seconds=args.seconds * args.rounds,
             concurrency=1,
         )
+        # the serving process's own CPU (its background workers included), not PostgreSQL's
+        batch_cpu_ms = (_cpu_seconds(serve_pid) - cpu_before) / max(1, len(batches.latencies)) * 1000
         rss = _serving_rss_mib()
     print(
         f"# {platform.node()} {os.cpu_count()} cpus, concurrency {args.concurrency}, "
@@ -128,6 +133,7 @@ def main() -> None:
         print(result.line())
     for line in summary(results, "GET /health/live"):
         print(line)
+    print(f"{'serving process CPU per ' + str(len(ids)) + ' scores':34} {batch_cpu_ms:6.1f} ms")
     print(f"{'serving process RSS, model loaded':34} {rss:6.0f} MiB")
 
 

@@ -32,7 +32,7 @@ from feedback_svc.console.web.render import STATIC_PATH as CONSOLE_STATIC_PATH
 from feedback_svc.console.web.render import ConsolePages
 from feedback_svc.customers.grouped import customer_upserts
 from feedback_svc.customers.routes import CustomersController, EventsController
-from feedback_svc.db import migrate
+from feedback_svc.db import revisions
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
@@ -49,6 +49,7 @@ from feedback_svc.recovery.message_routes import MessageTemplatesController
 from feedback_svc.recovery.routes import RecoveryController
 from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.batcher import ScoreBatcher
+from feedback_svc.scoring.blas import one_blas_thread
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await pool.close()
             raise
+        one_blas_thread()  # the lanes score side by side: see scoring/blas.py
         # a lane per scoring connection: a 1,000-customer request keeps four of them busy
         batcher = app.state.score_batcher = ScoreBatcher(
             scoring_pool,
@@ -194,7 +196,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "head_revision": migrate.head_revision(),
+                "head_revision": revisions.head_revision(),
                 "survey_pages": SurveyPages(),
                 "console_pages": ConsolePages(brand_name=settings.brand_name),
                 "work_gauges": WorkGauges(),

@@ -5,6 +5,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -50,12 +51,14 @@ def database(settings: Settings, *, schema: bool = True) -> Iterator[Settings]:
 
 
 def _ensure_schema(settings: Settings, url: str) -> None:
-    from feedback_svc.db import migrate
+    from feedback_svc.db import revisions
 
-    current, head = migrate.current_revision(url), migrate.head_revision()
+    current, head = revisions.current_revision(url), revisions.head_revision()
     if current == head:
         return
     if settings.migrate_on_start:
+        from feedback_svc.db import migrate  # alembic only when there is something to migrate
+
         print(f"feedback-svc: migrating the database to {head}", file=sys.stderr, flush=True)
         migrate.upgrade(url)
         return
@@ -69,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from feedback_svc.app import create_app
-    from feedback_svc.db import migrate
+    from feedback_svc.db import revisions
 
     settings = _settings()
     if args.host:
@@ -79,9 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = _with_mailbox(settings, args)
     with database(settings, schema=False) as settings, _stop_signals_end_serving():
         assert settings.database_url is not None
-        if settings.migrate_on_start:
-            migrate.upgrade(settings.database_url)
-            log.info("migrated", revision=migrate.head_revision())
+        head = revisions.head_revision()
+        if settings.migrate_on_start and revisions.current_revision(settings.database_url) != head:
+            _migrate_apart(settings)
+            log.info("migrated", revision=head)
         bound, listener = _listen(settings, port=args.port, port_file=args.port_file)
         _banner(bound, mailbox=args.mailbox)
         common = uvicorn_options(bound)
@@ -234,6 +238,20 @@ async def _run_worker(settings: Settings) -> None:
             await run_all(background_runners(pool, settings, http=http), stop)
     finally:
         await pool.close()
+
+
+def _migrate_apart(settings: Settings) -> None:
+    """`feedback-svc migrate` in a child process: alembic, SQLAlchemy and psycopg (about 25 MiB)
+    would otherwise stay in the serving process's memory for its whole life (db/revisions.py).
+    The child gets the database this process settled on (the embedded one's URL, say)."""
+    assert settings.database_url is not None
+    assert settings.secret_key
+    subprocess.run(
+        [sys.executable, "-m", "feedback_svc.cli", "migrate"],
+        env={**os.environ, "DATABASE_URL": settings.database_url, "FEEDBACK_SECRET_KEY": settings.secret_key},
+        check=True,
+        stdout=sys.stderr,
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

@@ -1,19 +1,15 @@
-"""Alembic, driven from code: `feedback-svc migrate`, start-up and tests share it."""
+"""Alembic, driven from code: `feedback-svc migrate`, start-up and tests share it.
 
-from pathlib import Path
+Only what changes the schema needs alembic; the revisions are read without it (db/revisions.py).
+"""
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-import feedback_svc
+from feedback_svc.db.revisions import current_revision, head_revision, migrations_dir
 
-
-def migrations_dir() -> Path:
-    """Inside an installed wheel the migrations travel in the package."""
-    package = Path(feedback_svc.__file__).parent
-    bundled = package / "_migrations"
-    return bundled if bundled.is_dir() else package.parent / "migrations"
+__all__ = ["alembic_head_revision", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 
 def alembic_config(database_url: str) -> Config:
@@ -33,19 +29,8 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def current_revision(database_url: str) -> str | None:
-    """The revision the database is at; None before the first migration."""
-    import psycopg
-
-    with psycopg.connect(database_url, connect_timeout=10) as conn:
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
-        except psycopg.errors.UndefinedTable:
-            return None
-    return row[0] if row else None
-
-
-def head_revision() -> str:
+def alembic_head_revision() -> str:
+    """The head as alembic reads it (revisions.head_revision must agree)."""
     script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
     head = script.get_current_head()
     assert head is not None, "migrations/ has no revisions"

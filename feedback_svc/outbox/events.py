@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from feedback_svc.outbox.queries import Job, enqueue
+from feedback_svc.outbox.queries import Job, NewJob, enqueue, enqueue_many
 
 EVENT_TOPIC = "event"
 
@@ -52,4 +52,30 @@ async def emit_event(
         payload={"type": type, "data": data},
         ordering_key=ordering_key,
         dedupe_key=dedupe_key,
+    )
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event for `emit_events`, with the keys `emit_event` takes."""
+
+    type: str
+    data: dict[str, Any]
+    ordering_key: str | None = None
+    dedupe_key: str | None = None
+
+
+async def emit_events(conn: asyncpg.Connection, events: Sequence[NewEvent]) -> list[int]:
+    """`emit_event` for many events in one statement, in the caller's transaction and in
+    the order given; the ids of those whose dedupe key was new."""
+    return await enqueue_many(
+        conn,
+        topic=EVENT_TOPIC,
+        jobs=[
+            NewJob(
+                payload={"type": event.type, "data": event.data},
+                ordering_key=event.ordering_key,
+                dedupe_key=event.dedupe_key,
+            )
+            for event in events
+        ],
     )

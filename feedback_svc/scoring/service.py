@@ -16,7 +16,7 @@ import msgspec
 
 from feedback_svc.customers.locks import erased, erased_detail
 from feedback_svc.lib.errors import InvalidInput, NotFound
-from feedback_svc.outbox.events import emit_event
+from feedback_svc.outbox.events import NewEvent, emit_events
 from feedback_svc.scoring import queries
 from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.cache import ScorerCache
@@ -279,14 +279,19 @@ async def store_scores(
         return await queries.insert_scores(conn, scores, scored_at=now)
     async with conn.transaction():
         ids = await queries.insert_scores(conn, scores, scored_at=now)
-        for i in flagged:
-            await emit_event(
-                conn,
-                type=AT_RISK_EVENT,
-                data=at_risk_data(scores[i], score_id=ids[i]),
-                ordering_key=str(scores[i].customer_id),
-                dedupe_key=f"{AT_RISK_EVENT}:{ids[i]}",
-            )
+        # one statement for all of them: a round trip per event cost more than its insert
+        await emit_events(
+            conn,
+            [
+                NewEvent(
+                    type=AT_RISK_EVENT,
+                    data=at_risk_data(scores[i], score_id=ids[i]),
+                    ordering_key=str(scores[i].customer_id),
+                    dedupe_key=f"{AT_RISK_EVENT}:{ids[i]}",
+                )
+                for i in flagged
+            ],
+        )
     return ids
 
 

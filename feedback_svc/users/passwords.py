@@ -12,11 +12,10 @@ withstands an offline attack on a stolen table for a long time. Length alone doe
 """
 
 import asyncio
+from functools import cache
 
-import zxcvbn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from feedback_svc.lib.errors import InvalidInput
 
@@ -27,11 +26,19 @@ MIN_STRENGTH = 3
 # zxcvbn refuses longer input (its matching is quadratic); a long password is judged by its
 # start, so "aaaa..." stays weak however long it is
 ESTIMATED_LENGTH = 72
-COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
 
 _hasher = PasswordHasher()
 # verified against when the email is unknown, so a miss costs what a wrong password costs
 _DUMMY_HASH = _hasher.hash("no account has this password")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """zxcvbn's list, loaded on the first new password: its dictionaries hold about 16 MiB,
+    which every serving process would otherwise carry for a page few of them ever serve."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def check_password_rules(password: str, *, email: str = "", name: str = "") -> None:
@@ -42,11 +49,13 @@ def check_password_rules(password: str, *, email: str = "", name: str = "") -> N
         raise InvalidInput(f"Choose a password of at most {MAX_LENGTH} characters.")
     if email and password.strip().lower() == email.strip().lower():
         raise InvalidInput("The password must not be the email address.")
-    if password.strip().lower() in COMMON_PASSWORDS:
+    if password.strip().lower() in common_passwords():
         raise InvalidInput("This password is on a list of common passwords; choose another one.")
     about_the_person = [
         part for part in (email, email.partition("@")[0], name, "".join(name.split()), *name.split()) if part
     ]
+    import zxcvbn  # see common_passwords()
+
     estimate = zxcvbn.zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=about_the_person)
     if estimate["score"] < MIN_STRENGTH:
         feedback = estimate["feedback"]

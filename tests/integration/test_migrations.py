@@ -2,7 +2,7 @@
 
 import asyncpg
 
-from feedback_svc.db import migrate
+from feedback_svc.db import migrate, revisions
 from tests.db import TemplateDatabase, with_database
 
 TABLES = """
@@ -34,3 +34,7 @@ async def test_upgrade_downgrade_upgrade(template_database: TemplateDatabase) ->
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+def test_the_head_read_without_alembic_is_alembics() -> None:
+    assert revisions.head_revision() == migrate.alembic_head_revision()

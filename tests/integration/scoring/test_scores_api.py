@@ -202,6 +202,8 @@ async def test_scores_are_stored_and_at_risk_ones_emit_one_event_each(
     over = [s for s in results if s["churn_probability"] >= threshold]
     assert 0 < len(over) < len(results)
     assert len(events) == len(over)
+    at_stake = [event["payload"]["data"]["value_at_risk"] for event in events]
+    assert at_stake == sorted(at_stake, reverse=True), "the highest value at risk first"
     by_score = {event["payload"]["data"]["score_id"]: event for event in events}
     for score in over:
         event = by_score[score["id"]]

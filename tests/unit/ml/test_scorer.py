@@ -4,6 +4,7 @@ from dataclasses import replace
 import msgspec
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from ml import persistence
 from ml.bundle import ModelBundle
@@ -99,6 +100,19 @@ def test_one_customer_scores_exactly_as_in_a_batch(bundle: ModelBundle, rows: li
     batch = scorer.score(rows)
     alone = [scorer.score([row])[0] for row in rows]
     assert msgspec.to_builtins(alone) == msgspec.to_builtins(batch)
+
+
+def test_scores_are_the_same_whatever_the_number_of_blas_threads(
+    bundle: ModelBundle, rows: list[dict]
+) -> None:
+    """The serving process gives BLAS one thread (feedback_svc/scoring/blas.py): no score may
+    change for it, down to the last bit of every contribution."""
+    scorer, many = Scorer(bundle), rows * 4  # large enough for OpenBLAS to split the product
+    with threadpool_limits(limits=2, user_api="blas"):
+        threaded = msgspec.to_builtins(scorer.score(many))
+    with threadpool_limits(limits=1, user_api="blas"):
+        alone = msgspec.to_builtins(scorer.score(many))
+    assert alone == threaded
 
 
 def test_an_imputed_input_says_that_its_absence_moves_the_risk(bundle: ModelBundle, rows: list[dict]) -> None:
