@@ -82,6 +82,27 @@ def _pool(state: State) -> asyncpg.Pool:
     return state.pool
 
 
+@asynccontextmanager
+async def _shared_lanes(
+    app: Litestar, settings: Settings, pool: asyncpg.Pool, scoring_pool: asyncpg.Pool
+) -> AsyncIterator[None]:
+    """The lanes concurrent requests share their database work on: score batches, group commits."""
+    one_blas_thread()  # the lanes score side by side: see scoring/blas.py
+    # a lane per scoring connection: a 1,000-customer request keeps four of them busy
+    batcher = app.state.score_batcher = ScoreBatcher(
+        scoring_pool,
+        app.state.scorers,
+        at_risk=AtRiskPolicy.from_settings(settings),
+        lanes=settings.db_scoring_pool_max,
+    )
+    upserts = app.state.customer_upserts = customer_upserts(pool, lanes=CUSTOMER_UPSERT_LANES)
+    try:
+        yield
+    finally:
+        await batcher.close()
+        await upserts.close()
+
+
 def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None:
         raise ValueError("create_app needs settings.database_url (serve starts the embedded one first)")
@@ -98,15 +119,6 @@ def create_app(settings: Settings) -> Litestar:
         except BaseException:
             await pool.close()
             raise
-        one_blas_thread()  # the lanes score side by side: see scoring/blas.py
-        # a lane per scoring connection: a 1,000-customer request keeps four of them busy
-        batcher = app.state.score_batcher = ScoreBatcher(
-            scoring_pool,
-            app.state.scorers,
-            at_risk=AtRiskPolicy.from_settings(settings),
-            lanes=settings.db_scoring_pool_max,
-        )
-        upserts = app.state.customer_upserts = customer_upserts(pool, lanes=CUSTOMER_UPSERT_LANES)
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
         limiter = app.state.rate_limiter = RateLimiter(
             pool, longest_window_seconds=settings.console_login_window_seconds
@@ -115,12 +127,11 @@ def create_app(settings: Settings) -> Litestar:
         flushing = asyncio.create_task(limiter.run(stop), name="rate-limit-flush")
         freeze_long_lived()  # everything imported and built so far lives as long as the process
         try:
-            yield
+            async with _shared_lanes(app, settings, pool, scoring_pool):
+                yield
         finally:
             stop.set()
             await flushing
-            await batcher.close()
-            await upserts.close()
             await scoring_pool.close()
             await pool.close()
 
