@@ -51,6 +51,7 @@ from feedback_svc.scoring.batcher import ScoreBatcher
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.answer_batches import AnswerLanes
 from feedback_svc.surveys.definition_routes import SurveyDefinitionsController
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController, TouchpointsController
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> Litestar:
             at_risk=AtRiskPolicy.from_settings(settings),
             lanes=settings.db_scoring_pool_max,
         )
+        answer_lanes = app.state.answer_lanes = AnswerLanes(pool)
         app.state.api_keys = ApiKeyVerifier(pool, ttl=settings.api_key_cache_seconds)
         limiter = app.state.rate_limiter = RateLimiter(
             pool, longest_window_seconds=settings.console_login_window_seconds
@@ -113,6 +115,7 @@ def create_app(settings: Settings) -> Litestar:
             stop.set()
             await flushing
             await batcher.close()
+            await answer_lanes.close()
             await scoring_pool.close()
             await pool.close()
 
