@@ -53,6 +53,7 @@ from feedback_svc.scoring.blas import one_blas_thread
 from feedback_svc.scoring.cache import ScorerCache
 from feedback_svc.scoring.routes import ModelsController, ScoresController, ScoringRunsController
 from feedback_svc.settings import Settings
+from feedback_svc.surveys.answer_batches import AnswerLanes
 from feedback_svc.surveys.definition_routes import SurveyDefinitionsController
 from feedback_svc.surveys.pages import SurveyPagesController
 from feedback_svc.surveys.routes import SurveysController, TouchpointsController
@@ -96,11 +97,13 @@ async def _shared_lanes(
         lanes=settings.db_scoring_pool_max,
     )
     upserts = app.state.customer_upserts = customer_upserts(pool, lanes=CUSTOMER_UPSERT_LANES)
+    answer_lanes = app.state.answer_lanes = AnswerLanes(pool)
     try:
         yield
     finally:
         await batcher.close()
         await upserts.close()
+        await answer_lanes.close()
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -14,22 +14,27 @@ import asyncpg
 from feedback_svc.customers import queries
 from feedback_svc.customers.schemas import Customer, CustomerUpsert
 from feedback_svc.customers.service import MAX_ATTRIBUTES, validated_fields
-from feedback_svc.lib.group_commit import GroupCommit
+from feedback_svc.lib.group_commit import RETRY, GroupCommit
 
 Upsert = tuple[str, dict[str, Any]]  # (external id, the fields sent)
 Stored = tuple[Customer, bool]  # (the customer, whether it was created)
-CustomerUpserts = GroupCommit[Upsert, Stored]
+CustomerUpserts = GroupCommit[Upsert, Stored | None]
 
 
 def customer_upserts(pool: asyncpg.Pool, *, lanes: int) -> CustomerUpserts:
-    return GroupCommit(pool, _write, name="customer-upserts", lanes=lanes)
+    return GroupCommit(pool, one=_write_one, many=_write, lanes=lanes)
 
 
 async def upsert_grouped(group: CustomerUpserts, data: CustomerUpsert) -> Stored | None:
     """The stored customer once its group committed; None: upsert it one by one.
 
     Raises InvalidInput, as the one-by-one path does, for fields that fail validation."""
-    return await group.submit((data.external_id, validated_fields(data)))
+    outcome = await group.write((data.external_id, validated_fields(data)))
+    return None if outcome is RETRY else outcome
+
+
+async def _write_one(conn: asyncpg.Connection, upsert: Upsert) -> Stored | None:
+    return (await _write(conn, [upsert]))[0]
 
 
 async def _write(conn: asyncpg.Connection, upserts: Sequence[Upsert]) -> list[Stored | None]:

@@ -13,7 +13,9 @@ does all its database work on the connection it is given.
 A hot endpoint may also give `at_once`: one statement that writes the work, the key and
 the reply together (see surveys/keyed_answers.sql), tried first with a key. It answers
 None when it wrote nothing, and a key already taken fails it with a unique violation of
-the key (nothing written either); both then take the usual path, which says why.
+the key (nothing written either); both then take the usual path, which says why. It takes
+its own connection (or shares a statement with others, lib/group_commit.py): no connection
+is held while it waits.
 """
 
 import hashlib
@@ -64,7 +66,7 @@ class KeyToClaim:
     lock_wait: str = IN_FLIGHT_WAIT
 
 
-AtOnce = Callable[[asyncpg.Connection, KeyToClaim], Awaitable[tuple[int, bytes] | None]]
+AtOnce = Callable[[KeyToClaim], Awaitable[tuple[int, bytes] | None]]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -129,6 +131,11 @@ async def run_idempotent(
             await record_api_action(conn, scope, principal, status)  # type: ignore[arg-type]
         return status, content
 
+    digest = request_hash(method, path, body) if key is not None else b""
+    if key is not None and at_once is not None and not audited:
+        done = await _try_at_once(at_once, KeyToClaim(principal.key_id, key, method, path, digest))
+        if done is not None:
+            return *done, False
     async with pool.acquire() as conn:
         if key is None and one_statement and not audited:
             # a single statement is atomic and durable on its own: BEGIN and COMMIT would be two
@@ -139,11 +146,6 @@ async def run_idempotent(
             async with conn.transaction():
                 status, content = await work_and_audit(conn)
             return status, content, False
-        digest = request_hash(method, path, body)
-        if at_once is not None and not audited:
-            done = await _try_at_once(conn, at_once, KeyToClaim(principal.key_id, key, method, path, digest))
-            if done is not None:
-                return *done, False
         try:
             async with conn.transaction():
                 claimed = await conn.fetchval(
@@ -174,12 +176,10 @@ async def run_idempotent(
     return stored["response_status"], stored["response_body"], True
 
 
-async def _try_at_once(
-    conn: asyncpg.Connection, at_once: AtOnce, claim: KeyToClaim
-) -> tuple[int, bytes] | None:
+async def _try_at_once(at_once: AtOnce, claim: KeyToClaim) -> tuple[int, bytes] | None:
     """The one statement's reply, or None when it wrote nothing (the usual path then runs)."""
     try:
-        return await at_once(conn, claim)
+        return await at_once(claim)
     except asyncpg.LockNotAvailableError:
         raise in_flight() from None
     except asyncpg.UniqueViolationError as error:

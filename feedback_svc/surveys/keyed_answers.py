@@ -33,6 +33,24 @@ class KeyedAnswer(NamedTuple):
     channel: str
 
 
+def applies(data: ResponseCreate, now: datetime) -> bool:
+    """False for what these statements leave to the usual path: a comment or a time it refuses."""
+    answered_at = data.answered_at or now
+    return (
+        not (data.comment is not None and len(data.comment) > MAX_COMMENT)
+        and answered_at <= now + FUTURE_SLACK
+    )
+
+
+def by_customer(data: ResponseCreate) -> bool:
+    """An answer without an invitation, naming its survey and exactly one of the customer's ids."""
+    return (
+        data.invitation_id is msgspec.UNSET
+        and data.survey is not msgspec.UNSET
+        and (data.customer_id is msgspec.UNSET) != (data.customer_external_id is msgspec.UNSET)
+    )
+
+
 async def record_api_response(
     conn: asyncpg.Connection, data: ResponseCreate, claim: KeyToClaim, *, now: datetime | None = None
 ) -> KeyedAnswer | None:
@@ -40,7 +58,7 @@ async def record_api_response(
     wrote nothing (service.record_api_response then runs in the usual transaction)."""
     now = now or now_utc()
     answered_at = data.answered_at or now
-    if (data.comment is not None and len(data.comment) > MAX_COMMENT) or answered_at > now + FUTURE_SLACK:
+    if not applies(data, now):
         return None
     key = (
         claim.api_key_id,
@@ -68,9 +86,7 @@ async def record_api_response(
             EVENT_TOPIC,
             *key,
         )
-    elif data.survey is msgspec.UNSET or (data.customer_id is msgspec.UNSET) == (
-        data.customer_external_id is msgspec.UNSET
-    ):
+    elif not by_customer(data):
         return None
     else:
         has_id = data.customer_id is not msgspec.UNSET

@@ -26,6 +26,7 @@ from feedback_svc.metrics.collector import count_answer
 from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import promised_contact
 from feedback_svc.surveys import queries, reading, service
+from feedback_svc.surveys.answer_batches import AnswerLanes
 from feedback_svc.surveys.messages import survey_texts
 from feedback_svc.surveys.texts import SCALES
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
@@ -275,10 +276,11 @@ class SurveyPagesController(Controller):
         comment = _field(data, "comment")
         contact = _field(data, "contact_requested") == CONTACT_REQUESTED_VALUE
         if looks_like_token(token) and score is not None and len(comment) <= MAX_COMMENT_LENGTH:
-            # the usual answer is one statement and one commit; when it writes nothing, the
-            # steps below find out why and say so
-            stored = await service.answer_by_token(
-                pool,
+            # the usual answer is one statement and one commit, shared with the answers arriving
+            # meanwhile (surveys/answer_batches.py); when it writes nothing, the steps below find
+            # out why and say so
+            lanes: AnswerLanes = request.app.state.answer_lanes
+            stored = await lanes.answer_by_token(
                 token_hash=hash_token(token),
                 score=score,
                 comment=comment,

@@ -20,7 +20,8 @@ from feedback_svc.lib.bounds import check_instant
 from feedback_svc.lib.idempotency import IdempotencyKey, KeyToClaim, respond_idempotently
 from feedback_svc.lib.openapi import BEARER, problem_responses
 from feedback_svc.metrics.collector import count_answer
-from feedback_svc.surveys import keyed_answers, reading, service, touchpoints
+from feedback_svc.surveys import reading, service, touchpoints
+from feedback_svc.surveys.answer_batches import AnswerLanes
 from feedback_svc.surveys.reminders import default_rule
 from feedback_svc.surveys.schemas import (
     KEY_PATTERN,
@@ -174,8 +175,10 @@ class SurveysController(Controller):
             stored.append(answer.kind)
             return 201, _encoder.encode(answer)
 
-        async def at_once(conn: asyncpg.Connection, claim: KeyToClaim) -> tuple[int, bytes] | None:
-            answer = await keyed_answers.record_api_response(conn, data, claim)
+        async def at_once(claim: KeyToClaim) -> tuple[int, bytes] | None:
+            # concurrent answers share a statement and a commit (surveys/answer_batches.py)
+            lanes: AnswerLanes = request.app.state.answer_lanes
+            answer = await lanes.record_api_response(data, claim, now=service.now_utc())
             if answer is None:
                 return None
             stored.append(answer.kind)

@@ -5,84 +5,91 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from feedback_svc.customers import grouped
 from feedback_svc.customers.service import MAX_ATTRIBUTES
-from feedback_svc.lib.group_commit import GroupCommit
+from feedback_svc.lib.group_commit import RETRY, GroupCommit
 from tests.waiting import eventually
 
 
 class HeldWrites:
-    """A write that stores its items and answers each with its number, holding groups on request."""
+    """Writes that return their numbers from the database, holding the lane on request."""
 
     def __init__(self) -> None:
-        self.groups: list[list[int]] = []
+        self.statements: list[list[int]] = []
         self.release = asyncio.Event()
         self.hold = False
 
     async def took_first(self) -> bool:
-        return self.groups == [[1]]
+        return self.statements == [[1]]
 
-    async def __call__(self, conn: asyncpg.Connection, items: Sequence[int]) -> list[int | None]:
-        self.groups.append(list(items))
+    async def one(self, conn: asyncpg.Connection, item: int) -> int:
+        return (await self.many(conn, [item]))[0]
+
+    async def many(self, conn: asyncpg.Connection, items: Sequence[int]) -> list[int]:
+        self.statements.append(list(items))
         if self.hold:
             await self.release.wait()
-        stored = await conn.fetch("SELECT n FROM unnest($1::int[]) AS n WHERE n >= 0", list(items))
-        written = {row["n"] for row in stored}
-        return [n if n in written else None for n in items]
+        return list(await conn.fetchval("SELECT array_agg(10 / n) FROM unnest($1::int[]) AS n", list(items)))
+
+    def group(self, pool: asyncpg.Pool) -> GroupCommit[int, int]:
+        return GroupCommit(pool, one=self.one, many=self.many, lanes=1)
+
+    async def queue_behind_the_first(
+        self, group: GroupCommit[int, int], *items: int
+    ) -> list[asyncio.Task[Any]]:
+        """Hold the lane with a write of 1, then queue `items` behind it."""
+        self.hold = True
+        first = asyncio.create_task(group.write(1))
+        await eventually(self.took_first, what="the first write to take the lane")
+        queued = [asyncio.create_task(group.write(item)) for item in items]
+        await eventually(lambda: _now(group.waiting == len(items)), what="the writes to queue")
+        self.hold = False
+        self.release.set()
+        return [first, *queued]
+
+
+async def _now(value: bool) -> bool:
+    return value
 
 
 async def test_writes_that_queue_behind_a_busy_lane_share_the_next_statement(pool: asyncpg.Pool) -> None:
-    write = HeldWrites()
-    group: GroupCommit[int, int] = GroupCommit(pool, write, name="test", lanes=1)
-    write.hold = True
-    first = asyncio.create_task(group.submit(1))
-    await eventually(write.took_first, what="the first write to take the lane")
-    queued = [asyncio.create_task(group.submit(n)) for n in (2, 3, 4)]
-    await asyncio.sleep(0)  # one turn of the loop: each task runs up to its await, having queued
-    write.hold = False
-    write.release.set()
-    assert await first == 1
-    assert await asyncio.gather(*queued) == [2, 3, 4]
-    assert write.groups == [[1], [2, 3, 4]]  # one statement for the three that waited
+    writes = HeldWrites()
+    group = writes.group(pool)
+    tasks = await writes.queue_behind_the_first(group, 2, 5, 10)
+    assert await asyncio.gather(*tasks) == [10, 5, 2, 1]
+    assert writes.statements == [[1], [2, 5, 10]]  # one statement for the three that waited
     await group.close()
 
 
-async def test_an_item_the_statement_left_alone_is_handed_back(pool: asyncpg.Pool) -> None:
-    write = HeldWrites()
-    group: GroupCommit[int, int] = GroupCommit(pool, write, name="test", lanes=1)
-    assert await asyncio.gather(group.submit(5), group.submit(-1), group.submit(6)) == [5, None, 6]
+async def test_a_refused_group_tells_each_write_to_go_alone(pool: asyncpg.Pool) -> None:
+    writes = HeldWrites()
+    group = writes.group(pool)
+    tasks = await writes.queue_behind_the_first(group, 5, 0)
+    assert await asyncio.gather(*tasks) == [10, RETRY, RETRY]  # division by zero: nothing written
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await group.write(0)  # alone, a write fails as its own statement would
+    assert await group.write(5) == 2  # and the lane goes on
     await group.close()
 
 
-async def test_a_failing_statement_hands_every_item_back_and_the_lane_goes_on(pool: asyncpg.Pool) -> None:
-    calls: list[list[int]] = []
-
-    async def divide(conn: asyncpg.Connection, items: Sequence[int]) -> list[int | None]:
-        calls.append(list(items))
-        return list(await conn.fetchval("SELECT array_agg(10 / n) FROM unnest($1::int[]) AS n", list(items)))
-
-    group: GroupCommit[int, int] = GroupCommit(pool, divide, name="test", lanes=1)
-    assert await group.submit(0) is None  # division by zero: nothing written, the caller writes it
-    assert await group.submit(5) == 2
-    assert calls == [[0], [5]]
+async def test_closing_fails_what_is_queued(pool: asyncpg.Pool) -> None:
+    writes = HeldWrites()
+    group = writes.group(pool)
+    writes.hold = True
+    held = asyncio.create_task(group.write(1))
+    await eventually(writes.took_first, what="the first write to take the lane")
+    queued = asyncio.create_task(group.write(2))
+    await eventually(lambda: _now(group.waiting == 1), what="the write to queue")
     await group.close()
-
-
-async def test_closing_hands_back_what_is_queued(pool: asyncpg.Pool) -> None:
-    write = HeldWrites()
-    write.hold = True
-    group: GroupCommit[int, int] = GroupCommit(pool, write, name="test", lanes=1)
-    held = asyncio.create_task(group.submit(1))
-    await eventually(write.took_first, what="the first write to take the lane")
-    queued = asyncio.create_task(group.submit(2))
-    await asyncio.sleep(0)  # one turn of the loop: the task runs up to its await, having queued
-    await group.close()
-    assert await held is None  # cancelled with the lane: its caller writes it
-    assert await queued is None
-    assert await group.submit(3) is None  # closed: callers write their own
+    for task in (held, queued):
+        with pytest.raises(RuntimeError, match="shutting down"):
+            await task
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await group.write(3)
 
 
 async def test_a_group_upserts_row_by_row_and_leaves_what_it_cannot_write(conn: asyncpg.Connection) -> None:
