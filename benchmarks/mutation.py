@@ -37,10 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Module:
-    """The functions measured for one promise; `functions` None means the whole file."""
+    """The functions measured for one promise; `functions` None means the whole file.
+
+    `first_tests` are the tests written for this file: a mutant runs them before the other tests
+    that reach its function (tests/conftest.py orders them), so it is found without first
+    running through every HTTP test that merely passes through the function.
+    """
 
     path: str
     functions: tuple[str, ...] | None = None
+    first_tests: tuple[str, ...] = ()
 
     @property
     def dotted(self) -> str:
@@ -88,22 +94,40 @@ RECOVERY_LEASES = (
     "_refuse",
 )
 
+AUTH_TESTS = (
+    "tests/unit/test_route_scopes.py",
+    "tests/integration/test_api_keys.py",
+    "tests/integration/test_scopes_every_route.py",
+    "tests/integration/test_options.py",
+)
+
+OUTBOX_TESTS = ("tests/unit/outbox", "tests/integration/outbox")
+
 MODULES: dict[str, list[Module]] = {
-    "idempotency": [Module("feedback_svc/lib/idempotency.py")],
-    "auth": [Module("feedback_svc/lib/auth.py"), Module("feedback_svc/apikeys/service.py")],
+    "idempotency": [
+        Module("feedback_svc/lib/idempotency.py", first_tests=("tests/integration/test_idempotency.py",))
+    ],
+    "auth": [
+        Module("feedback_svc/lib/auth.py", first_tests=AUTH_TESTS),
+        Module("feedback_svc/apikeys/service.py", first_tests=AUTH_TESTS),
+    ],
     "recovery-leases": [Module("feedback_svc/recovery/service.py", RECOVERY_LEASES)],
-    "erasure": [Module("feedback_svc/privacy/service.py")],
+    "erasure": [
+        Module("feedback_svc/privacy/service.py", first_tests=("tests/integration/privacy/test_erasure.py",))
+    ],
     "audit": [Module("feedback_svc/audit/actions.py"), Module("feedback_svc/audit/service.py")],
     "survey-answers": [
         Module("feedback_svc/surveys/tokens.py"),
         Module("feedback_svc/surveys/service.py", SURVEY_ANSWERS),
     ],
-    "webhook-signing": [Module("feedback_svc/webhooks/signing.py")],
+    "webhook-signing": [
+        Module(
+            "feedback_svc/webhooks/signing.py", first_tests=("tests/integration/webhooks/test_delivery.py",)
+        )
+    ],
     "outbox": [
-        Module("feedback_svc/outbox/events.py"),
-        Module("feedback_svc/outbox/handlers.py"),
-        Module("feedback_svc/outbox/queries.py"),
-        Module("feedback_svc/outbox/worker.py"),
+        Module(f"feedback_svc/outbox/{name}.py", first_tests=OUTBOX_TESTS)
+        for name in ("events", "handlers", "queries", "worker")
     ],
 }
 
@@ -196,6 +220,16 @@ def chosen_mutants(names: list[str], max_mutants: int | None) -> dict[str, set[s
     }
 
 
+def first_tests() -> dict[str, list[str]]:
+    """Per mutated module (dotted), the tests its mutants run first (read by tests/conftest.py)."""
+    return {
+        module.dotted: list(module.first_tests)
+        for modules in MODULES.values()
+        for module in modules
+        if module.first_tests
+    }
+
+
 def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Path) -> float:
     """One mutmut run over the chosen modules' mutants, afresh; returns the seconds it took.
 
@@ -214,6 +248,7 @@ def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Pa
         completed = subprocess.run(
             [mutmut(), "run", "--max-children", str(max_children), *targets],
             cwd=ROOT,
+            env={**os.environ, "MUTATION_FIRST_TESTS": json.dumps(first_tests())},
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
