@@ -97,6 +97,8 @@ RECOVERY_LEASES = (
 AUTH_TESTS = (
     "tests/unit/test_route_scopes.py",
     "tests/integration/test_api_keys.py",
+    "tests/integration/test_api_key_verifier.py",
+    "tests/integration/test_bad_requests.py",
     "tests/integration/test_scopes_every_route.py",
     "tests/integration/test_options.py",
 )
