@@ -107,7 +107,13 @@ OUTBOX_TESTS = ("tests/unit/outbox", "tests/integration/outbox")
 
 MODULES: dict[str, list[Module]] = {
     "idempotency": [
-        Module("feedback_svc/lib/idempotency.py", first_tests=("tests/integration/test_idempotency.py",))
+        Module(
+            "feedback_svc/lib/idempotency.py",
+            first_tests=(
+                "tests/integration/test_idempotency.py",
+                "tests/integration/surveys/test_keyed_answers.py",
+            ),
+        )
     ],
     "auth": [
         Module("feedback_svc/lib/auth.py", first_tests=AUTH_TESTS),
