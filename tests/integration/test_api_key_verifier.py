@@ -133,6 +133,19 @@ async def test_a_full_cache_is_emptied_before_the_next_key_is_remembered(
             await keys.verify(revoked.key)
 
 
+async def test_a_taken_prefix_is_drawn_again_and_the_third_taken_one_gives_up(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = (await create_api_key(conn, name="first", scopes=["crm"])).api_key.prefix
+    draws = [taken, taken, "0123456789ab", taken, taken, taken, "ba9876543210"]
+    monkeypatch.setattr(service.secrets, "token_hex", lambda nbytes: draws.pop(0))
+    assert (await create_api_key(conn, name="second", scopes=["crm"])).api_key.prefix == "0123456789ab"
+    with pytest.raises(RuntimeError, match="unique API key prefix"):
+        await create_api_key(conn, name="third", scopes=["crm"])
+    assert draws == ["ba9876543210"]
+    assert await conn.fetchval("SELECT count(*) FROM api_keys") == 2
+
+
 @pytest.mark.parametrize(
     ("scopes", "agent", "message"),
     [
