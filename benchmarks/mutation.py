@@ -8,7 +8,8 @@ mutmut's settings are `[tool.mutmut]` in pyproject.toml: which files are mutated
 speak for them. The first run copies the package into `mutants/` (git-ignored), mutated, and runs
 those tests once to learn which test reaches which function; every mutant then runs only the
 tests that reached its function, stopping at the first failure. Each module's mutants are run
-afresh on every call, so the table is always this code against these tests.
+afresh on every call, so the table is always this code against these tests; after tests were only
+added, `--retest-survivors` tests again just the mutants the last run left alive.
 
 `--max-mutants N` bounds the run: it tests N of a module's mutants, spread evenly over the
 module's mutants in mutmut's order (so the same N each time the code is the same), and the score
@@ -238,6 +239,23 @@ def first_tests() -> dict[str, list[str]]:
     }
 
 
+def survivors_of(chosen: dict[str, set[str] | None]) -> dict[str, set[str] | None]:
+    """Of the chosen mutants, those the last run left alive (survived, no tests, not run).
+
+    Tests added since cannot bring a killed mutant back, so after adding tests only these need
+    testing again, and the table then counts every chosen mutant against the current tests. Not
+    after changing the code or a test: run everything then (mutmut resets the changed functions'
+    mutants itself, but not those a changed test no longer kills).
+    """
+    alive: dict[str, set[str] | None] = {}
+    for name, only in chosen.items():
+        codes = results(MODULES[name], only)
+        alive[name] = {
+            mutant for mutant, code in codes.items() if code is None or code in SURVIVED | NO_TESTS
+        }
+    return alive
+
+
 def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Path) -> float:
     """One mutmut run over the chosen modules' mutants, afresh; returns the seconds it took.
 
@@ -250,6 +268,8 @@ def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Pa
             targets += [pattern for module in MODULES[name] for pattern in module.patterns()]
         else:
             targets += sorted(only, key=mutant_order)
+    if not targets:
+        return 0.0  # nothing to test; `mutmut run` without names would test every mutant
     started = time.monotonic()
     with log.open("w") as out:
         # naming the mutants makes mutmut test them again even when it has a result for them
@@ -308,6 +328,11 @@ def main() -> None:
         "--report-only", action="store_true", help="print the table of the last run without running"
     )
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first (new stats, new mutants)")
+    parser.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="test again only the mutants that survived the last run (after tests were added)",
+    )
     args = parser.parse_args()
 
     if not args.report_only and not os.environ.get("TEST_DATABASE_URL"):
@@ -324,7 +349,8 @@ def main() -> None:
     seconds = None
     if not args.report_only:
         (ROOT / "mutants").mkdir(exist_ok=True)
-        seconds = run_mutmut(chosen, max_children=args.max_children, log=ROOT / "mutants" / "run.log")
+        to_run = survivors_of(chosen) if args.retest_survivors else chosen
+        seconds = run_mutmut(to_run, max_children=args.max_children, log=ROOT / "mutants" / "run.log")
     rows = []
     for name in names:
         codes = results(MODULES[name], chosen[name])
