@@ -8,7 +8,8 @@ mutmut's settings are `[tool.mutmut]` in pyproject.toml: which files are mutated
 speak for them. The first run copies the package into `mutants/` (git-ignored), mutated, and runs
 those tests once to learn which test reaches which function; every mutant then runs only the
 tests that reached its function, stopping at the first failure. Each module's mutants are run
-afresh on every call, so the table is always this code against these tests.
+afresh on every call, so the table is always this code against these tests; after tests were only
+added, `--retest-survivors` tests again just the mutants the last run left alive.
 
 `--max-mutants N` bounds the run: it tests N of a module's mutants, spread evenly over the
 module's mutants in mutmut's order (so the same N each time the code is the same), and the score
@@ -37,10 +38,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Module:
-    """The functions measured for one promise; `functions` None means the whole file."""
+    """The functions measured for one promise; `functions` None means the whole file.
+
+    `first_tests` are the tests written for this file: a mutant runs them before the other tests
+    that reach its function (tests/conftest.py orders them), so it is found without first
+    running through every HTTP test that merely passes through the function.
+    """
 
     path: str
     functions: tuple[str, ...] | None = None
+    first_tests: tuple[str, ...] = ()
 
     @property
     def dotted(self) -> str:
@@ -88,22 +95,48 @@ RECOVERY_LEASES = (
     "_refuse",
 )
 
+AUTH_TESTS = (
+    "tests/unit/test_route_scopes.py",
+    "tests/integration/test_api_keys.py",
+    "tests/integration/test_api_key_verifier.py",
+    "tests/integration/test_bad_requests.py",
+    "tests/integration/test_scopes_every_route.py",
+    "tests/integration/test_options.py",
+)
+
+OUTBOX_TESTS = ("tests/unit/outbox", "tests/integration/outbox")
+
 MODULES: dict[str, list[Module]] = {
-    "idempotency": [Module("feedback_svc/lib/idempotency.py")],
-    "auth": [Module("feedback_svc/lib/auth.py"), Module("feedback_svc/apikeys/service.py")],
+    "idempotency": [
+        Module(
+            "feedback_svc/lib/idempotency.py",
+            first_tests=(
+                "tests/integration/test_idempotency.py",
+                "tests/integration/surveys/test_keyed_answers.py",
+            ),
+        )
+    ],
+    "auth": [
+        Module("feedback_svc/lib/auth.py", first_tests=AUTH_TESTS),
+        Module("feedback_svc/apikeys/service.py", first_tests=AUTH_TESTS),
+    ],
     "recovery-leases": [Module("feedback_svc/recovery/service.py", RECOVERY_LEASES)],
-    "erasure": [Module("feedback_svc/privacy/service.py")],
+    "erasure": [
+        Module("feedback_svc/privacy/service.py", first_tests=("tests/integration/privacy/test_erasure.py",))
+    ],
     "audit": [Module("feedback_svc/audit/actions.py"), Module("feedback_svc/audit/service.py")],
     "survey-answers": [
         Module("feedback_svc/surveys/tokens.py"),
         Module("feedback_svc/surveys/service.py", SURVEY_ANSWERS),
     ],
-    "webhook-signing": [Module("feedback_svc/webhooks/signing.py")],
+    "webhook-signing": [
+        Module(
+            "feedback_svc/webhooks/signing.py", first_tests=("tests/integration/webhooks/test_delivery.py",)
+        )
+    ],
     "outbox": [
-        Module("feedback_svc/outbox/events.py"),
-        Module("feedback_svc/outbox/handlers.py"),
-        Module("feedback_svc/outbox/queries.py"),
-        Module("feedback_svc/outbox/worker.py"),
+        Module(f"feedback_svc/outbox/{name}.py", first_tests=OUTBOX_TESTS)
+        for name in ("events", "handlers", "queries", "worker")
     ],
 }
 
@@ -196,6 +229,33 @@ def chosen_mutants(names: list[str], max_mutants: int | None) -> dict[str, set[s
     }
 
 
+def first_tests() -> dict[str, list[str]]:
+    """Per mutated module (dotted), the tests its mutants run first (read by tests/conftest.py)."""
+    return {
+        module.dotted: list(module.first_tests)
+        for modules in MODULES.values()
+        for module in modules
+        if module.first_tests
+    }
+
+
+def survivors_of(chosen: dict[str, set[str] | None]) -> dict[str, set[str] | None]:
+    """Of the chosen mutants, those the last run left alive (survived, no tests, not run).
+
+    Tests added since cannot bring a killed mutant back, so after adding tests only these need
+    testing again, and the table then counts every chosen mutant against the current tests. Not
+    after changing the code or a test: run everything then (mutmut resets the changed functions'
+    mutants itself, but not those a changed test no longer kills).
+    """
+    alive: dict[str, set[str] | None] = {}
+    for name, only in chosen.items():
+        codes = results(MODULES[name], only)
+        alive[name] = {
+            mutant for mutant, code in codes.items() if code is None or code in SURVIVED | NO_TESTS
+        }
+    return alive
+
+
 def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Path) -> float:
     """One mutmut run over the chosen modules' mutants, afresh; returns the seconds it took.
 
@@ -208,12 +268,15 @@ def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Pa
             targets += [pattern for module in MODULES[name] for pattern in module.patterns()]
         else:
             targets += sorted(only, key=mutant_order)
+    if not targets:
+        return 0.0  # nothing to test; `mutmut run` without names would test every mutant
     started = time.monotonic()
     with log.open("w") as out:
         # naming the mutants makes mutmut test them again even when it has a result for them
         completed = subprocess.run(
             [mutmut(), "run", "--max-children", str(max_children), *targets],
             cwd=ROOT,
+            env={**os.environ, "MUTATION_FIRST_TESTS": json.dumps(first_tests())},
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
@@ -265,6 +328,11 @@ def main() -> None:
         "--report-only", action="store_true", help="print the table of the last run without running"
     )
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first (new stats, new mutants)")
+    parser.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="test again only the mutants that survived the last run (after tests were added)",
+    )
     args = parser.parse_args()
 
     if not args.report_only and not os.environ.get("TEST_DATABASE_URL"):
@@ -281,7 +349,8 @@ def main() -> None:
     seconds = None
     if not args.report_only:
         (ROOT / "mutants").mkdir(exist_ok=True)
-        seconds = run_mutmut(chosen, max_children=args.max_children, log=ROOT / "mutants" / "run.log")
+        to_run = survivors_of(chosen) if args.retest_survivors else chosen
+        seconds = run_mutmut(to_run, max_children=args.max_children, log=ROOT / "mutants" / "run.log")
     rows = []
     for name in names:
         codes = results(MODULES[name], chosen[name])

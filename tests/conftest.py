@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL, a fresh migrated database per test, the app."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -62,6 +63,7 @@ _BROWSER_LEFT_OUT = pytest.StashKey[int]()
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without Chromium the browser tests are left out and said so in one line at the end (a skip
     per test would print a line each). Under CI they stay, and fail: CI installs Chromium."""
+    _run_direct_tests_first(items)
     if find_chromium() is not None or os.environ.get("CI"):
         return
     browser = [item for item in items if item.get_closest_marker("browser")]
@@ -69,6 +71,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if not item.get_closest_marker("browser")]
         config.hook.pytest_deselected(items=browser)
         config.stash[_BROWSER_LEFT_OUT] = len(browser)
+
+
+def _run_direct_tests_first(items: list[pytest.Item]) -> None:
+    """Under benchmarks/mutation.py, the tests written for the mutated module run first.
+
+    mutmut runs a mutant's tests in no particular order and stops at the first failure; for a
+    function every HTTP test passes through (authentication, idempotency) a mutant would
+    otherwise run through dozens of passing HTTP tests before the one written to catch it.
+    The runner names those tests per module in MUTATION_FIRST_TESTS; the order changes only how
+    soon a mutant is found, not whether.
+    """
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    first: dict[str, list[str]] = json.loads(os.environ.get("MUTATION_FIRST_TESTS", "{}"))
+    paths = [path for module, paths in first.items() if mutant.startswith(module + ".") for path in paths]
+    if paths:
+        items.sort(key=lambda item: not item.nodeid.startswith(tuple(paths)))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -14,10 +14,14 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from litestar import Litestar
+from litestar import Litestar, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.testing import AsyncTestClient
 
-from feedback_svc.lib.idempotency import HEADER
+from feedback_svc.apikeys.service import Principal
+from feedback_svc.lib.auth import requires_scope
+from feedback_svc.lib.errors import Conflict
+from feedback_svc.lib.idempotency import HEADER, respond_idempotently
 from tests.conftest import KeyFactory
 from tests.integration.recovery.conftest import insert_customer, insert_task
 
@@ -207,6 +211,9 @@ async def test_the_same_key_for_another_request_is_422_and_runs_nothing(
     assert other.status_code == 422, other.text
     assert other.headers["content-type"].startswith(PROBLEM)
     assert "different request" in other.json()["detail"]
+    assert other.json()["errors"] == [
+        {"field": HEADER, "message": "reused with a different request", "source": "header"}
+    ]
     for count in family.counts:
         assert await conn.fetchval(count) == 1, count
 
@@ -345,6 +352,7 @@ async def test_a_retry_replays_for_24_hours_and_runs_anew_after(
     late = await client.post(path, json=body, headers=headers)
     assert late.headers.get("idempotent-replayed") == "true"
     assert late.content == first.content
+    assert late.headers["content-type"] == first.headers["content-type"] == "application/json"
     assert await conn.fetchval("SELECT count(*) FROM customer_events") == 1
 
     await age("20 minutes")  # 24 h 10 min: the key is free again, and this is a new purchase
@@ -362,3 +370,26 @@ async def test_a_request_without_a_key_is_never_called_a_replay(
         assert created.status_code == 201, created.text
         assert REPLAYED not in created.headers
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_work_that_fails_half_way_without_a_key_keeps_nothing(
+    app: Litestar, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    """Without a key the work still runs in one transaction, unless the handler says it is one
+    statement: its first write is undone when its second step fails."""
+
+    @post("/v1/half-way", status_code=201, opt=requires_scope("crm"))
+    async def half_way(
+        request: Request[Principal, Any, Any], pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[Any]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            await conn.execute("INSERT INTO customers (external_id) VALUES ('half-way')")
+            raise Conflict("the second step failed")
+
+        return await respond_idempotently(request, pool, None, work)
+
+    app.register(half_way)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post("/v1/half-way", headers=crm)
+    assert response.status_code == 409, response.text
+    assert await conn.fetchval("SELECT count(*) FROM customers") == 0

@@ -4,12 +4,16 @@ import asyncio
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+import pytest
+from structlog.testing import capture_logs
 
 from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.errors import PermanentDeliveryError, TransientDeliveryError
-from feedback_svc.outbox.queries import Job, claim_jobs, enqueue, retry_job
+from feedback_svc.outbox import worker as worker_module
+from feedback_svc.outbox.queries import Job, claim_jobs, complete_job, enqueue, retry_job
 from feedback_svc.outbox.worker import Handler, OutboxWorker, RunLater
 from feedback_svc.settings import Settings
 from tests.waiting import eventually
@@ -278,3 +282,73 @@ async def test_a_job_that_asks_to_run_later_is_deferred_without_spending_an_atte
     # the deferral cost no attempt: with max_attempts=1 a failed first try would have buried it
     assert calls == [1, 1]
     assert (await job_row(conn, job_id))["status"] == "done"
+
+
+# -- the log lines operators alert on ------------------------------------------------------------
+
+
+def events(logs: list[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] in names]
+
+
+async def test_the_worker_logs_its_start_and_stop_with_its_topics(pool: asyncpg.Pool) -> None:
+    worker = OutboxWorker(
+        pool, {TOPIC: failing(AssertionError("never called")), "b.topic": failing(AssertionError())}
+    )
+    stop = asyncio.Event()
+    stop.set()
+    with capture_logs() as logs:
+        await worker.run(stop)
+    assert [(entry["event"], entry.get("topics")) for entry in logs] == [
+        ("outbox worker started", ["b.topic", TOPIC]),
+        ("outbox worker stopped", None),
+    ]
+
+
+async def test_a_done_and_a_deferred_job_are_logged_with_their_job(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=2)
+
+    async def handler(job: Job) -> None:
+        if job.payload["n"] == 1:
+            raise RunLater(later, "waiting: sms quiet hours")
+
+    done, deferred = await add_jobs(conn, 2)
+    with capture_logs() as logs:
+        assert await OutboxWorker(pool, {TOPIC: handler}, name="w1").run_once() == 2
+    outcomes = events(logs, "outbox job done", "outbox job deferred")
+    assert sorted(
+        (entry["event"], entry["job_id"], entry["topic"], entry["worker"]) for entry in outcomes
+    ) == [
+        ("outbox job deferred", deferred, TOPIC, "w1"),
+        ("outbox job done", done, TOPIC, "w1"),
+    ]
+    [deferral] = events(logs, "outbox job deferred")
+    assert (deferral["reason"], deferral["run_at"]) == ("waiting: sms quiet hours", str(later))
+
+
+async def test_bookkeeping_that_fails_once_is_retried_and_said_so(
+    pool: asyncpg.Pool, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = [asyncpg.exceptions.CannotConnectNowError("the database is starting up")]
+
+    async def complete_once_back(pool: asyncpg.Pool, *, job_id: int, worker: str) -> None:
+        if failures:
+            raise failures.pop()
+        await complete_job(pool, job_id=job_id, worker=worker)
+
+    monkeypatch.setattr(worker_module, "complete_job", complete_once_back)
+    [job_id] = await add_jobs(conn)
+    with capture_logs() as logs:
+        assert await OutboxWorker(pool, {TOPIC: lambda job: asyncio.sleep(0)}, name="w1").run_once() == 1
+    assert [(entry["event"], entry.get("outcome")) for entry in events(logs, *BOOKKEEPING)] == [
+        ("outbox bookkeeping failed; retrying", "done"),
+        ("outbox job done", None),
+    ]
+    [retrying] = events(logs, "outbox bookkeeping failed; retrying")
+    assert retrying["error"] == "CannotConnectNowError: the database is starting up"
+    assert (await job_row(conn, job_id))["status"] == "done"
+
+
+BOOKKEEPING = ("outbox bookkeeping failed; retrying", "outbox bookkeeping failed", "outbox job done")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -13,11 +14,14 @@ from litestar.testing import AsyncTestClient
 from twilio.request_validator import RequestValidator
 
 from feedback_svc.app import create_app
+from feedback_svc.db.pool import create_pool
 from feedback_svc.delivery.sms import texts
+from feedback_svc.outbox.handlers import outbox_handlers
+from feedback_svc.outbox.queries import Job
 from feedback_svc.settings import Settings
 from feedback_svc.surveys import definitions
 from feedback_svc.surveys.schemas import LocaleTexts, SurveyUpdate
-from feedback_svc.surveys.sms_inbound import BRAND, OutgoingSms, process_inbound
+from feedback_svc.surveys.sms_inbound import BRAND, INBOUND_TOPIC, OutgoingSms, process_inbound
 from feedback_svc.surveys.sms_routes import SmsInboundController
 
 Client = AsyncTestClient[Litestar]
@@ -445,3 +449,25 @@ async def test_the_surveys_own_thanks_ends_the_conversation(
     await invited(conn)
     replies = await text(client, conn, settings, "9 great service")
     assert [reply.body for reply in replies] == [f"Thanks from all of us at {settings.brand_name}!"]
+
+
+async def test_the_workers_inbound_job_replies_with_the_deployments_settings(
+    client: Client, conn: asyncpg.Connection, settings: Settings, database_url: str
+) -> None:
+    """The job the webhook queues, run by the handler the worker is wired with (not by calling
+    process_inbound here): the reply is signed with the deployment's brand."""
+    await invited(conn)
+    params = message("help")
+    await receive(client, params)
+    job = await conn.fetchrow(
+        "SELECT id, topic, payload, attempts FROM outbox WHERE topic = $1", INBOUND_TOPIC
+    )
+    branded = msgspec.structs.replace(settings, brand_name="Acme Care")
+    pool = await create_pool(branded, database_url)
+    try:
+        async with httpx.AsyncClient() as http:
+            await outbox_handlers(pool, branded, http=http)[INBOUND_TOPIC](Job(**dict(job)))
+    finally:
+        await pool.close()
+    assert [reply["body"] for reply in await sends(conn)] == [texts.help_text(locale="en", brand="Acme Care")]
+    assert await conn.fetchval("SELECT processed_at IS NOT NULL FROM inbound_messages") is True
