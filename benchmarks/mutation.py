@@ -131,7 +131,11 @@ MODULES: dict[str, list[Module]] = {
     ],
     "webhook-signing": [
         Module(
-            "feedback_svc/webhooks/signing.py", first_tests=("tests/integration/webhooks/test_delivery.py",)
+            "feedback_svc/webhooks/signing.py",
+            first_tests=(
+                "tests/unit/webhooks/test_signing.py",
+                "tests/integration/webhooks/test_delivery.py",
+            ),
         )
     ],
     "outbox": [
