@@ -372,6 +372,35 @@ async def test_a_request_without_a_key_is_never_called_a_replay(
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 
 
+async def test_a_one_statement_write_without_a_key_runs_alone_and_is_no_replay(
+    app: Litestar, conn: asyncpg.Connection, crm: dict[str, str]
+) -> None:
+    """A handler that says its work is one statement gets no BEGIN/COMMIT around it (the
+    statement commits itself; the two round trips would cost as much as the write), and its
+    fresh reply is not marked as a replay."""
+    seen: list[bool] = []
+
+    @post("/v1/one-statement", status_code=201, opt=requires_scope("crm"))
+    async def one_statement(
+        request: Request[Principal, Any, Any], pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[Any]:
+        async def work(conn: asyncpg.Connection) -> tuple[int, bytes]:
+            seen.append(conn.is_in_transaction())
+            await conn.execute("INSERT INTO customers (external_id) VALUES ('one-statement')")
+            return 201, b'{"written": true}'
+
+        return await respond_idempotently(request, pool, None, work, one_statement=True)
+
+    app.register(one_statement)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post("/v1/one-statement", headers=crm)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"written": True}
+    assert REPLAYED not in response.headers
+    assert seen == [False]
+    assert await conn.fetchval("SELECT count(*) FROM customers WHERE external_id = 'one-statement'") == 1
+
+
 async def test_work_that_fails_half_way_without_a_key_keeps_nothing(
     app: Litestar, conn: asyncpg.Connection, crm: dict[str, str]
 ) -> None:

@@ -328,6 +328,30 @@ async def test_a_done_and_a_deferred_job_are_logged_with_their_job(
     assert (deferral["reason"], deferral["run_at"]) == ("waiting: sms quiet hours", str(later))
 
 
+async def test_a_buried_and_a_retried_job_are_warnings_with_their_error_and_delay(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    """What an operator greps for: which job was given up on, which waits, why, and how long."""
+
+    async def handler(job: Job) -> None:
+        if job.payload["n"] == 0:
+            raise PermanentDeliveryError("550 no such user")
+        raise TransientDeliveryError("421 try later")
+
+    buried, retried = await add_jobs(conn, 2)
+    worker = OutboxWorker(pool, {TOPIC: handler}, name="w1", backoff=lambda attempts: timedelta(seconds=42))
+    with capture_logs() as logs:
+        assert await worker.run_once() == 2
+    outcomes = events(logs, "outbox job buried", "outbox job retry scheduled")
+    assert sorted(
+        (entry["event"], entry["log_level"], entry["job_id"], entry["error"], entry["retry_in_seconds"])
+        for entry in outcomes
+    ) == [
+        ("outbox job buried", "warning", buried, "PermanentDeliveryError: 550 no such user", None),
+        ("outbox job retry scheduled", "warning", retried, "TransientDeliveryError: 421 try later", 42.0),
+    ]
+
+
 async def test_bookkeeping_that_fails_once_is_retried_and_said_so(
     pool: asyncpg.Pool, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:

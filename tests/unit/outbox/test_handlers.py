@@ -42,3 +42,5 @@ def test_the_worker_holds_jobs_for_the_configured_lease() -> None:
     settings = Settings(database_url="postgresql://unused/db", secret_key="k" * 40, outbox_lease_seconds=17)
     worker = build_outbox_worker(cast("asyncpg.Pool", object()), settings, http=httpx.AsyncClient())
     assert worker.lease == timedelta(seconds=17)
+    # an idle worker looks for new jobs every second: a webhook or an email waits at most that long
+    assert worker.idle_interval == 1.0
