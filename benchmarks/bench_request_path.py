@@ -13,6 +13,11 @@ prepared before its round), an API answer (`POST /v1/responses` with a new Idemp
 Each is printed as a ratio to the bare app: what feedback-svc's request path costs on top of
 the work itself. Every 2xx is committed (synchronous_commit on) before its reply.
 
+With DATABASE_URL set, a third app runs beside them, `benchmarks/plain_write_app.py`: the API
+answer's body written by one INSERT per request, nothing else (no key, no idempotency, no event,
+no grouping). It is the yardstick for the answers: what one durable write per request costs
+with the least code around it, measured in the same rounds.
+
 With `--profile DIR`, py-spy records the service while each scenario runs (one SVG flame graph
 per scenario; py-spy must be installed, and may need ptrace permission).
 
@@ -53,6 +58,7 @@ FORM = "POST /s/{token} (web form)"
 API = "POST /v1/responses"
 CUSTOMERS = "POST /v1/customers (create)"
 SCORE = "POST /v1/scores (1 customer)"
+PLAIN = "plain INSERT per request"
 
 
 def _server_command(server: str, target: str, port: int, workers: int, *, factory: bool = False) -> list[str]:
@@ -181,10 +187,20 @@ def main() -> None:
     bare_port = free_port()
     bare = _start(_server_command(args.server, "benchmarks.bare_app:app", bare_port, args.workers), bare_port)
     service_env = {"FEEDBACK_RUN_WORKERS": "false", "FEEDBACK_WORKERS": str(args.workers)}
+    plain: subprocess.Popen[bytes] | None = None
     try:
         with running_service(extra_env=service_env) as (port, key, env):
+            if os.environ.get("DATABASE_URL"):
+                plain_port = free_port()
+                plain_app = "benchmarks.plain_write_app:app"
+                command = _server_command(args.server, plain_app, plain_port, args.workers)
+                plain = _start(command, plain_port, env)
+                references = {BARE: (bare_port, bare.pid), PLAIN: (plain_port, plain.pid)}
+            else:
+                print("# no DATABASE_URL: the plain INSERT reference needs a database it can reach")
+                references = {BARE: (bare_port, bare.pid)}
             if args.server == "uvicorn":
-                results, cpu = _run(args, bare_port, bare.pid, port, _serve_pid(port), key, env)
+                results, cpu = _run(args, references, port, _serve_pid(port), key, env)
             else:
                 # `serve` migrated the database; granian serves the same app beside it
                 other = free_port()
@@ -193,18 +209,32 @@ def main() -> None:
                 )
                 served = _start(command, other, {**env, "FEEDBACK_PORT": str(other)})
                 try:
-                    results, cpu = _run(args, bare_port, bare.pid, other, served.pid, key, env)
+                    results, cpu = _run(args, references, other, served.pid, key, env)
                 finally:
                     _stop(served)
     finally:
         _stop(bare)
+        if plain is not None:
+            _stop(plain)
+            asyncio.run(_drop_plain_table())
     _report(args, results, cpu)
+
+
+async def _drop_plain_table() -> None:
+    import asyncpg
+
+    from benchmarks.plain_write_app import TABLE
+
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    finally:
+        await conn.close()
 
 
 def _run(
     args: argparse.Namespace,
-    bare_port: int,
-    bare_pid: int,
+    references: dict[str, tuple[int, int]],
     port: int,
     serve_pid: int | None,
     key: str,
@@ -232,6 +262,12 @@ def _run(
         headers = {**crm, "Idempotency-Key": f"bench-{run}-{next(serial)}"}
         return http_request("POST", "/v1/responses", body=body, headers=headers)
 
+    def answer_plain(n: int) -> bytes:
+        body = json_body(
+            {"customer_id": customer_ids[0], "survey": "nps", "score": n % 11, "comment": "In-app answer"}
+        )
+        return http_request("POST", "/answers", body=body, headers={"Content-Type": "application/json"})
+
     def create_customer(_: int) -> bytes:
         n = next(serial)
         body = json_body(
@@ -250,6 +286,7 @@ def _run(
         return http_request("POST", "/v1/scores", body=body, headers=crm)
 
     # (port, request factory, the process that serves it)
+    bare_port, bare_pid = references[BARE]
     scenarios: dict[str, tuple[int, RequestFactory, int | None]] = {
         BARE: (bare_port, lambda _: live, bare_pid),
         LIVE: (port, lambda _: live, None),
@@ -258,6 +295,9 @@ def _run(
         CUSTOMERS: (port, create_customer, None),
         SCORE: (port, score_one, None),
     }
+    if PLAIN in references:
+        plain_port, plain_pid = references[PLAIN]
+        scenarios[PLAIN] = (plain_port, answer_plain, plain_pid)
     if args.only:  # the bare app always runs: every ratio is against it
         scenarios = {
             name: scenario
