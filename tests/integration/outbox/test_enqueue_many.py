@@ -1,7 +1,9 @@
-"""enqueue_many stores what as many enqueue calls would, in one statement."""
+"""enqueue_many and emit_events store what as many enqueue and emit_event calls would, in one statement."""
 
 import asyncpg
+import msgspec
 
+from feedback_svc.outbox.events import NewEvent, emit_event, emit_events
 from feedback_svc.outbox.queries import NewJob, enqueue, enqueue_many
 
 COLUMNS = "topic, payload, ordering_key, dedupe_key, status, attempts, run_after = now() AS now"
@@ -47,3 +49,35 @@ async def test_a_dedupe_key_seen_before_leaves_its_job_out(conn: asyncpg.Connect
     stored = await conn.fetch("SELECT dedupe_key, payload FROM outbox ORDER BY id")
     assert [(row["dedupe_key"], row["payload"]) for row in stored] == [("seen", {"n": 0}), ("new", {"n": 2})]
     assert await enqueue_many(conn, topic="a", jobs=[]) == []
+
+
+async def test_many_events_are_stored_as_one_emit_event_each_would_store_them(
+    conn: asyncpg.Connection,
+) -> None:
+    events = [
+        NewEvent(
+            type="customer.at_risk",
+            data={"customer_id": f"c{n}", "churn": 0.5 + n / 10},
+            ordering_key=f"c{n}",
+        )
+        for n in range(2)
+    ]
+    async with conn.transaction():
+        one_by_one = [
+            await emit_event(
+                conn, type=event.type, data=event.data, ordering_key=event.ordering_key, dedupe_key=f"one:{n}"
+            )
+            for n, event in enumerate(events)
+        ]
+        together = await emit_events(
+            conn, [msgspec.structs.replace(event, dedupe_key=f"many:{n}") for n, event in enumerate(events)]
+        )
+        rows = {row["id"]: row for row in await conn.fetch(f"SELECT id, {COLUMNS} FROM outbox")}
+    for single, batched in zip(one_by_one, together, strict=True):
+        expected, got = dict(rows[single]), dict(rows[batched])
+        assert expected.pop("dedupe_key").removeprefix("one:") == got.pop("dedupe_key").removeprefix("many:")
+        expected.pop("id"), got.pop("id")
+        assert got == expected
+    assert [rows[job]["payload"] for job in together] == [
+        {"type": event.type, "data": event.data} for event in events
+    ]

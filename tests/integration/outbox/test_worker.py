@@ -119,9 +119,16 @@ async def test_a_job_out_of_attempts_is_buried(pool: asyncpg.Pool, conn: asyncpg
     statuses = []
     for _ in range(3):
         await conn.execute("UPDATE outbox SET run_after = now() WHERE id = $1", job_id)
-        await worker.run_once()
+        with capture_logs() as logs:
+            await worker.run_once()
         statuses.append((await job_row(conn, job_id))["status"])
     assert statuses == ["pending", "pending", "dead"]
+    [last] = events(logs, "outbox job buried, out of attempts")
+    assert (last["log_level"], last["job_id"], last["error"]) == (
+        "warning",
+        job_id,
+        "TransientDeliveryError: busy",
+    )
 
 
 async def test_one_failing_job_does_not_stop_the_others_in_its_batch(
