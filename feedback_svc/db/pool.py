@@ -4,6 +4,7 @@ import asyncpg
 import msgspec
 
 from feedback_svc.settings import Settings
+from ml.queries import FEATURE_PLANNING
 
 STATEMENT_CACHE_SIZE = 512
 
@@ -55,7 +56,7 @@ async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
 
 
 class FeatureConnection(asyncpg.Connection):  # type: ignore[misc]
-    """A session planned for the feature query (see ml.queries): generic plans, no JIT."""
+    """A session planned for the feature query (see ml.queries): generic plans, no JIT, no bitmap scans."""
 
     features_tuned = True
 
@@ -77,11 +78,8 @@ async def create_feature_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
         reset=keep_session,
         max_cached_statement_lifetime=0,
         connection_class=FeatureConnection,
-        server_settings={
-            "application_name": "feedback-svc scoring",
-            "jit": "off",
-            "plan_cache_mode": "force_generic_plan",
-        },
+        # generic plans, no JIT, no bitmap scans: why, in ml/queries.py
+        server_settings={"application_name": "feedback-svc scoring", **FEATURE_PLANNING},
     )
     assert pool is not None
     return pool

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -20,8 +20,26 @@ KIND = "churn_loyalty"
 _encode = msgspec.json.Encoder().encode
 
 
-async def insert_scores(conn: Conn, scores: Sequence[CustomerScore], *, scored_at: datetime) -> list[int]:
-    """Store a batch in one statement; ids come back in the order given."""
+class ScoreEvent(NamedTuple):
+    """An event about one score of a batch, written with it by `insert_scores`."""
+
+    position: int  # the score's index in the batch
+    type: str
+    data: dict[str, Any]  # the event's data without `score_id`: the statement adds it
+    ordering_key: str | None
+
+
+async def insert_scores(
+    conn: Conn,
+    scores: Sequence[CustomerScore],
+    *,
+    scored_at: datetime,
+    events: Sequence[ScoreEvent] = (),
+    topic: str = "",
+    dedupe_prefix: str = "",
+) -> list[int]:
+    """Store a batch in one statement, with `events` on the outbox's `topic` (each event's
+    dedupe key is `dedupe_prefix` and its score's id); ids come back in the order given."""
     records = await conn.fetch(
         Q["insert_scores"],
         scored_at,
@@ -38,6 +56,11 @@ async def insert_scores(conn: Conn, scores: Sequence[CustomerScore], *, scored_a
         [s.expected_purchases for s in scores],
         [s.expected_value for s in scores],
         [s.probability_alive for s in scores],
+        topic,
+        dedupe_prefix,
+        [event.position + 1 for event in events],
+        [_encode({"type": event.type, "data": event.data}).decode() for event in events],
+        [event.ordering_key for event in events],
     )
     return [record["id"] for record in records]
 

@@ -3,18 +3,39 @@
 -- score's imputed inputs come as an array literal: unnest cannot carry ragged arrays, and
 -- array_in costs a twentieth of taking a JSON array apart. Loyalty and lifetime value may
 -- be NULL; a model without loyalty gives every score of the batch the same reason ($11).
-INSERT INTO scores (customer_id, model_version, churn_probability, loyalty, loyalty_index, risk_band,
-                    value_at_risk, reasons, imputed, loyalty_unavailable, expected_purchases,
-                    expected_value, probability_alive, scored_at)
-SELECT s.customer_id, $2, s.churn, s.loyalty, s.loyalty_index, s.risk_band, s.value_at_risk,
-       s.reasons::jsonb, s.imputed::text[], CASE WHEN s.loyalty IS NULL THEN $11 END,
-       s.expected_purchases, s.expected_value, s.probability_alive, $1
-  FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[], $9::text[],
-              $10::text[], $12::float8[], $13::float8[], $14::float8[])
-       WITH ORDINALITY AS s(customer_id, churn, loyalty, loyalty_index, risk_band, value_at_risk, reasons,
-                            imputed, expected_purchases, expected_value, probability_alive, n)
- ORDER BY s.n
-RETURNING id;
+-- The events about some of the scores (customer.at_risk) are written by the same statement,
+-- so they commit with them: BEGIN, a second statement and COMMIT were three more round trips
+-- a batch. Event k is about the score at position $17[k] (1-based) and is written in the
+-- order given; its payload ($18, without data.score_id) gets that score's id, and its dedupe
+-- key is $16 followed by the id.
+WITH stored AS (
+    INSERT INTO scores (customer_id, model_version, churn_probability, loyalty, loyalty_index, risk_band,
+                        value_at_risk, reasons, imputed, loyalty_unavailable, expected_purchases,
+                        expected_value, probability_alive, scored_at)
+    SELECT s.customer_id, $2, s.churn, s.loyalty, s.loyalty_index, s.risk_band, s.value_at_risk,
+           s.reasons::jsonb, s.imputed::text[], CASE WHEN s.loyalty IS NULL THEN $11 END,
+           s.expected_purchases, s.expected_value, s.probability_alive, $1
+      FROM unnest($3::uuid[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[], $9::text[],
+                  $10::text[], $12::float8[], $13::float8[], $14::float8[])
+           WITH ORDINALITY AS s(customer_id, churn, loyalty, loyalty_index, risk_band, value_at_risk, reasons,
+                                imputed, expected_purchases, expected_value, probability_alive, n)
+     ORDER BY s.n
+    RETURNING id
+),
+-- ids are drawn row by row in the order inserted, so their order is the batch's
+numbered AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM stored
+),
+events AS (
+    INSERT INTO outbox (topic, payload, ordering_key, dedupe_key, run_after)
+    SELECT $15, jsonb_set(e.payload::jsonb, '{data,score_id}', to_jsonb(b.id)), e.ordering_key, $16 || b.id,
+           now()
+      FROM unnest($17::int8[], $18::text[], $19::text[]) WITH ORDINALITY AS e(position, payload, ordering_key, k)
+      JOIN numbered b ON b.n = e.position
+     ORDER BY e.k
+        ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT id FROM numbered ORDER BY n;
 
 -- name: active_model_version
 -- Asked by every replica every few seconds: an index-only look at one row.

@@ -16,7 +16,7 @@ import msgspec
 
 from feedback_svc.customers.locks import erased, erased_detail
 from feedback_svc.lib.errors import InvalidInput, NotFound
-from feedback_svc.outbox.events import NewEvent, emit_events
+from feedback_svc.outbox.events import EVENT_TOPIC
 from feedback_svc.scoring import queries
 from feedback_svc.scoring.at_risk import AtRiskPolicy
 from feedback_svc.scoring.cache import ScorerCache
@@ -270,35 +270,28 @@ async def run_scorer(scorer: Scorer, rows: list[FeatureRow]) -> list[CustomerSco
 async def store_scores(
     conn: asyncpg.Connection, scores: Sequence[CustomerScore], *, now: datetime, at_risk: AtRiskPolicy
 ) -> list[int]:
-    """One insert for the batch; with the at-risk events in the same transaction, the highest
-    value at risk first (the daily limit of proactive tasks is taken in about that order)."""
+    """One statement for the batch and its at-risk events (so they commit together), the
+    highest value at risk first (the daily limit of proactive tasks is taken in about that order)."""
     flagged = sorted(
         (i for i, s in enumerate(scores) if at_risk.is_at_risk(s)), key=lambda i: -scores[i].value_at_risk
     )
-    if not flagged:  # one statement is its own transaction
-        return await queries.insert_scores(conn, scores, scored_at=now)
-    async with conn.transaction():
-        ids = await queries.insert_scores(conn, scores, scored_at=now)
-        # one statement for all of them: a round trip per event cost more than its insert
-        await emit_events(
-            conn,
-            [
-                NewEvent(
-                    type=AT_RISK_EVENT,
-                    data=at_risk_data(scores[i], score_id=ids[i]),
-                    ordering_key=str(scores[i].customer_id),
-                    dedupe_key=f"{AT_RISK_EVENT}:{ids[i]}",
-                )
-                for i in flagged
-            ],
-        )
-    return ids
+    return await queries.insert_scores(
+        conn,
+        scores,
+        scored_at=now,
+        events=[
+            queries.ScoreEvent(i, AT_RISK_EVENT, at_risk_data(scores[i]), str(scores[i].customer_id))
+            for i in flagged
+        ],
+        topic=EVENT_TOPIC,
+        dedupe_prefix=f"{AT_RISK_EVENT}:",
+    )
 
 
-def at_risk_data(score: CustomerScore, *, score_id: int) -> dict[str, Any]:
+def at_risk_data(score: CustomerScore) -> dict[str, Any]:
+    """A `customer.at_risk` event's data; `insert_scores` adds the stored score's id."""
     return {
         "customer_id": str(score.customer_id),
-        "score_id": score_id,
         "churn_probability": score.churn_probability,
         "risk_band": score.risk_band,
         "value_at_risk": score.value_at_risk,

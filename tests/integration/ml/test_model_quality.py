@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from ml import persistence
 from ml.evaluation import check_against_oracle, compare_models
-from ml.queries import _QUERIES, fetch_features, fetch_population
+from ml.queries import _QUERIES, FEATURE_PLANNING, fetch_features, fetch_population
 from ml.scorer import Scorer
 from ml.simulator import GroundTruth, populate
 from ml.training import InsufficientDataError, TrainingConfig, TrainingResult, train
@@ -113,6 +113,20 @@ async def test_serving_query_uses_the_indexes(world: World) -> None:
         await conn.close()
     for table in ("responses", "interactions", "invitations", "customer_events", "recovery_tasks"):
         assert f"Seq Scan on {table}" not in plan, plan
+
+
+async def test_serving_plan_reads_each_customer_through_plain_index_scans(world: World) -> None:
+    # as the scoring sessions plan it: a bitmap and a sort set up again for every customer's
+    # few answers and invitations cost a quarter of the query (ml/queries.py FEATURE_PLANNING)
+    conn = await asyncpg.connect(world.url, server_settings=FEATURE_PLANNING)
+    try:
+        ids = (await fetch_population(conn, as_of=NOW))[:1000]
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {_QUERIES['select_features']}", NOW, ids))
+    finally:
+        await conn.close()
+    assert "Bitmap Heap Scan" not in plan, plan
+    assert "Index Scan using responses_customer_time_idx on responses" in plan, plan
+    assert "Index Scan using invitations_customer_time_idx on invitations" in plan, plan
 
 
 async def test_too_few_labels_stop_training_with_the_reason(database_admin_url: str) -> None:

@@ -197,7 +197,8 @@ async def test_scores_are_stored_and_at_risk_ones_emit_one_event_each(
         assert row["reasons"] == score["reasons"]
         assert list(row["imputed"]) == score["imputed"]
     events = await conn.fetch(
-        "SELECT payload, ordering_key FROM outbox WHERE payload->>'type' = 'customer.at_risk' ORDER BY id"
+        "SELECT payload, ordering_key, dedupe_key FROM outbox WHERE payload->>'type' = 'customer.at_risk' "
+        "ORDER BY id"
     )
     over = [s for s in results if s["churn_probability"] >= threshold]
     assert 0 < len(over) < len(results)
@@ -208,6 +209,7 @@ async def test_scores_are_stored_and_at_risk_ones_emit_one_event_each(
     for score in over:
         event = by_score[score["id"]]
         assert event["ordering_key"] == score["customer_id"]
+        assert event["dedupe_key"] == f"customer.at_risk:{score['id']}"
         assert event["payload"]["data"] == {
             "customer_id": score["customer_id"],
             "score_id": score["id"],
