@@ -69,6 +69,9 @@ def _ensure_schema(settings: Settings, url: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from feedback_svc.lib.dev_only import refuse_dev_only_packages
+
+    refuse_dev_only_packages()  # before the app imports scikit-learn: see lib/dev_only.py
     import uvicorn
 
     from feedback_svc.app import create_app
