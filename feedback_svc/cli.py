@@ -70,8 +70,10 @@ def _ensure_schema(settings: Settings, url: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from feedback_svc.lib.dev_only import refuse_dev_only_packages
+    from feedback_svc.lib.malloc_arenas import limit_malloc_arenas
 
     refuse_dev_only_packages()  # before the app imports scikit-learn: see lib/dev_only.py
+    limit_malloc_arenas()  # before the serving threads start: see lib/malloc_arenas.py
     import uvicorn
 
     from feedback_svc.app import create_app

@@ -72,16 +72,16 @@ ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "MALLOC
 def _serving_python(code: str, tmp_path: Path) -> dict[str, list[str]]:
     """What DEV_ONLY_REPORT says after `code` (a serving entry point) ran in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", ARENAS_REPORT + code],
         capture_output=True,
         text=True,
         check=True,
         timeout=180,
         cwd=tmp_path,
-        env={**os.environ, **SERVING_ENV, "FEEDBACK_DATA_DIR": str(tmp_path)},
+        env={**ENVIRONMENT, **SERVING_ENV, "FEEDBACK_DATA_DIR": str(tmp_path)},
     )
     lines = [line.split() for line in done.stdout.splitlines()]
-    return {words[0]: words[1:] for words in lines if words and words[0] in ("installed", "loaded")}
+    return {words[0]: words[1:] for words in lines if words and words[0] in ("installed", "loaded", "arenas")}
 
 
 def test_a_plain_import_of_the_model_loads_dev_only_packages_here(tmp_path: Path) -> None:
@@ -91,19 +91,19 @@ def test_a_plain_import_of_the_model_loads_dev_only_packages_here(tmp_path: Path
     assert report == {"installed": list(DEV_ONLY), "loaded": list(DEV_ONLY)}
 
 
-def test_serve_keeps_dev_only_packages_out(tmp_path: Path) -> None:
+def test_serve_limits_arenas_and_keeps_dev_only_packages_out(tmp_path: Path) -> None:
     # `feedback-svc serve` as far as handing its app to uvicorn, which here loads the model instead
     code = (
         "import uvicorn; "
         f"uvicorn.run = lambda app, **options: exec({DEV_ONLY_REPORT!r}, {{}}); "
         "from feedback_svc.cli import main; main(['serve', '--port', '0'])"
     )
-    assert _serving_python(code, tmp_path) == {"installed": list(DEV_ONLY), "loaded": []}
+    assert _serving_python(code, tmp_path) == {"arenas": ["True"], "installed": list(DEV_ONLY), "loaded": []}
 
 
-def test_the_asgi_workers_keep_dev_only_packages_out(tmp_path: Path) -> None:
+def test_the_asgi_workers_limit_arenas_and_keep_dev_only_packages_out(tmp_path: Path) -> None:
     code = f"from feedback_svc.asgi import app_from_env; app_from_env(); {DEV_ONLY_REPORT}"
-    assert _serving_python(code, tmp_path) == {"installed": list(DEV_ONLY), "loaded": []}
+    assert _serving_python(code, tmp_path) == {"arenas": ["True"], "installed": list(DEV_ONLY), "loaded": []}
 
 
 def test_a_dev_only_package_loaded_before_stays_usable(tmp_path: Path) -> None:
