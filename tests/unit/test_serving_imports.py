@@ -69,7 +69,7 @@ ARENAS_REPORT = (
 ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
 
 
-def _serving_python(code: str, tmp_path: Path) -> dict[str, list[str]]:
+def _serving_python(code: str, tmp_path: Path, **env: str) -> dict[str, list[str]]:
     """What DEV_ONLY_REPORT says after `code` (a serving entry point) ran in a fresh interpreter."""
     done = subprocess.run(
         [sys.executable, "-c", ARENAS_REPORT + code],
@@ -78,7 +78,7 @@ def _serving_python(code: str, tmp_path: Path) -> dict[str, list[str]]:
         check=True,
         timeout=180,
         cwd=tmp_path,
-        env={**ENVIRONMENT, **SERVING_ENV, "FEEDBACK_DATA_DIR": str(tmp_path)},
+        env={**ENVIRONMENT, **SERVING_ENV, "FEEDBACK_DATA_DIR": str(tmp_path), **env},
     )
     lines = [line.split() for line in done.stdout.splitlines()]
     return {words[0]: words[1:] for words in lines if words and words[0] in ("installed", "loaded", "arenas")}
@@ -99,6 +99,16 @@ def test_serve_limits_arenas_and_keeps_dev_only_packages_out(tmp_path: Path) -> 
         "from feedback_svc.cli import main; main(['serve', '--port', '0'])"
     )
     assert _serving_python(code, tmp_path) == {"arenas": ["True"], "installed": list(DEV_ONLY), "loaded": []}
+
+
+def test_serve_with_workers_leaves_the_app_to_them(tmp_path: Path) -> None:
+    # the supervising process hands uvicorn the app's import path; the workers import the app
+    code = (
+        "import sys, uvicorn; heavy = ('sklearn', 'litestar'); "
+        "uvicorn.run = lambda app, **options: print('loaded', *(m for m in heavy if m in sys.modules)); "
+        "from feedback_svc.cli import main; main(['serve', '--port', '0'])"
+    )
+    assert _serving_python(code, tmp_path, FEEDBACK_WORKERS="2") == {"arenas": ["True"], "loaded": []}
 
 
 def test_the_asgi_workers_limit_arenas_and_keep_dev_only_packages_out(tmp_path: Path) -> None:
