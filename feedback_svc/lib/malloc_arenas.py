@@ -2,13 +2,13 @@
 
 glibc gives a thread that allocates while another holds an arena an arena of its own, up to
 eight per core, and each keeps the pages its busiest moment touched. The serving process
-scores in threads (the batcher's lanes, model loads through asyncio.to_thread): a dozen under
-bench_scores, 218 MiB at its end with glibc's default and 214-215 MiB with two arenas (two
-runs each, 2 cores); more cores allow more arenas and keep more. Two is what threaded Python
-and Ruby services commonly run with; the threads here hold the GIL for most of their work,
-so they rarely wait for an arena. Set at run time with mallopt, so `serve` with one process
-(where glibc has read its environment already) and each worker of several get the same; an
-operator's own MALLOC_ARENA_MAX, read by glibc at start, is left as it is.
+scores in threads (the batcher's lanes, model loads through asyncio.to_thread), a dozen under
+bench_scores. On 2 cores two arenas save 2-4 MiB there (plain install: 206-207 MiB against
+208-210 with glibc's sixteen, runs alternated); more cores allow more arenas, which keep more.
+Two is what threaded Python and Ruby services commonly run with; the threads here hold the GIL
+for most of their work, so they rarely wait for an arena. Set at run time with mallopt, so
+`serve` with one process (where glibc has read its environment already) and each worker of
+several get the same; an operator's own MALLOC_ARENA_MAX, read by glibc at start, stays.
 """
 
 import ctypes
