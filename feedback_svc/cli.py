@@ -69,9 +69,13 @@ def _ensure_schema(settings: Settings, url: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from feedback_svc.lib.dev_only import refuse_dev_only_packages
+    from feedback_svc.lib.malloc_arenas import limit_malloc_arenas
+
+    refuse_dev_only_packages()  # before the app imports scikit-learn: see lib/dev_only.py
+    limit_malloc_arenas()  # before the serving threads start: see lib/malloc_arenas.py
     import uvicorn
 
-    from feedback_svc.app import create_app
     from feedback_svc.db import revisions
 
     settings = _settings()
@@ -99,6 +103,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 os.environ.update(_mailbox_environment(bound))
             uvicorn.run("feedback_svc.asgi:app_from_env", factory=True, workers=bound.workers, **common)
         else:
+            # only here: with several workers this process supervises them, and the app's imports
+            # (scikit-learn, SciPy, Litestar) would cost it ~170 MiB it never uses
+            from feedback_svc.app import create_app
+
             uvicorn.run(create_app(bound), **common)
         if listener is not None:
             listener.close()
