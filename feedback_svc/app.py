@@ -203,7 +203,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
-            DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
+            DefineMiddleware(ApiKeyAuthentication, open_prefix="/schema"),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database, workers],  # exited in reverse: worker stops first
