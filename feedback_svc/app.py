@@ -36,7 +36,7 @@ from feedback_svc.db import revisions
 from feedback_svc.db.pool import create_feature_pool, create_pool
 from feedback_svc.health.routes import HealthController
 from feedback_svc.imports.routes import ImportsController
-from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication, unwrap_public_routes
+from feedback_svc.lib.auth import PUBLIC, ApiKeyAuthentication, trim_route_stacks
 from feedback_svc.lib.heap import freeze_long_lived
 from feedback_svc.lib.openapi import api_docs_assets, openapi_config
 from feedback_svc.lib.problems import EXCEPTION_HANDLERS
@@ -203,7 +203,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         dependencies={"pool": Provide(_pool, sync_to_thread=False)},
         middleware=[
-            DefineMiddleware(ApiKeyAuthentication, exclude_from_auth_key=PUBLIC, exclude=["^/schema"]),
+            DefineMiddleware(ApiKeyAuthentication, open_prefix="/schema"),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database, workers],  # exited in reverse: worker stops first
@@ -222,7 +222,7 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # configure_logging owns the root logger
     )
-    unwrap_public_routes(app)
+    trim_route_stacks(app)
     # ids, access logs and request metrics for every request, 404s included
     app.asgi_handler = RequestContext(app.asgi_handler)
     trusted = settings.proxy_networks_text()

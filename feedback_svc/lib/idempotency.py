@@ -36,6 +36,7 @@ from feedback_svc.audit.actions import is_audited, record_api_action
 from feedback_svc.db.sql import load_queries
 from feedback_svc.lib.bounds import ecma_regex
 from feedback_svc.lib.errors import Conflict, InvalidInput
+from feedback_svc.lib.json_reply import JsonReply
 
 Q = load_queries(Path(__file__).with_name("idempotency.sql"))
 
@@ -221,5 +222,4 @@ async def respond_idempotently(
 
 def reply(status: int, body: bytes, *, replayed: bool) -> Response[Any]:
     """The stored bytes as they are; a 204 stays empty."""
-    headers = {REPLAYED_HEADER: "true"} if replayed else {}
-    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+    return JsonReply(body, status=status, headers={REPLAYED_HEADER: "true"} if replayed else None)

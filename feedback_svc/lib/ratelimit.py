@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import structlog
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.handlers.base import BaseRouteHandler
 
 from feedback_svc.db.sql import load_queries
@@ -145,12 +146,11 @@ def retry_after_header(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def check_api_key(connection: ASGIConnection[Any, Any, Any, Any], key_id: str) -> None:
+def check_api_key(state: State, key_id: str) -> None:
     """Count a request made with an API key; raise 429 past the per-key limit."""
-    settings = connection.app.state.settings
-    limit = settings.rate_limit_api_per_minute
+    limit = state.settings.rate_limit_api_per_minute
     if limit:
-        _check(connection, f"key:{key_id}", limit, "this API key")
+        _check(state, f"key:{key_id}", limit, "this API key")
 
 
 async def limit_by_client(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -162,11 +162,11 @@ async def limit_by_client(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     if limit:
         # behind a proxy, run uvicorn with --proxy-headers so this is the real client
         client = connection.client.host if connection.client else "unknown"
-        _check(connection, f"ip:{client}", limit, "your address")
+        _check(connection.app.state, f"ip:{client}", limit, "your address")
 
 
-def _check(connection: ASGIConnection[Any, Any, Any, Any], bucket: str, limit: int, who: str) -> None:
-    limiter: RateLimiter | None = getattr(connection.app.state, "rate_limiter", None)
+def _check(state: State, bucket: str, limit: int, who: str) -> None:
+    limiter: RateLimiter | None = getattr(state, "rate_limiter", None)
     if limiter is None:  # the app is not started (schema generation)
         return
     wait = limiter.hit(bucket, limit)

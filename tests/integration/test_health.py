@@ -45,3 +45,5 @@ async def test_public_routes_run_without_the_api_key_layer(client: AsyncTestClie
     assert isinstance(options, ApiKeyAuthentication)  # OPTIONS is answered there, for every path
     protected, _, _, _, _ = app.asgi_router.handle_routing(path="/v1/customers", method="POST")
     assert isinstance(protected, ApiKeyAuthentication)
+    # and the route right under it: errors are rendered by the exception layer around the router
+    assert not isinstance(protected.app, ExceptionHandlerMiddleware)
