@@ -260,6 +260,24 @@ def survivors_of(chosen: dict[str, set[str] | None]) -> dict[str, set[str] | Non
     return alive
 
 
+def refresh_package_data() -> int:
+    """Copy into mutants/ each non-Python file of the package that changed since mutmut copied it.
+
+    mutmut copies the package's other files (the .sql beside each module) only into a mutants/
+    that lacks them, and never again: after a query changed, every test would run the new Python
+    against the old SQL and fail before any mutant is tried. Returns how many were copied.
+    """
+    copied = 0
+    for source in (ROOT / "feedback_svc").rglob("*"):
+        if not source.is_file() or source.suffix in {".py", ".pyc"}:
+            continue
+        target = ROOT / "mutants" / source.relative_to(ROOT)
+        if target.exists() and target.read_bytes() != source.read_bytes():
+            shutil.copy2(source, target)
+            copied += 1
+    return copied
+
+
 def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Path) -> float:
     """One mutmut run over the chosen modules' mutants, afresh; returns the seconds it took.
 
@@ -274,6 +292,7 @@ def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Pa
             targets += sorted(only, key=mutant_order)
     if not targets:
         return 0.0  # nothing to test; `mutmut run` without names would test every mutant
+    refresh_package_data()
     started = time.monotonic()
     with log.open("w") as out:
         # naming the mutants makes mutmut test them again even when it has a result for them
