@@ -27,7 +27,7 @@ from feedback_svc.outbox.queries import enqueue
 from feedback_svc.recovery.triggers import promised_contact
 from feedback_svc.surveys import queries, reading, service
 from feedback_svc.surveys.answer_batches import AnswerLanes
-from feedback_svc.surveys.messages import survey_texts
+from feedback_svc.surveys.messages import own_thanks, survey_texts
 from feedback_svc.surveys.texts import SCALES
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
 from feedback_svc.surveys.web.render import SurveyPages
@@ -237,7 +237,7 @@ class SurveyPagesController(Controller):
         answer = await queries.response_by_invitation(pool, invitation["id"])
         if answer is not None and answer["editable_until"] <= datetime.now(UTC):
             closed_at, zone = answer["editable_until"], invitation["time_zone"]
-            thanks = survey_texts(invitation, brand=_brand(request)).thanks
+            thanks = own_thanks(invitation, brand=_brand(request))
             return self._thanks(
                 request, invitation["locale"], token, closed_at, time_zone=zone, survey_thanks=thanks
             )
@@ -298,7 +298,7 @@ class SurveyPagesController(Controller):
                     stored["editable_until"],
                     contact_by,
                     time_zone=stored["time_zone"],
-                    survey_thanks=survey_texts(stored, brand=_brand(request)).thanks,
+                    survey_thanks=own_thanks(stored, brand=_brand(request)),
                 )
         invitation = await self._invitation(pool, token)
         if invitation is None:
@@ -363,7 +363,7 @@ class SurveyPagesController(Controller):
             answer.editable_until,
             contact_by,
             time_zone=invitation["time_zone"],
-            survey_thanks=survey_texts(invitation, brand=_brand(request)).thanks,
+            survey_thanks=own_thanks(invitation, brand=_brand(request)),
         )
 
     @get("/u/{token:str}")
