@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -31,6 +31,7 @@ from feedback_svc.surveys.messages import own_thanks, survey_texts
 from feedback_svc.surveys.texts import SCALES
 from feedback_svc.surveys.tokens import hash_token, looks_like_token
 from feedback_svc.surveys.web.render import SurveyPages
+from feedback_svc.surveys.web.reply import HtmlPage
 from feedback_svc.surveys.web.schemas import (
     CONTACT_REQUESTED_VALUE,
     MAX_COMMENT_LENGTH,
@@ -42,7 +43,6 @@ from feedback_svc.surveys.web.schemas import (
     UnsubscribedPageView,
     read_score,
 )
-from feedback_svc.surveys.web.security import security_headers
 from feedback_svc.surveys.web.texts import negotiate_locale, page_texts, survey_page_texts
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -57,10 +57,6 @@ def _field(form: Mapping[str, Any], name: str) -> str:
     if isinstance(value, list):
         value = value[-1] if value else None
     return value if isinstance(value, str) else ""
-
-
-def _html(body: str, status: int = 200) -> Response[str]:
-    return Response(body, status_code=status, media_type=MediaType.HTML, headers=security_headers())
 
 
 def _brand(request: Request[Any, Any, State]) -> str:
@@ -166,10 +162,10 @@ class SurveyPagesController(Controller):
             return None
         return invitation
 
-    def _unavailable(self, request: Request[Any, Any, State]) -> Response[str]:
+    def _unavailable(self, request: Request[Any, Any, State]) -> HtmlPage:
         texts = page_texts(negotiate_locale(request.headers.get("accept-language")))
         view = UnavailablePageView(lang=texts.locale, brand_name=_brand(request), texts=texts.unavailable)
-        return _html(_pages(request).render_unavailable_page(view), UNAVAILABLE_STATUS)
+        return HtmlPage(_pages(request).render_unavailable_page(view), UNAVAILABLE_STATUS)
 
     def _survey_view(
         self,
@@ -204,7 +200,7 @@ class SurveyPagesController(Controller):
         *,
         time_zone: str | None,
         survey_thanks: str | None = None,
-    ) -> Response[str]:
+    ) -> HtmlPage:
         view = thanks_page_view(
             locale,
             brand=_brand(request),
@@ -214,7 +210,7 @@ class SurveyPagesController(Controller):
             time_zone=time_zone,
             survey_thanks=survey_thanks,
         )
-        return _html(_pages(request).render_thanks_page(view))
+        return HtmlPage(_pages(request).render_thanks_page(view))
 
     @get("/s/{token:str}")
     async def show_survey(
@@ -223,12 +219,12 @@ class SurveyPagesController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         token: FromPath[str],
         score: FromQuery[str | None] = None,
-    ) -> Response[str]:
+    ) -> HtmlPage:
         return await self._render_survey(request, pool, token, score)
 
     async def _render_survey(
         self, request: Request[Any, Any, State], pool: asyncpg.Pool, token: str, score: str | None
-    ) -> Response[str]:
+    ) -> HtmlPage:
         invitation = await self._invitation(pool, token)
         if invitation is None:
             return self._unavailable(request)
@@ -262,7 +258,7 @@ class SurveyPagesController(Controller):
             )
         else:
             view = self._survey_view(request, invitation, token, score=chosen, errors=errors)
-        return _html(_pages(request).render_survey_page(view), INVALID_FORM_STATUS if errors else 200)
+        return HtmlPage(_pages(request).render_survey_page(view), INVALID_FORM_STATUS if errors else 200)
 
     @post("/s/{token:str}", status_code=200)
     async def answer_survey(
@@ -271,7 +267,7 @@ class SurveyPagesController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         token: FromPath[str],
         data: FormData,
-    ) -> Response[str]:
+    ) -> HtmlPage:
         score = read_score(_field(data, "score").strip())
         comment = _field(data, "comment")
         contact = _field(data, "contact_requested") == CONTACT_REQUESTED_VALUE
@@ -347,7 +343,7 @@ class SurveyPagesController(Controller):
                 contact=contact,
                 errors=errors,
             )
-            return _html(_pages(request).render_survey_page(view), INVALID_FORM_STATUS)
+            return HtmlPage(_pages(request).render_survey_page(view), INVALID_FORM_STATUS)
         if inserted:
             count_answer(channel=answer.channel, kind=answer.kind)
         contact_by = (
@@ -369,14 +365,14 @@ class SurveyPagesController(Controller):
     @get("/u/{token:str}")
     async def confirm_unsubscribe(
         self, request: Request[Any, Any, State], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
-    ) -> Response[str]:
+    ) -> HtmlPage:
         """A GET only shows the page with its unsubscribe button: scanners must not opt anyone out."""
         return await self._render_survey(request, pool, token, None)
 
     @post("/u/{token:str}", status_code=200)
     async def unsubscribe(
         self, request: Request[Any, Any, State], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
-    ) -> Response[str]:
+    ) -> HtmlPage:
         """RFC 8058 one-click: no cookie, no redirect, idempotent; works after the survey expired."""
         invitation = None
         if looks_like_token(token):
@@ -416,4 +412,4 @@ class SurveyPagesController(Controller):
                     )
         texts = page_texts(invitation["locale"])
         view = UnsubscribedPageView(lang=texts.locale, brand_name=_brand(request), texts=texts.unsubscribed)
-        return _html(_pages(request).render_unsubscribed_page(view))
+        return HtmlPage(_pages(request).render_unsubscribed_page(view))
