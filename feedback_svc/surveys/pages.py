@@ -151,7 +151,7 @@ class SurveyPagesController(Controller):
     tags = ["survey pages"]
     opt = {"public": True}
     # no key here, so the client's address is what a limit can hold on to
-    guards = [limit_by_client]
+    before_request = limit_by_client
     include_in_schema = False
 
     async def _invitation(self, pool: asyncpg.Pool, token: str) -> dict[str, Any] | None:
