@@ -155,9 +155,9 @@ def check_api_key(connection: ASGIConnection[Any, Any, Any, Any], key_id: str) -
 async def limit_by_client(request: Request[Any, Any, Any]) -> None:
     """A before-request hook for public token pages: a per-client-address limit, since there is no key.
 
-    A hook, not a guard: Litestar copies the route handler for every guard call, ~10 µs of each
-    web-form answer. It runs before the body is read, as a guard would. async so Litestar runs it
-    on the event loop: the limiter's counters are not thread-safe.
+    A hook, not a guard: Litestar copies the route handler for every guard call (bench_request_path:
+    ~50 µs of server CPU per web-form answer). It runs before the body is read, as a guard would.
+    async so Litestar runs it on the event loop: the limiter's counters are not thread-safe.
     """
     limit = request.app.state.settings.rate_limit_public_per_minute
     if limit:

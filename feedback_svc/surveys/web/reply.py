@@ -16,7 +16,7 @@ class HtmlPage:
     """One page's reply, an ASGI app a handler returns.
 
     Litestar's Response built and encoded the same five headers again for every page and wrapped
-    the reply twice on the way out: ~10 µs of each web-form answer's CPU.
+    the reply twice on the way out: ~15 µs a page (measured in process, against a Response).
     """
 
     __slots__ = ("body", "status")
