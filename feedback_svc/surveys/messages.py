@@ -15,7 +15,7 @@ from feedback_svc.delivery.errors import PermanentDeliveryError
 from feedback_svc.delivery.sms import texts as sms_texts
 from feedback_svc.surveys.email_texts import email_texts, expires_in
 from feedback_svc.surveys.placeholders import values_for
-from feedback_svc.surveys.texts import SurveyTexts, resolve_texts
+from feedback_svc.surveys.texts import SurveyTexts, locale_chain, resolve_texts
 from feedback_svc.surveys.tokens import token_for
 
 
@@ -69,6 +69,19 @@ def survey_texts(invitation: dict[str, Any], *, brand: str) -> SurveyTexts:
         touchpoint=invitation["touchpoint"],
         **values_for(invitation),
     )
+
+
+def own_thanks(invitation: dict[str, Any], *, brand: str) -> str | None:
+    """survey_texts(...).thanks: the survey's own thank-you text, None where the shipped one stands.
+
+    Only a survey's own texts have a thanks (texts.CHANNEL_DEFAULTED), so without one along the
+    customer's locale chain the answer is None, and resolving every text and formatting {date}
+    would be thrown away: ~30 µs of the web form's answer.
+    """
+    overrides = invitation["texts"] or {}
+    if not any("thanks" in overrides.get(code, {}) for code in locale_chain(invitation["locale"])):
+        return None
+    return survey_texts(invitation, brand=brand).thanks
 
 
 def survey_sms(invitation: dict[str, Any], *, brand: str, reminder: int = 0) -> str:

@@ -83,6 +83,8 @@ async def test_public_token_pages_are_limited_per_client(replicas: list[AsyncTes
     refused = await second.post("/u/not-a-real-token")
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "30"
+    # the web form too, refused before its body is read
+    assert (await second.post("/s/not-a-real-token", data={"score": "5"})).status_code == 429
 
 
 async def test_health_is_never_limited(replicas: list[AsyncTestClient[Litestar]]) -> None:

@@ -7,6 +7,7 @@ import jinja2
 
 from feedback_svc.i18n import supported_locale, translator
 from feedback_svc.i18n.numbers import format_number
+from feedback_svc.surveys.web.frames import ThanksFrames
 from feedback_svc.surveys.web.schemas import (
     SurveyPageView,
     ThanksPageView,
@@ -57,6 +58,7 @@ class SurveyPages:
     def __init__(self, *, stylesheet_url: str = STYLESHEET_URL):
         self._stylesheet_url = stylesheet_url
         self._templates: dict[str, _Templates] = {}
+        self._thanks_frames = ThanksFrames(self._render_thanks_page)
 
     def _for(self, lang: str) -> _Templates:
         code = supported_locale(lang)
@@ -68,6 +70,10 @@ class SurveyPages:
         return self._for(view.lang).survey.render(view=view, stylesheet_url=self._stylesheet_url)
 
     def render_thanks_page(self, view: ThanksPageView) -> str:
+        """The page after every answer: from a frame, rendered once per language and shape."""
+        return self._thanks_frames.page(view)
+
+    def _render_thanks_page(self, view: ThanksPageView) -> str:
         return self._for(view.lang).thanks.render(view=view, stylesheet_url=self._stylesheet_url)
 
     def render_unavailable_page(self, view: UnavailablePageView) -> str:

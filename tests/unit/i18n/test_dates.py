@@ -4,7 +4,8 @@ import pytest
 
 from feedback_svc.delivery.sms.gsm import gsm7_septets
 from feedback_svc.i18n import SUPPORTED_LOCALES
-from feedback_svc.i18n.dates import format_moment
+from feedback_svc.i18n.dates import _format_local, format_moment
+from feedback_svc.lib.localtime import zone_of
 
 MOMENT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 
@@ -43,3 +44,27 @@ def test_the_compact_form_fits_an_sms(locale: str) -> None:
     assert gsm7_septets(text) is not None, text
     assert len(text) <= 30, text
     assert "17" in text or "5:00" in text
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_moment_reads_the_same_from_the_per_minute_cache_as_written_afresh(compact: bool) -> None:
+    # the cache holds one text per (language, zone, minute): every second of a minute, the
+    # hours a clock change repeats or skips, offsets of 45 minutes and of seconds (1890 in Amsterdam)
+    zones = ["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "America/Sao_Paulo", "Europe/Amsterdam"]
+    zones.append(None)
+    moments = [
+        datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC),  # Berlin: 02:59 CEST
+        datetime(2026, 10, 25, 1, 0, 0, tzinfo=UTC),  # Berlin: 02:00 CET, the hour again
+        datetime(2026, 10, 25, 1, 30, 17, tzinfo=UTC),
+        datetime(2026, 3, 29, 0, 59, 30, tzinfo=UTC),  # Berlin: just before 03:00 CEST
+        datetime(2026, 11, 1, 5, 59, 1, tzinfo=UTC),  # New York: 01:59 EDT then EST
+        datetime(2026, 11, 1, 6, 0, 59, tzinfo=UTC),
+        datetime(2026, 11, 24, 16, 0, 30, 123, tzinfo=UTC),
+        datetime(1890, 6, 1, 12, 0, 30, tzinfo=UTC),
+    ]
+    for locale in [*SUPPORTED_LOCALES, "pt-BR", "sv"]:
+        for zone in zones:
+            for moment in moments:
+                cached = format_moment(moment, locale=locale, time_zone=zone, compact=compact)
+                fresh = _format_local(moment.astimezone(zone_of(zone)), locale, compact)
+                assert cached == fresh, (locale, zone, moment)
