@@ -278,7 +278,9 @@ def refresh_package_data() -> int:
     return copied
 
 
-def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Path) -> float:
+def run_mutmut(
+    chosen: dict[str, set[str] | None], *, max_children: int, log: Path, fresh_stats: bool = True
+) -> float:
     """One mutmut run over the chosen modules' mutants, afresh; returns the seconds it took.
 
     One run, not one per module: before testing mutants mutmut runs all their tests once on the
@@ -293,6 +295,10 @@ def run_mutmut(chosen: dict[str, set[str] | None], *, max_children: int, log: Pa
     if not targets:
         return 0.0  # nothing to test; `mutmut run` without names would test every mutant
     refresh_package_data()
+    if fresh_stats:
+        # mutmut keeps which test reaches which function from its last run and only adds to it:
+        # a function written since then would have no tests and count as a survivor
+        (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     started = time.monotonic()
     with log.open("w") as out:
         # naming the mutants makes mutmut test them again even when it has a result for them
@@ -373,7 +379,12 @@ def main() -> None:
     if not args.report_only:
         (ROOT / "mutants").mkdir(exist_ok=True)
         to_run = survivors_of(chosen) if args.retest_survivors else chosen
-        seconds = run_mutmut(to_run, max_children=args.max_children, log=ROOT / "mutants" / "run.log")
+        seconds = run_mutmut(
+            to_run,
+            max_children=args.max_children,
+            log=ROOT / "mutants" / "run.log",
+            fresh_stats=not args.retest_survivors,
+        )
     rows = []
     for name in names:
         codes = results(MODULES[name], chosen[name])
