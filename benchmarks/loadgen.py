@@ -9,6 +9,7 @@ on a shared, noisy machine where absolute numbers do not.
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -166,6 +167,8 @@ def running_service(*, extra_env: dict[str, str] | None = None) -> Iterator[tupl
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+        # the embedded database and the log: a benchmark leaves nothing behind
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def create_key(env: dict[str, str], scope: str) -> str:
