@@ -244,7 +244,10 @@ def _run(
     crm = {"Authorization": f"Bearer {create_key(env, 'crm')}", "Content-Type": "application/json"}
     form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
     live = http_request("GET", "/health/live")
-    customer_ids = asyncio.run(_customers(port, crm, args.customers))
+    customer_ids = asyncio.run(_customers(port, crm, args.customers + 1))
+    # every API answer goes to one customer of its own: tens of thousands of answers on a customer
+    # the scores pick from would make its feature query, not the request path, what is measured
+    answering = customer_ids.pop()
     rng = random.Random(0)
     stock: deque[str] = deque()
     serial = itertools.count()
@@ -257,14 +260,14 @@ def _run(
 
     def answer_api(n: int) -> bytes:
         body = json_body(
-            {"customer_id": customer_ids[0], "survey": "nps", "score": n % 11, "comment": "In-app answer"}
+            {"customer_id": answering, "survey": "nps", "score": n % 11, "comment": "In-app answer"}
         )
         headers = {**crm, "Idempotency-Key": f"bench-{run}-{next(serial)}"}
         return http_request("POST", "/v1/responses", body=body, headers=headers)
 
     def answer_plain(n: int) -> bytes:
         body = json_body(
-            {"customer_id": customer_ids[0], "survey": "nps", "score": n % 11, "comment": "In-app answer"}
+            {"customer_id": answering, "survey": "nps", "score": n % 11, "comment": "In-app answer"}
         )
         return http_request("POST", "/answers", body=body, headers={"Content-Type": "application/json"})
 
