@@ -102,6 +102,8 @@ AUTH_TESTS = (
     "tests/integration/test_bad_requests.py",
     "tests/integration/test_scopes_every_route.py",
     "tests/integration/test_options.py",
+    "tests/integration/test_rate_limits.py",
+    "tests/integration/test_health.py",
 )
 
 OUTBOX_TESTS = ("tests/unit/outbox", "tests/integration/outbox")
