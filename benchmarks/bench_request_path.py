@@ -37,10 +37,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench_answers import SPENT, _answers_per_second, _prepare
+from benchmarks.bench_answers import FormStock, _answers_per_second
 from benchmarks.loadgen import (
     RequestFactory,
     Result,
@@ -134,20 +134,72 @@ def _start_profile(
     )
 
 
+def _process_stats() -> dict[int, tuple[str, int, float, float]]:
+    """pid -> (command name, parent, its own CPU seconds, its reaped children's CPU seconds)."""
+    stats: dict[int, tuple[str, int, float, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = path.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        fields = rest.split()
+        stats[int(path.parent.name)] = (
+            name,
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            (int(fields[13]) + int(fields[14])) / tick,
+        )
+    return stats
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server on this machine (the benchmark's database among them).
+
+    Backends come and go with connections: one that exited while a scenario ran is counted in its
+    postmaster's reaped children's time.
+    """
+    stats = _process_stats()
+    postgres = {pid: stat for pid, stat in stats.items() if stat[0] == "postgres"}
+    return sum(
+        own + (reaped if parent not in postgres else 0.0) for _, parent, own, reaped in postgres.values()
+    )
+
+
+def _machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core counted."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    total = sum(fields[:8])  # guest time is counted in user already
+    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds spent while a scenario ran: by the server, by PostgreSQL, by the whole machine."""
+
+    server: float = 0.0
+    postgres: float = 0.0
+    busy: float = 0.0  # every core's non-idle time, the load generator's included
+    total: float = 0.0  # every core's time
+
+    @classmethod
+    def now(cls, pid: int | None) -> "CpuUse":
+        busy, total = _machine_busy_seconds()
+        return cls(_cpu_seconds(pid), _postgres_cpu_seconds(), busy, total)
+
+    def add(self, before: "CpuUse", after: "CpuUse") -> None:
+        self.server += after.server - before.server
+        self.postgres += after.postgres - before.postgres
+        self.busy += after.busy - before.busy
+        self.total += after.total - before.total
+
+
 def _cpu_seconds(pid: int | None) -> float:
     """CPU time of `pid` and every process below it (uvicorn's workers are its children)."""
     if pid is None:
         return float("nan")
-    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, user + system seconds)
-    for path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = path.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(path.parent.name)] = (
-            int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
-        )
+    stats = {member: (parent, seconds) for member, (_, parent, seconds, _) in _process_stats().items()}
     tree, grown = {pid}, True
     while grown:
         below = {child for child, (parent, _) in stats.items() if parent in tree} - tree
@@ -249,12 +301,12 @@ def _run(
     # the scores pick from would make its feature query, not the request path, what is measured
     answering = customer_ids.pop()
     rng = random.Random(0)
-    stock: deque[str] = deque()
+    stock = FormStock(port, admin, args.concurrency, expected_rate=2000.0)
     serial = itertools.count()
     run = f"{os.getpid()}-{time.time_ns()}"
 
     def answer_form(n: int) -> bytes:
-        path = stock.popleft() if stock else SPENT
+        path = stock.next_path()
         body = f"score={n % 11}&comment=Quick+and+friendly".encode()
         return http_request("POST", path, body=body, headers=form_headers)
 
@@ -308,24 +360,23 @@ def _run(
             if name == BARE or any(part in name for part in args.only)
         }
     results = {name: Result(name=name, seconds=0.0) for name in scenarios}
-    cpu = dict.fromkeys(scenarios, 0.0)
-    expected_form_rate = 1000.0  # a guess for the first round; later rounds use what was seen
+    cpu = {name: CpuUse() for name in scenarios}
     for round_number in range(args.rounds):
         for name, (target, make, own_pid) in scenarios.items():
             pid = own_pid or serve_pid
-            if name == FORM:
-                need = int(expected_form_rate * args.seconds * 1.5) + 500
-                stock.clear()
-                stock.extend(asyncio.run(_prepare(port, admin, need, args.concurrency)))
-            profile = args.profile if round_number == 0 else None
-            cpu_before = _cpu_seconds(pid)
-            profiler = _start_profile(pid, profile, name, args.seconds)
-            part = measure(name, target, make, seconds=args.seconds, concurrency=args.concurrency)
-            if profiler is not None:
-                profiler.wait(timeout=60)
-            cpu[name] += _cpu_seconds(pid) - cpu_before
-            if name == FORM:
-                expected_form_rate = max(expected_form_rate, _answers_per_second(part))
+            while True:
+                if name == FORM:
+                    stock.fill(args.seconds)
+                profile = args.profile if round_number == 0 else None
+                before = CpuUse.now(pid)
+                profiler = _start_profile(pid, profile, name, args.seconds)
+                part = measure(name, target, make, seconds=args.seconds, concurrency=args.concurrency)
+                if profiler is not None:
+                    profiler.wait(timeout=60)
+                use = CpuUse.now(pid)
+                if name != FORM or stock.measured(part):
+                    break
+            cpu[name].add(before, use)
             total = results[name]
             total.seconds += part.seconds
             total.latencies.extend(part.latencies)
@@ -351,7 +402,7 @@ async def _customers(port: int, headers: dict[str, str], count: int) -> list[str
         return ids
 
 
-def _report(args: argparse.Namespace, results: dict[str, Result], cpu: dict[str, float]) -> None:
+def _report(args: argparse.Namespace, results: dict[str, Result], cpu: dict[str, CpuUse]) -> None:
     print(
         f"# {platform.node()} {os.cpu_count()} cpus, concurrency {args.concurrency}, "
         f"{args.rounds} rounds x {args.seconds:g}s each, database: "
@@ -359,14 +410,22 @@ def _report(args: argparse.Namespace, results: dict[str, Result], cpu: dict[str,
         f"{args.workers} {args.server} worker(s) per server, outbox not drained"
     )
     base = _answers_per_second(results[BARE])
-    print(f"{'scenario':34} {'2xx/s':>9}   {'p50':>8}   {'p99':>8}   {'ratio':>5}   server CPU/request")
+    # CPU per 2xx: the server's processes, PostgreSQL's, and the machine's idle share while it ran
+    print(
+        f"{'scenario':34} {'2xx/s':>9}   {'p50':>8}   {'p99':>8}   {'ratio':>5}   "
+        f"{'server CPU':>10}   {'PG CPU':>7}   {'idle':>4}"
+    )
     for name, result in results.items():
         done = sum(count for status, count in result.statuses.items() if 200 <= status < 300)
         rate = _answers_per_second(result)
-        per_request = cpu[name] / done * 1e6 if done else float("nan")
+        use = cpu[name]
+        server = use.server / done * 1e6 if done else float("nan")
+        postgres = use.postgres / done * 1e6 if done else float("nan")
+        idle = 1 - use.busy / use.total if use.total else float("nan")
         print(
             f"{name:34} {rate:9.0f}   {result.percentile(0.5):6.2f}ms   {result.percentile(0.99):6.2f}ms   "
-            f"{rate / base:5.2f}   {per_request:6.0f} µs   {dict(sorted(result.statuses.items()))}"
+            f"{rate / base:5.2f}   {server:7.0f} µs   {postgres:4.0f} µs   {idle:4.0%}   "
+            f"{dict(sorted(result.statuses.items()))}"
         )
 
 
