@@ -21,6 +21,7 @@ import os
 import platform
 import uuid
 from collections import deque
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -42,21 +43,39 @@ async def _prepare(port: int, auth: dict[str, str], count: int, concurrency: int
 
     async def one_after_another(client: httpx.AsyncClient) -> None:
         for _ in numbers:
-            customer = await client.post(
-                "/v1/customers", json={"external_id": f"answers-{uuid.uuid4().hex}"}, headers=auth
+            customer = await _post(
+                client, "/v1/customers", {"external_id": f"answers-{uuid.uuid4().hex}"}, auth
             )
-            customer.raise_for_status()
-            invited = await client.post(
+            invited = await _post(
+                client,
                 "/v1/invitations",
-                json={"customer_id": customer.json()["id"], "survey": "nps", "channel": "web"},
-                headers=auth,
+                {"customer_id": customer["id"], "survey": "nps", "channel": "web"},
+                auth,
             )
-            invited.raise_for_status()
-            paths.append(urlsplit(invited.json()["survey_url"]).path)
+            paths.append(urlsplit(invited["survey_url"]).path)
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         await asyncio.gather(*(one_after_another(client) for _ in range(concurrency)))
     return paths
+
+
+async def _post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], auth: dict[str, str]
+) -> dict[str, Any]:
+    """POST with an Idempotency-Key, sent again with the same key when the connection drops."""
+    headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+    for attempt in range(3):
+        try:
+            reply = await client.post(path, json=body, headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # the server closed a kept-alive connection just as the request went out on it
+            if attempt == 2:
+                raise
+            continue
+        reply.raise_for_status()
+        result: dict[str, Any] = reply.json()
+        return result
+    raise AssertionError("unreachable")
 
 
 class FormStock:
