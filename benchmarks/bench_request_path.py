@@ -153,13 +153,12 @@ def _process_stats() -> dict[int, tuple[str, int, float, float]]:
     return stats
 
 
-def _postgres_cpu_seconds() -> float:
+def _postgres_cpu_seconds(stats: dict[int, tuple[str, int, float, float]]) -> float:
     """CPU time of every PostgreSQL server on this machine (the benchmark's database among them).
 
     Backends come and go with connections: one that exited while a scenario ran is counted in its
     postmaster's reaped children's time.
     """
-    stats = _process_stats()
     postgres = {pid: stat for pid, stat in stats.items() if stat[0] == "postgres"}
     return sum(
         own + (reaped if parent not in postgres else 0.0) for _, parent, own, reaped in postgres.values()
@@ -171,7 +170,8 @@ def _machine_busy_seconds() -> tuple[float, float]:
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle and iowait
     total = sum(fields[:8])  # guest time is counted in user already
-    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
 
 
 @dataclass
@@ -186,7 +186,8 @@ class CpuUse:
     @classmethod
     def now(cls, pid: int | None) -> "CpuUse":
         busy, total = _machine_busy_seconds()
-        return cls(_cpu_seconds(pid), _postgres_cpu_seconds(), busy, total)
+        stats = _process_stats()  # one reading of /proc for the server and PostgreSQL alike
+        return cls(_cpu_seconds(pid, stats), _postgres_cpu_seconds(stats), busy, total)
 
     def add(self, before: "CpuUse", after: "CpuUse") -> None:
         self.server += after.server - before.server
@@ -195,17 +196,16 @@ class CpuUse:
         self.total += after.total - before.total
 
 
-def _cpu_seconds(pid: int | None) -> float:
+def _cpu_seconds(pid: int | None, stats: dict[int, tuple[str, int, float, float]]) -> float:
     """CPU time of `pid` and every process below it (uvicorn's workers are its children)."""
     if pid is None:
         return float("nan")
-    stats = {member: (parent, seconds) for member, (_, parent, seconds, _) in _process_stats().items()}
     tree, grown = {pid}, True
     while grown:
-        below = {child for child, (parent, _) in stats.items() if parent in tree} - tree
+        below = {child for child, (_, parent, _, _) in stats.items() if parent in tree} - tree
         tree |= below
         grown = bool(below)
-    return sum(stats[member][1] for member in tree if member in stats)
+    return sum(stats[member][2] for member in tree if member in stats)
 
 
 def main() -> None:
